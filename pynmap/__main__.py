@@ -1,0 +1,3 @@
+from pynmap.cli.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""The `pynmap` command: a Typer app whose one command runs nmap's grammar.
+
+Typer (Click) cannot parse getopt_long_only's grammar (single-dash long
+options, prefixes, permuted targets, `--` kept in the logged arguments), so
+the Typer command takes the untouched argument list and hands it to
+pynmap.cli.argv through pynmap.options.  This module is the only place that
+prints an error and picks the exit status.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TextIO
+
+from pynmap.errors import Fatal, NmapError, PlainExit
+
+# U+2010..U+2015 as typed by editors that "fix" hyphens, and cp1252's en and
+# em dashes (bytes 0x96/0x97, which Python hands us surrogate-escaped).
+TYPOGRAPHIC_DASHES = (*(chr(c) for c in range(0x2010, 0x2016)), "\udc96", "\udc97")
+
+
+def program_name(argv0: str) -> str:
+    """The name nmap would print for argv[0]; `python -m pynmap` counts as pynmap."""
+    base = os.path.basename(argv0)
+    return "pynmap" if base in ("__main__.py", "") else base
+
+
+def expand_nmap_args(argv: list[str], environ: dict[str, str]) -> list[str]:
+    """NMAP_ARGS: its words come first, split on blanks with "" or '' grouping.
+
+    nmap rebuilds the command line as `nmap $NMAP_ARGS args...` and splits it
+    again, so the real arguments are re-split on blanks too.
+    """
+    extra = environ.get("NMAP_ARGS")
+    if extra is None:
+        return argv
+    line = " ".join([extra, *argv[1:]])
+    words: list[str] = []
+    i = 0
+    while i < len(line):
+        if line[i].isspace():
+            i += 1
+            continue
+        quote = line[i] if line[i] in "\"'" else None
+        if quote:
+            end = line.find(quote, i + 1)
+            if end < 0:
+                raise Fatal("NMAP_ARGS variable could not be parsed")
+            words.append(line[i + 1 : end])
+            i = end + 1
+        else:
+            end = i
+            while end < len(line) and not line[end].isspace():
+                end += 1
+            words.append(line[i:end])
+            i = end + 1
+    return ["nmap" if argv[0] == "nmap" else argv[0], *words]
+
+
+def run_cli(argv: list[str], stdout: TextIO, stderr: TextIO,
+            environ: dict[str, str]) -> int:
+    """Run one pynmap command line; return the exit status."""
+    from pynmap.cli.texts import usage_text
+
+    argv = [program_name(argv[0]) if argv else "pynmap", *argv[1:]]
+    try:
+        argv = expand_nmap_args(argv, environ)
+        if len(argv) < 2:
+            raise PlainExit("", 255, usage_text())
+        for index, word in enumerate(argv[1:], start=1):
+            if word.startswith(TYPOGRAPHIC_DASHES):
+                raise Fatal(f"Unparseable option (dash, not '-') in argument {index}")
+        if len(argv) == 3 and argv[1] == "--resume":
+            raise Fatal("pynmap does not support --resume yet.")
+        from pynmap.session import Session
+
+        return Session(argv, stdout=stdout, stderr=stderr).run()
+    except PlainExit as exit_:
+        stdout.write(exit_.stdout_text)
+        stdout.flush()
+        stderr.write(exit_.stderr_text)
+        return exit_.exit_code
+    except NmapError as err:
+        stdout.flush()
+        stderr.write(err.text)
+        return err.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    import typer
+
+    args = list(sys.argv if argv is None else argv)
+    status = 0
+    app = typer.Typer(add_completion=False)
+
+    @app.command(context_settings={"help_option_names": [], "ignore_unknown_options": True,
+                                   "allow_extra_args": True})
+    def scan() -> None:
+        nonlocal status
+        status = run_cli(args, sys.stdout, sys.stderr, dict(os.environ))
+
+    app(args=[], prog_name=program_name(args[0]) if args else "pynmap", standalone_mode=False)
+    sys.stdout.flush()
+    return status

@@ -1,0 +1,79 @@
+"""The small exception hierarchy every nmap-style failure travels in.
+
+Each error carries nmap's exact text and exit code; only the CLI prints and
+exits, so the library and the tests can inspect an error without a process.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class NmapError(Exception):
+    """Base class: `text` is what goes to stderr verbatim, `exit_code` what the process returns."""
+
+    exit_code: int = 1
+
+    @property
+    def text(self) -> str:
+        raise NotImplementedError
+
+
+class Fatal(NmapError):
+    """nmap's fatal(): the message, then QUITTING!, exit 1.
+
+    `message` is also what XML writes as runstats/finished/@errormsg.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def text(self) -> str:
+        return f"{self.message}\nQUITTING!\n"
+
+
+class SystemFatal(NmapError):
+    """nmap's pfatal(): `message: strerror (errno)`, no QUITTING!, exit 1."""
+
+    def __init__(self, message: str, errno: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errno = errno
+
+    @property
+    def text(self) -> str:
+        return f"{self.message}: {os.strerror(self.errno)} ({self.errno})\n"
+
+
+class UsageError(NmapError):
+    """A getopt error (unknown option, missing argument, ambiguous prefix): exit 255.
+
+    glibc prefixes the program name as typed (argv[0]); nmap then adds its hint.
+    """
+
+    exit_code = 255
+
+    def __init__(self, message: str, prog: str = "nmap") -> None:
+        super().__init__(message)
+        self.message = message
+        self.prog = prog
+
+    @property
+    def text(self) -> str:
+        return f"{self.prog}: {self.message}\nSee the output of nmap -h for a summary of options.\n"
+
+
+class PlainExit(NmapError):
+    """Text already decided (possibly empty) plus an exit code: usage screens, `-s` errors."""
+
+    def __init__(self, stderr_text: str, exit_code: int, stdout_text: str = "") -> None:
+        super().__init__(stderr_text)
+        self.stderr_text = stderr_text
+        self.stdout_text = stdout_text
+        self.exit_code = exit_code
+
+    @property
+    def text(self) -> str:
+        return self.stderr_text

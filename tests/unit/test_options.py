@@ -1,0 +1,176 @@
+"""Option semantics, against the reference's tables (sections 1.2 and 1.5) and badargs."""
+
+from __future__ import annotations
+
+import csv
+import shlex
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from pynmap.errors import NmapError, PlainExit
+from pynmap.options import Options, output_filename, parse_options
+
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "nmap-reference"
+
+
+def parse(line: str) -> tuple[Options, list[str]]:
+    warnings: list[str] = []
+    opts = parse_options(shlex.split(line), warn=warnings.append, say=warnings.append,
+                         usage=lambda: "USAGE\n", version=lambda: "VERSION\n")
+    return opts, warnings
+
+
+def fatal_of(line: str) -> str:
+    with pytest.raises(NmapError) as info:
+        parse(line)
+    return info.value.text
+
+
+# The -d timing report values of the reference table (section 1.5): init, min, max rtt,
+# max-retries, scan-delay, max-scan-delay, max-parallelism, host-timeout.
+TEMPLATE_TABLE = {
+    "-T0": (300000, 100, 300000, 10, 300000, 1000, 1, 0),
+    "-T1": (15000, 100, 15000, 10, 15000, 1000, 1, 0),
+    "-T2": (1000, 100, 10000, 10, 400, 1000, 1, 0),
+    "-T3": (1000, 100, 10000, 10, 0, 1000, 0, 0),
+    "-T4": (500, 100, 1250, 6, 0, 10, 0, 0),
+    "-T5": (250, 50, 300, 2, 0, 5, 0, 900000),
+    "-Tinsane": (250, 50, 300, 2, 0, 5, 0, 900000),
+    "-TPolite": (1000, 100, 10000, 10, 400, 1000, 1, 0),
+    "-T4x": (500, 100, 1250, 6, 0, 10, 0, 0),   # only the first digit counts
+    "-T45": (500, 100, 1250, 6, 0, 10, 0, 0),
+    "-T44": (500, 100, 1250, 6, 0, 10, 0, 0),
+    "-T12": (15000, 100, 15000, 10, 15000, 1000, 1, 0),
+}
+
+
+@pytest.mark.parametrize("flag", sorted(TEMPLATE_TABLE))
+def test_timing_templates(flag: str) -> None:
+    opts, _ = parse(f"nmap {flag} -sL 127.0.0.1")
+    t = opts.timing
+    assert (t.initial_rtt_timeout, t.min_rtt_timeout, t.max_rtt_timeout, t.max_retries,
+            t.scan_delay, t.max_scan_delay, t.max_parallelism, t.host_timeout) == TEMPLATE_TABLE[flag]
+
+
+def test_explicit_timing_overrides_template_whatever_the_order() -> None:
+    opts, _ = parse("nmap --max-retries 3 -T4 --max-rtt-timeout 2s 127.0.0.1")
+    assert opts.timing.max_retries == 3
+    assert opts.timing.max_rtt_timeout == 2000
+
+
+def test_rtt_bounds_drag_each_other() -> None:
+    opts, _ = parse("nmap --max-rtt-timeout 300ms 127.0.0.1")
+    assert (opts.timing.initial_rtt_timeout, opts.timing.max_rtt_timeout) == (300, 300)
+    opts, _ = parse("nmap --min-rtt-timeout 2s 127.0.0.1")
+    assert (opts.timing.min_rtt_timeout, opts.timing.initial_rtt_timeout) == (2000, 2000)
+
+
+def test_scan_delay_raises_max_scan_delay_and_warns_about_parallelism() -> None:
+    opts, warnings = parse("nmap --scan-delay 2s --max-parallelism 5 127.0.0.1")
+    assert opts.timing.max_scan_delay == 2000
+    assert warnings == ["Warning: --min-parallelism and --max-parallelism are ignored with "
+                        "--scan-delay."]
+
+
+def test_T11_is_insane_with_a_greeting() -> None:
+    opts, warnings = parse("nmap -T11 127.0.0.1")
+    assert opts.timing.level == 5
+    assert warnings == ["ok nigel"]
+
+
+def test_verbosity_and_debugging_rules() -> None:
+    assert parse("nmap -v -v 127.0.0.1")[0].verbosity == 2
+    assert parse("nmap -vv -v3 127.0.0.1")[0].verbosity == 3
+    assert parse("nmap -vvv 127.0.0.1")[0].verbosity == 3
+    opts, _ = parse("nmap -d2 127.0.0.1")
+    assert (opts.debugging, opts.verbosity, opts.reason) == (2, 2, True)
+    opts, _ = parse("nmap -v -dd 127.0.0.1")
+    assert (opts.debugging, opts.verbosity) == (2, 3)
+    assert parse("nmap -vv 127.0.0.1")[0].reason is True  # -vv implies --reason
+    assert parse("nmap -v0 127.0.0.1")[0].stdout_muted is True
+    assert fatal_of("nmap -vx 127.0.0.1") == 'Invalid argument to -v: "x".\nQUITTING!\n'
+
+
+def test_default_scan_is_connect_and_list_scan_skips_ports() -> None:
+    opts, _ = parse("nmap 127.0.0.1")
+    assert opts.connect_scan and opts.port_scan
+    opts, _ = parse("nmap -sL 127.0.0.1")
+    assert opts.list_scan and not opts.port_scan and not opts.connect_scan
+
+
+def test_pn_message_only_when_verbose_came_first() -> None:
+    message = ("Host discovery disabled (-Pn). All addresses will be marked 'up' and scan "
+               "times may be slower.")
+    assert parse("nmap -v -Pn 127.0.0.1")[1] == [message]
+    assert parse("nmap -Pn -v 127.0.0.1")[1] == []
+
+
+def test_deprecation_warnings_need_verbosity() -> None:
+    assert parse("nmap -PN 127.0.0.1")[1] == []
+    assert parse("nmap -PN -v 127.0.0.1")[1] == [
+        "Warning: The -PN option is deprecated. Please use -Pn"]
+
+
+def test_ipv6_and_conflict() -> None:
+    assert parse("nmap -6 ::1")[0].af == socket.AF_INET6
+    assert fatal_of("nmap -4 -6 ::1") == "Cannot use both -4 and -6 in one scan.\nQUITTING!\n"
+
+
+def test_outputs_last_one_wins_and_oA() -> None:
+    opts, _ = parse("nmap -oN a.txt -oN b.txt -oA base 127.0.0.1")
+    assert (opts.normal_file, opts.grepable_file, opts.xml_file) == (
+        "base.nmap", "base.gnmap", "base.xml")
+
+
+def test_servicedb_implies_fast() -> None:
+    assert parse("nmap --servicedb x 127.0.0.1")[0].fast is True
+
+
+def test_help_and_version_exit_zero() -> None:
+    with pytest.raises(PlainExit) as info:
+        parse("nmap -h")
+    assert (info.value.exit_code, info.value.stdout_text) == (0, "USAGE\n")
+    with pytest.raises(PlainExit) as info:
+        parse("nmap --version")
+    assert (info.value.exit_code, info.value.stdout_text) == (0, "VERSION\n")
+
+
+def test_first_error_on_the_line_wins() -> None:
+    # options are handled in order: the fatal -T comes before the later bad -p
+    assert fatal_of("nmap -T9 -p 1 -p 2").startswith("Unknown timing mode")
+    assert fatal_of("nmap -p 1 -p 2 -T9").startswith("Only 1 -p option allowed")
+
+
+def test_output_filename_escapes() -> None:
+    when = time.mktime((2026, 3, 4, 5, 6, 7, 0, 0, -1))
+    assert output_filename("scan-%F-%T-%D-%R-%%-%q.xml", when) == \
+        "scan-2026-03-04-050607-030426-0506-%-q.xml"
+    assert output_filename("trailing%", when) == "trailing"
+
+
+def parse_time_rows() -> list[tuple[str, str, str]]:
+    """badargs rows that fail while options are read: no stdout line, exit 1."""
+    rows = []
+    with open(REFERENCE / "badargs.tsv", newline="") as stream:
+        for row in csv.DictReader(stream, delimiter="\t"):
+            # output files are opened after parsing and --resume is handled before it
+            if (row["exit"] == "1" and row["stdout_lines"] == "0" and "-iL" not in row["cmd"]
+                    and "--resume" not in row["cmd"]
+                    and not row["stderr"].startswith("Failed to open")):
+                rows.append((row["cmd"], row["stderr"].replace("\\n", "\n"), row["exit"]))
+    return rows
+
+
+PARSE_TIME = parse_time_rows()
+
+
+@pytest.mark.parametrize(("cmd", "stderr", "status"), PARSE_TIME, ids=[r[0] for r in PARSE_TIME])
+def test_parse_time_fatals_match_badargs(cmd: str, stderr: str, status: str) -> None:
+    """Every fatal nmap reports before its banner is found while reading options."""
+    with pytest.raises(NmapError) as info:
+        parse(cmd)
+    assert info.value.text == stderr
+    assert info.value.exit_code == int(status)
