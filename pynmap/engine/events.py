@@ -1,0 +1,138 @@
+"""What a scan phase reports while it runs, and the glue that runs one phase.
+
+`Events` is the caller's side (the CLI prints these); every method is a
+no-op here, so a caller overrides only what it shows, and an object that
+lacks a method is fine too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from pynmap.results import HostResult, Times
+from pynmap.timing import Timing
+
+from .loop import ConnectLoop, socket_budget
+from .rtt import RttEstimator
+from .scheduler import Scheduler, SchedulerEvents
+
+
+class Events:
+    """Callbacks for what nmap prints during a scan (-v, --packet-trace, warnings)."""
+
+    def discovered_open(self, host: HostResult, port: int) -> None:
+        """`Discovered open port P/tcp on ADDR` (-v)."""
+
+    def conn_trace(self, host: HostResult, port: int, text: str, elapsed: float) -> None:
+        """One --packet-trace CONN line: text is "Operation now in progress",
+        "Connected" or strerror(errno); elapsed is seconds since `t0`."""
+
+    def host_up(self, host: HostResult) -> None:
+        """Host discovery found `host` up (status/reason already set): XML <hosthint> time."""
+
+    def notice(self, text: str, verbosity: int) -> None:
+        """A line for the normal output (no newline), shown when -v level >= verbosity."""
+
+    def warn(self, text: str) -> None:
+        """One of nmap's stderr lines (its error()), without the newline."""
+
+
+class _Bridge(SchedulerEvents):
+    """Turns the scheduler's host indices into HostResults for the caller's Events."""
+
+    def __init__(self, hosts: Sequence[HostResult], events: object, t0: float | None) -> None:
+        self.hosts = hosts
+        self._open = getattr(events, "discovered_open", None)
+        self._trace = getattr(events, "conn_trace", None)
+        self._up = getattr(events, "host_up", None)
+        self._notice = getattr(events, "notice", None)
+        self._warn = getattr(events, "warn", None)
+        # Trace times count from the caller's start (wall clock), read off
+        # the monotonic clock so a clock step cannot skew them.
+        wall, mono = time.time(), time.monotonic()
+        self._origin = mono - (wall - t0 if t0 is not None else 0.0)
+        self.scheduler: Scheduler | None = None
+
+    def port_state(self, host: int, port: int, state: str, reason: str) -> None:
+        if state == "open" and self._open is not None:
+            self._open(self.hosts[host], port)
+
+    def host_up(self, host: int) -> None:
+        result = self.hosts[host]
+        result.status = "up"
+        if self.scheduler is not None:
+            result.reason = self.scheduler.hosts[host].reason or result.reason
+        if self._up is not None:
+            self._up(result)
+
+    def notice(self, text: str, verbosity: int) -> None:
+        if self._notice is not None:
+            self._notice(text, verbosity)
+
+    def warn(self, text: str) -> None:
+        if self._warn is not None:
+            self._warn(text)
+
+    def trace(self, host: int, port: int, text: str) -> None:
+        if self._trace is not None:
+            self._trace(self.hosts[host], port, text, time.monotonic() - self._origin)
+
+
+def estimator(times: Times, timing: Timing) -> RttEstimator:
+    """A target's estimator from its Times; no sample yet means the initial timeout."""
+    if times.srtt == -1 and times.rttvar == -1:
+        return RttEstimator(-1, -1, timing.initial_rtt_timeout * 1000)
+    return RttEstimator(times.srtt, times.rttvar, times.timeout)
+
+
+def times_of(est: RttEstimator) -> Times:
+    return Times(est.srtt, est.rttvar, est.timeout)
+
+
+def max_sockets(timing: Timing) -> int:
+    """Sockets allowed in flight: --max-parallelism if given, never more than descriptors allow."""
+    budget = socket_budget()
+    if timing.max_parallelism > 0:
+        return min(timing.max_parallelism, budget)
+    return budget
+
+
+def run_phase(
+    hosts: Sequence[HostResult],
+    ports: Sequence[int],
+    timing: Timing,
+    events: object,
+    t0: float | None,
+    *,
+    ping_scan: bool,
+    rtt: Sequence[RttEstimator] | None,
+    group_rtt: RttEstimator | None = None,
+    ping_ports: Sequence[int | None] | None = None,
+) -> Scheduler:
+    """Run one scheduler over real sockets to the end; returns it for its results."""
+    bridge = _Bridge(hosts, events, t0)
+    scheduler = Scheduler(
+        [h.address for h in hosts],
+        ports,
+        timing,
+        ping_scan=ping_scan,
+        max_sockets=max_sockets(timing),
+        rtt=rtt,
+        group_rtt=group_rtt,
+        ping_ports=ping_ports,
+        events=bridge,
+    )
+    bridge.scheduler = scheduler
+    trace = bridge.trace if bridge._trace is not None else None
+    ConnectLoop(
+        scheduler, [(h.family, h.address) for h in hosts], trace=trace, warn=bridge.warn
+    ).run()
+    return scheduler
+
+
+def wall_clock(mono: float | None) -> float | None:
+    """A monotonic reading as seconds since the epoch."""
+    if mono is None:
+        return None
+    return time.time() - (time.monotonic() - mono)

@@ -1,0 +1,305 @@
+"""The only code that touches sockets: non-blocking connect() under one epoll.
+
+Each probe is a fresh non-blocking TCP socket with SO_LINGER {on, 0}, so
+closing it after a successful connect sends RST and leaves no TIME_WAIT.
+Completion is read with SO_ERROR.  The loop obeys the scheduler: it starts
+what next_probes() returns, reports answers and timeouts, and sleeps until
+next_deadline() or the next answer.
+
+Descriptors are a budget: RLIMIT_NOFILE's soft limit is raised to the hard
+one, the scheduler is told how many are left, and running out anyway
+(EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL ...) hands the probe back to the
+scheduler and backs off instead of failing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import resource
+import select
+import socket
+import struct
+import time
+from collections.abc import Callable, Sequence
+
+from pynmap.errors import Fatal, SystemFatal
+
+from .probe import Probe, classify, fatal_message, strange_message
+from .scheduler import Scheduler
+
+# Out of a resource for now: hand the probe back and retry later.
+RESOURCE_ERRNOS = frozenset(
+    {
+        errno.EMFILE,
+        errno.ENFILE,
+        errno.ENOBUFS,
+        errno.ENOMEM,
+        errno.EADDRNOTAVAIL,
+        errno.EAGAIN,
+        errno.EADDRINUSE,
+    }
+)
+_LINGER_RST = struct.pack("ii", 1, 0)
+_RESERVED_FDS = 10  # stdio, output files, data files: nmap keeps the same margin
+_MIN_SOCKETS = 5
+_BACKOFF_FIRST = 0.01
+_BACKOFF_MAX = 0.5
+_GIVE_UP_AFTER = 30.0  # seconds without a single descriptor before it is fatal
+_MAX_WAIT = 1.0  # never sleep longer than this between rounds
+_IN_PROGRESS = "Operation now in progress"
+
+Trace = Callable[[int, int, str], None]  # (host index, port, text)
+Warn = Callable[[str], None]
+
+
+def socket_budget() -> int:
+    """How many sockets may be open at once: the (raised) descriptor limit minus what is in use."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard
+        if target == resource.RLIM_INFINITY:
+            target = _nr_open()
+        if target > soft:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        soft = _nr_open()
+    return max(_MIN_SOCKETS, soft - _open_fds() - _RESERVED_FDS)
+
+
+def _nr_open() -> int:
+    try:
+        with open("/proc/sys/fs/nr_open") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 1 << 20
+
+
+def _open_fds() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 3
+
+
+def _send_order(probe: Probe) -> tuple[int, float]:
+    return probe.host, probe.sent
+
+
+def _same_endpoint(local: tuple[str, int], remote: tuple[str, int], family: int) -> bool:
+    """Did connect() reach our own socket (TCP simultaneous open onto itself)?"""
+    if local[1] != remote[1]:
+        return False
+    try:
+        return socket.inet_pton(family, local[0]) == socket.inet_pton(
+            family, remote[0].split("%")[0]
+        )
+    except OSError:
+        return False
+
+
+class ConnectLoop:
+    """Runs one scheduler to completion over real sockets.
+
+    `targets[i]` is (family, address) for the scheduler's host i.  `trace`
+    receives every connect() event as --packet-trace shows it; `warn`
+    receives nmap's stderr warnings.
+    """
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        targets: Sequence[tuple[int, str]],
+        *,
+        trace: Trace | None = None,
+        warn: Warn | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sched = scheduler
+        self.targets = targets
+        self.trace = trace
+        self.warn = warn or (lambda _text: None)
+        self.clock = clock
+        self.socks: dict[int, socket.socket] = {}  # fd -> socket, every socket we hold
+        self.probes: dict[int, Probe] = {}  # fd -> the probe it carries
+        self.watching: set[int] = set()  # fds registered with epoll
+        try:
+            self.ep = select.epoll()
+        except OSError as exc:
+            raise SystemFatal("epoll_create", exc.errno or 0) from None
+        self._resume_at = 0.0  # no sending before this (backing off)
+        self._backoff = _BACKOFF_FIRST
+        self._starved_since: float | None = None
+
+    # ---------------------------------------------------------------- driving
+
+    def run(self) -> None:
+        sched = self.sched
+        try:
+            while not sched.done:
+                now = self.clock()
+                for probe in sched.expired(now):
+                    self._expire(probe, now)
+                self._close_abandoned()
+                if now >= self._resume_at:
+                    for probe in sched.next_probes(now):
+                        if self._resume_at > now:
+                            # Short of descriptors: the rest of the batch waits too.
+                            sched.on_unsent(probe, now)
+                        else:
+                            self._start(probe)
+                    self._close_abandoned()
+                    if sched.done:
+                        break
+                deadline = sched.next_deadline()
+                wait = _MAX_WAIT if deadline is None else min(_MAX_WAIT, deadline - self.clock())
+                if self._resume_at > now:
+                    wait = max(wait, min(_MAX_WAIT, self._resume_at - self.clock()))
+                ready = self.ep.poll(max(0.0, wait))
+                if ready:
+                    now = self.clock()
+                    answered = [p for fd, _mask in ready if (p := self.probes.get(fd)) is not None]
+                    # nmap reads answers target by target, each in sending
+                    # order: when two pings of one target answer together,
+                    # the first sent decides the reason.
+                    answered.sort(key=_send_order)
+                    for probe in answered:
+                        # An abandoned probe's answer is moot (its host is settled).
+                        if probe.live:
+                            self._complete(probe, self._so_error(probe.handle), now)
+                self._close_abandoned()
+        finally:
+            for fd in list(self.socks):
+                self._close(fd)
+            self.ep.close()
+
+    # ---------------------------------------------------------------- probes
+
+    def _start(self, probe: Probe) -> None:
+        family, address = self.targets[probe.host]
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+        except OSError as exc:
+            if exc.errno in RESOURCE_ERRNOS:
+                self._short_of(probe, exc.errno)
+                return
+            raise SystemFatal("Socket creation in sendConnectScanProbe", exc.errno or 0) from None
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+        # The round's `now` is stale by the time a long batch gets here; the
+        # RTT sample should start at the real connect().
+        probe.sent = self.clock()
+        err = sock.connect_ex((address, probe.port))
+        fd = sock.fileno()
+        probe.handle = fd
+        self.socks[fd] = sock
+        self.probes[fd] = probe
+        if err == errno.EINPROGRESS:
+            self._starved_since = None
+            self._backoff = _BACKOFF_FIRST
+            self.ep.register(fd, select.EPOLLOUT)
+            self.watching.add(fd)
+            if self.trace:
+                self.trace(probe.host, probe.port, _IN_PROGRESS)
+        elif err in RESOURCE_ERRNOS:
+            self._close(fd)
+            self._short_of(probe, err)
+        else:
+            # Finished at once (loopback can refuse or accept inside connect()).
+            self._complete(probe, err, self.clock())
+
+    def _complete(self, probe: Probe, err: int, now: float) -> None:
+        """The connect() of `probe` finished with `err`; tell the scheduler."""
+        fd = probe.handle
+        if fd in self.watching:
+            self.watching.discard(fd)
+            self.ep.unregister(fd)
+        outcome = classify(err)
+        if self.trace:
+            self.trace(probe.host, probe.port, outcome.text)
+        family, address = self.targets[probe.host]
+        if outcome.fatal:
+            raise Fatal(fatal_message(address, err))
+        if outcome.strange:
+            self.warn(strange_message(address, err))
+        if (
+            err == 0
+            and not probe.ping
+            and not self.sched.ping_scan
+            and self._self_connected(fd, family, address, probe.port)
+        ):
+            self._close(fd)
+            self.sched.on_timeout(probe, now)
+            return
+        if self.sched.on_outcome(probe, outcome, now):
+            self._close(fd)
+        # else: no verdict; the socket stays (unwatched) until the probe expires.
+
+    def _expire(self, probe: Probe, now: float) -> None:
+        """The probe's time is up; an answer that arrived but was not read yet still counts."""
+        fd = probe.handle
+        if fd in self.watching:
+            err = self._late_answer(fd)
+            if err is not None:
+                self._complete(probe, err, now)
+                return
+        self._close(fd)
+        self.sched.on_timeout(probe, now)
+
+    def _late_answer(self, fd: int) -> int | None:
+        """The errno of a finished connect() on `fd`, or None if it is still under way."""
+        sock = self.socks[fd]
+        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            return err
+        try:
+            sock.getpeername()
+        except OSError:
+            return None
+        return 0
+
+    def _self_connected(self, fd: int, family: int, address: str, port: int) -> bool:
+        try:
+            local = self.socks[fd].getsockname()
+        except OSError:
+            return False
+        return _same_endpoint(local[:2], (address, port), family)
+
+    def _so_error(self, fd: int) -> int:
+        try:
+            return self.socks[fd].getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        except OSError as exc:
+            return exc.errno or 0
+
+    def _close(self, fd: int) -> None:
+        sock = self.socks.pop(fd, None)
+        probe = self.probes.pop(fd, None)
+        if probe is not None:
+            probe.handle = -1
+        if fd in self.watching:
+            self.watching.discard(fd)
+            self.ep.unregister(fd)
+        if sock is not None:
+            sock.close()
+
+    def _close_abandoned(self) -> None:
+        for probe in self.sched.abandoned():
+            if probe.handle >= 0:
+                self._close(probe.handle)
+
+    # ---------------------------------------------------------------- shortage
+
+    def _short_of(self, probe: Probe, err: int) -> None:
+        """No descriptor or local port: give the probe back, shrink the budget, wait a little."""
+        now = self.clock()
+        self.sched.on_unsent(probe, now)
+        self.sched.limit_sockets(len(self.socks))
+        if not self.socks:
+            if self._starved_since is None:
+                self._starved_since = now
+            elif now - self._starved_since > _GIVE_UP_AFTER:
+                raise SystemFatal("Socket creation in sendConnectScanProbe", err)
+        self._resume_at = now + self._backoff
+        self._backoff = min(self._backoff * 2, _BACKOFF_MAX)

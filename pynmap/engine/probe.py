@@ -1,0 +1,95 @@
+"""Probes, and what the answer to a connect() says about a port and its host.
+
+A probe is one connect() try to one port of one target.  Its outcome is
+decided by the errno the kernel reports (0 = connected); the table below is
+nmap's (reference 2.1), so the port states and reasons are nmap's too.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass
+
+
+@dataclass(slots=True, eq=False)
+class Probe:
+    """One connect() in flight (or about to be).
+
+    Identity matters, not value: the loop and the scheduler both hold the
+    same object, hence eq=False (hash by id).
+    """
+
+    host: int  # index of the target in the scheduler's host list
+    port: int
+    tryno: int  # 0 for the first try, +1 per retransmission
+    sent: float  # when connect() was started, scheduler clock (seconds)
+    ping: bool = False  # a timing ping: re-probe of a port known to answer
+    live: bool = True  # still waiting for its answer (has a socket)
+    handle: int = -1  # the loop's file descriptor; the scheduler never reads it
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one connect() answer means."""
+
+    errno: int
+    state: str | None  # port state; None when the answer says nothing about the port
+    reason: str  # nmap's reason name, also used for the host in host discovery
+    host_up: bool | None  # True up, False down, None unknown
+    fatal: bool = False  # nmap bails out of the scan
+    strange: bool = False  # nmap reports a "Strange read error" and ignores the answer
+
+    @property
+    def text(self) -> str:
+        """What --packet-trace prints after "=>"."""
+        return "Connected" if self.errno == 0 else os.strerror(self.errno)
+
+
+def _filtered(err: int, reason: str) -> Outcome:
+    return Outcome(err, "filtered", reason, False)
+
+
+OPEN = Outcome(0, "open", "syn-ack", True)
+CLOSED = Outcome(errno.ECONNREFUSED, "closed", "conn-refused", True)
+
+_TABLE: dict[int, Outcome] = {
+    0: OPEN,
+    errno.ECONNREFUSED: CLOSED,
+    # Linux also reports ICMP admin-prohibited (v4) as EHOSTUNREACH.
+    errno.EHOSTUNREACH: _filtered(errno.EHOSTUNREACH, "host-unreach"),
+    errno.ENETUNREACH: _filtered(errno.ENETUNREACH, "net-unreach"),
+    # ICMPv6 administratively prohibited arrives as EACCES.
+    errno.EACCES: _filtered(errno.EACCES, "admin-prohibited"),
+    # The kernel gave up before nmap's own timeout did: the same as no answer.
+    errno.ETIMEDOUT: _filtered(errno.ETIMEDOUT, "no-response"),
+    errno.EHOSTDOWN: _filtered(errno.EHOSTDOWN, "no-response"),
+    errno.ENOPROTOOPT: _filtered(errno.ENOPROTOOPT, "proto-unreach"),
+    # ICMP "source host isolated" (type 3 code 8) on Linux.
+    errno.ENONET: _filtered(errno.ENONET, "dest-unreach"),
+    # nmap counts a late EAGAIN as a sign of life but records no port state.
+    errno.EAGAIN: Outcome(errno.EAGAIN, None, "syn-ack", True),
+}
+
+FATAL_ERRNOS = frozenset({errno.ENETDOWN, errno.ENETRESET, errno.ECONNABORTED})
+
+for _err in FATAL_ERRNOS:
+    _TABLE[_err] = Outcome(_err, None, "", None, fatal=True)
+
+
+def classify(err: int) -> Outcome:
+    """The outcome of a connect() that finished with `err` (0 = connected)."""
+    found = _TABLE.get(err)
+    if found is None:
+        found = Outcome(err, None, "", None, strange=True)
+    return found
+
+
+def fatal_message(address: str, err: int) -> str:
+    """nmap's fatal() text for an errno that ends the scan."""
+    return f"Strange SO_ERROR from connection to {address} ({err} - '{os.strerror(err)}') -- bailing scan"
+
+
+def strange_message(address: str, err: int) -> str:
+    """nmap's error() text for an errno it does not know (the answer is ignored)."""
+    return f"Strange read error from {address} ({err} - '{os.strerror(err)}')"

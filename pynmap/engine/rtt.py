@@ -1,0 +1,82 @@
+"""nmap's round-trip-time estimator (RFC 6298 in spirit), in microseconds.
+
+Integer arithmetic and the same shifts as nmap, so srtt/rttvar/to come out
+as nmap would print them in <times>.  Pure: the caller measures the delta.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pynmap.timing import Timing
+
+# A sample this large (or negative) is a clock problem, not a round trip.
+_MAX_SAMPLE = 8_000_000
+# rttvar is reined in once it passes this, with a warning.
+_RTTVAR_CEILING = 2_300_000
+_RTTVAR_RESET = 2_000_000
+RTTVAR_WARNING = "RTTVAR has grown to over 2.3 seconds, decreasing to 2.0"
+
+
+@dataclass(frozen=True, slots=True)
+class RttLimits:
+    """The timing options the estimator obeys, in microseconds."""
+
+    initial: int = 1_000_000
+    minimum: int = 100_000
+    maximum: int = 10_000_000
+    scan_delay: int = 0
+
+    @classmethod
+    def from_timing(cls, timing: Timing) -> RttLimits:
+        return cls(
+            initial=timing.initial_rtt_timeout * 1000,
+            minimum=timing.min_rtt_timeout * 1000,
+            maximum=timing.max_rtt_timeout * 1000,
+            scan_delay=timing.scan_delay * 1000,
+        )
+
+
+@dataclass(slots=True)
+class RttEstimator:
+    """srtt, rttvar and the probe timeout `to`; -1 means "no sample yet"."""
+
+    srtt: int = -1
+    rttvar: int = -1
+    timeout: int = 1_000_000
+
+    @classmethod
+    def fresh(cls, limits: RttLimits) -> RttEstimator:
+        return cls(-1, -1, limits.initial)
+
+    @property
+    def has_sample(self) -> bool:
+        return not (self.srtt == -1 and self.rttvar == -1)
+
+    def update(self, delta: int, limits: RttLimits) -> str | None:
+        """Fold in one round trip of `delta` µs; returns a warning text, if any."""
+        if -50_000 < delta < 0:
+            # Clocks that disagree a little; nmap substitutes 10 ms.
+            delta = 10_000
+        if not self.has_sample:
+            self.srtt = delta
+            self.rttvar = max(5000, min(delta, 2_000_000))
+            self.timeout = self.srtt + (self.rttvar << 2)
+        else:
+            if delta >= _MAX_SAMPLE or delta < 0:
+                return None
+            rttdelta = delta - self.srtt
+            # One wild sample must not blow the estimate up.
+            if rttdelta > 1_500_000 and rttdelta > 3 * self.srtt + 2 * self.rttvar:
+                return None
+            self.srtt += rttdelta >> 3
+            self.rttvar += (abs(rttdelta) - self.rttvar) >> 2
+            self.timeout = self.srtt + (self.rttvar << 2)
+        warning = None
+        if self.rttvar > _RTTVAR_CEILING:
+            warning = RTTVAR_WARNING
+            self.rttvar = _RTTVAR_RESET
+        self.timeout = min(max(self.timeout, limits.minimum), limits.maximum)
+        if limits.scan_delay:
+            self.timeout = max(self.timeout, limits.scan_delay)
+        return warning

@@ -1,0 +1,778 @@
+"""The sans-I/O heart of the connect engine: which probe to send when.
+
+The scheduler never reads a clock and never touches a socket.  The loop
+feeds it the time and the answers; it hands back probes to start and says
+when it next needs attention.  One scheduler runs one phase (host discovery
+or the port scan) over one host group, the way one nmap ultra_scan() call does.
+
+The rules are nmap's:
+* a congestion window per target and one for the group (congestion.py);
+* an RTT estimator per target and one for the group; a target without a
+  sample of its own borrows the group's timeout (rtt.py);
+* a probe unanswered within the timeout is "timed out" and may be retried,
+  but only up to one try more than the highest try that ever got an answer
+  (and never more than --max-retries): a target that answers every first
+  try gets each silent port probed twice, not eleven times;
+* the first time a target needs a higher try number, its sending pauses for
+  a second (nmap's rate-limit detection), which is why a DROPped port
+  costs about 1.2 s;
+* probes at the try limit wait "on the bench" while the limit may still rise;
+* answers to a retransmission count as drops and shrink the windows;
+  repeated drops raise the target's scan delay, up to --max-scan-delay;
+* once a port of a target has answered it becomes that target's timing
+  ping, re-probed when the target has been silent for a while;
+* at most 50 probes per round, --scan-delay, --min-rate/--max-rate,
+  --host-timeout, and a cap on sockets in flight.
+
+Call order, once per round: expired(now) (then on_timeout/on_outcome for what
+it returns), next_probes(now), next_deadline(); between rounds, on_outcome()
+for every answer.  Probes the scheduler gives up on while their socket is
+open are listed by abandoned().
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+
+from pynmap.timing import Timing
+
+from .congestion import CongestionParams, Window
+from .probe import Outcome, Probe
+from .rtt import RttEstimator, RttLimits
+
+ROUND_CAP = 50  # probes per round before the loop must look for answers
+RLD_WAIT = 1.0  # seconds a target pauses before its first try at a new try number
+PING_INTERVAL = 1.25  # silence (s) after which a target gets a timing ping
+PING_EVERY = 10  # ... and only after this many probes since the last ping
+PING_WEIGHT = 3  # a ping answer opens the window like this many answers
+OWN_TIMING_BELOW = 80  # a target uses its own window until it has sent this many
+_EPSILON = 1e-6  # timeouts are strict: "more than `to` has passed"
+
+
+class SchedulerEvents:
+    """What the scheduler reports as it happens; every method is a no-op here."""
+
+    def port_state(self, host: int, port: int, state: str, reason: str) -> None:
+        """A port got its first state (port scan)."""
+
+    def host_up(self, host: int) -> None:
+        """Host discovery found the host up (first time)."""
+
+    def host_done(self, host: int, now: float) -> None:
+        """The host left the phase (finished, or timed out: see HostState.timed_out)."""
+
+    def notice(self, text: str, verbosity: int) -> None:
+        """A line nmap writes to its normal output when verbosity >= `verbosity`."""
+
+    def warn(self, text: str) -> None:
+        """A line nmap writes to stderr (its error())."""
+
+
+class HostState:
+    """Everything the scheduler keeps about one target.  Read-only for callers."""
+
+    __slots__ = (
+        "active",
+        "address",
+        "answers",
+        "bad",
+        "bench",
+        "bench_tryno",
+        "capped_warned",
+        "clock_start",
+        "delay",
+        "end",
+        "finished",
+        "good",
+        "index",
+        "last_boost",
+        "last_ping_probes",
+        "last_ping_sent",
+        "last_rcvd",
+        "last_sent",
+        "max_ok_tryno",
+        "n_active",
+        "next_fresh",
+        "ping_port",
+        "probes_sent",
+        "reason",
+        "retry",
+        "rld_max_tryno",
+        "rld_until",
+        "rld_waiting",
+        "rtt",
+        "status",
+        "timed_out",
+        "waiting",
+        "window",
+    )
+
+    def __init__(self, index: int, address: str, rtt: RttEstimator, window: Window) -> None:
+        self.index = index
+        self.address = address
+        self.rtt = rtt
+        self.window = window
+        self.active: deque[Probe] = deque()  # in send order; dead ones are skipped lazily
+        self.n_active = 0  # live probes, i.e. sockets open
+        self.waiting: list[Probe] = []  # timed out, not yet retransmitted
+        self.bench: list[int] = []  # ports at the try limit, parked
+        self.bench_tryno = 0
+        self.retry: list[tuple[int, int]] = []  # (port, tryno to send), taken from the end
+        self.next_fresh = 0
+        self.answers: dict[int, tuple[str, str]] = {}  # port -> (state, reason)
+        self.finished = 0  # ports with a state
+        self.probes_sent = 0
+        self.max_ok_tryno = 0
+        self.last_sent = float("-inf")
+        self.last_rcvd = 0.0
+        self.last_ping_sent = 0.0
+        self.last_ping_probes = 0
+        self.ping_port: int | None = None
+        self.rld_max_tryno = 0
+        self.rld_waiting = False
+        self.rld_until = 0.0
+        self.delay = 0.0  # current scan delay, seconds
+        self.last_boost = float("-inf")
+        self.good = 0
+        self.bad = 0
+        self.capped_warned = False
+        self.clock_start: float | None = None  # host-timeout clock (port scan only)
+        self.end: float | None = None
+        self.timed_out = False
+        self.status: str | None = None  # host discovery: "up" / "down"
+        self.reason = ""
+
+
+class Scheduler:
+    """One phase over one host group: a port scan, or host discovery (`ping_scan`).
+
+    `ports` is the scan order (the ping ports for discovery).  `rtt` gives
+    each target's estimator (carried over from discovery); `group_rtt` the
+    group's (nmap keeps discovery's across groups); `ping_ports` each
+    target's timing-ping port found by discovery.  `max_sockets` bounds the
+    probes in flight at once, whatever the windows say.
+    """
+
+    def __init__(
+        self,
+        addresses: Sequence[str],
+        ports: Sequence[int],
+        timing: Timing,
+        *,
+        ping_scan: bool = False,
+        max_sockets: int = 1 << 30,
+        rtt: Sequence[RttEstimator] | None = None,
+        group_rtt: RttEstimator | None = None,
+        ping_ports: Sequence[int | None] | None = None,
+        events: SchedulerEvents | None = None,
+    ) -> None:
+        self.timing = timing
+        self.ports = ports
+        self.ping_scan = ping_scan
+        self.events = events or SchedulerEvents()
+        self.limits = RttLimits.from_timing(timing)
+        self.params = CongestionParams.from_timing(timing)
+        self.max_sockets = max(1, max_sockets)
+        self.tryno_cap = timing.max_retries
+        self.max_scan_delay = timing.max_scan_delay / 1000
+        self.host_timeout = timing.host_timeout / 1000
+        self.min_rate = timing.min_rate
+        self.max_rate = timing.max_rate
+        self.group_rtt = group_rtt if group_rtt is not None else RttEstimator.fresh(self.limits)
+        self.window = Window.initial(self.params)
+        self.n_active = 0
+        self.probes_sent = 0
+        self.hosts = [
+            HostState(
+                i,
+                address,
+                rtt[i] if rtt is not None else RttEstimator.fresh(self.limits),
+                Window.initial(self.params),
+            )
+            for i, address in enumerate(addresses)
+        ]
+        for h in self.hosts:
+            h.delay = timing.scan_delay / 1000
+            if ping_ports is not None:
+                h.ping_port = ping_ports[h.index]
+        # Nothing to probe means nothing to do (nmap skips the phase).
+        self._incomplete: list[HostState] = list(self.hosts) if ports else []
+        self._rr = 0  # round-robin position in _incomplete
+        self._round = 0  # probes handed out in the current round
+        self._started: float | None = None
+        self._now = 0.0
+        self._abandoned: list[Probe] = []
+        self._no_earlier = 0.0  # --max-rate schedule
+        self._no_later = 0.0  # --min-rate schedule
+        self._name = "Ping Scan" if ping_scan else "Connect Scan"
+
+    # ---------------------------------------------------------------- queries
+
+    @property
+    def done(self) -> bool:
+        return not self._incomplete
+
+    @property
+    def in_flight(self) -> int:
+        return self.n_active
+
+    def abandoned(self) -> list[Probe]:
+        """Live probes the scheduler gave up on since the last call: close their sockets."""
+        out, self._abandoned = self._abandoned, []
+        return out
+
+    def limit_sockets(self, n: int) -> None:
+        """The loop ran short of descriptors: never have more than `n` in flight."""
+        self.max_sockets = max(1, n)
+
+    def completion(self) -> float:
+        """Fraction of the phase done, nmap's estimate (for progress lines)."""
+        if not self.hosts:
+            return 1.0
+        total = float(len(self.hosts) - len(self._incomplete))
+        per_host = max(1, len(self.ports))
+        for h in self._incomplete:
+            maxtries = self._allowed_tryno(h)[0] + 1
+            frac = (h.finished * (maxtries - 1) + h.probes_sent) / (maxtries * per_host)
+            total += min(frac, 0.9999)
+        return total / len(self.hosts)
+
+    def timeout_of(self, h: HostState) -> float:
+        """How long (s) a probe to `h` may go unanswered before it is timed out."""
+        if h.rtt.srtt > 0:
+            us = h.rtt.timeout
+        elif self.group_rtt.srtt > 0:
+            us = self.group_rtt.timeout
+        else:
+            us = h.rtt.timeout
+        return us / 1e6
+
+    # ---------------------------------------------------------------- the round
+
+    def expired(self, now: float) -> list[Probe]:
+        """Housekeeping at `now`; returns the live probes whose timeout has passed.
+
+        The caller checks each one's socket: a late answer goes to
+        on_outcome(), silence to on_timeout().
+        """
+        self._tick(now)
+        self._remove_completed(now)
+        due: list[Probe] = []
+        for h in self._incomplete:
+            maxtries, capped, may_increase = self._allowed_tryno(h)
+            if h.bench:
+                if maxtries == h.bench_tryno and not may_increase:
+                    self._dismiss_bench(h)
+                elif maxtries > h.bench_tryno:
+                    h.retry.extend((port, h.bench_tryno + 1) for port in h.bench)
+                    h.bench = []
+            to = self.timeout_of(h)
+            if h.waiting:
+                keep: list[Probe] = []
+                for p in h.waiting:
+                    if p.tryno >= maxtries and not may_increase:
+                        self._give_up(h, p, capped)
+                    elif p.tryno >= maxtries and now - p.sent > to:
+                        # Parked until the limit rises or is known never to.
+                        h.bench.append(p.port)
+                        h.bench_tryno = p.tryno
+                    else:
+                        keep.append(p)
+                h.waiting = keep
+            active = h.active
+            while active:
+                p = active[0]
+                if not p.live:
+                    active.popleft()
+                elif now - p.sent > to:
+                    active.popleft()
+                    due.append(p)
+                else:
+                    break
+        self._remove_completed(now)
+        return due
+
+    def next_probes(self, now: float) -> list[Probe]:
+        """The probes to start now (at most one round's worth)."""
+        self._tick(now)
+        self._round = 0
+        self._remove_completed(now)
+        out: list[Probe] = []
+        if not self._incomplete:
+            return out
+        self._send_pings(now, out)
+        self._send_retransmits(now, out)
+        self._send_retry_stack(now, out)
+        self._send_fresh(now, out)
+        return out
+
+    def next_deadline(self) -> float | None:
+        """When the scheduler next needs a round, if no answer comes first.
+
+        None when nothing is pending on time (then only answers matter).
+        """
+        if not self._incomplete:
+            return None
+        now = self._now
+        best = float("inf")
+        group_time = self._group_send_time(now)
+        for h in self._incomplete:
+            to = self.timeout_of(h)
+            front = self._front(h)
+            if front is not None:
+                best = min(best, front.sent + to + _EPSILON)
+            maxtries, _, may_increase = self._allowed_tryno(h)
+            if h.bench and (maxtries > h.bench_tryno or not may_increase):
+                return now
+            for p in h.waiting:
+                if p.tryno >= maxtries:
+                    if not may_increase:
+                        return now
+                    best = min(best, p.sent + to + _EPSILON)
+            if h.clock_start is not None and self.host_timeout:
+                best = min(best, h.clock_start + self.host_timeout + _EPSILON)
+            if group_time is None:
+                continue
+            t = self._host_send_time(h, now, maxtries)
+            if t is not None:
+                t = max(t, group_time)
+                if t <= now and self._round >= ROUND_CAP:
+                    return now
+                best = min(best, t)
+            # Timing pings need no deadline of their own: like nmap, a target
+            # pings only when it could send a probe anyway.
+        if best == float("inf"):
+            return None
+        return max(best, now)
+
+    # ---------------------------------------------------------------- answers
+
+    def on_outcome(self, probe: Probe, outcome: Outcome, now: float) -> bool:
+        """The probe's connect() finished with `outcome` at `now`.
+
+        Returns False when the answer decides nothing (nmap's "strange" errors,
+        a late EAGAIN): the probe then stays in flight until it times out, and
+        the caller keeps its socket for the check at expiry.
+        """
+        if not probe.live:
+            return True
+        self._tick(now)
+        h = self.hosts[probe.host]
+        if outcome.strange or outcome.fatal:
+            return False
+        if probe.ping:
+            self._sample(h, probe, now)
+            self._adjust_timing(h, probe, True, now)
+            self._finish(h, probe)
+            return True
+        if self.ping_scan:
+            self._host_answer(h, probe, outcome, now)
+            return True
+        if outcome.state is None:
+            return False
+        self._port_answer(h, probe, outcome, now)
+        return True
+
+    def on_timeout(self, probe: Probe, now: float) -> None:
+        """No answer in time (or a self-connect, which nmap retries the same way)."""
+        if not probe.live:
+            return
+        self._tick(now)
+        h = self.hosts[probe.host]
+        self._finish(h, probe)
+        self._adjust_timing(h, probe, False, now)
+        if not probe.ping:
+            h.waiting.append(probe)
+
+    def on_unsent(self, probe: Probe, now: float) -> None:
+        """The loop could not start the probe (out of descriptors or ports): try later."""
+        if not probe.live:
+            return
+        h = self.hosts[probe.host]
+        self._finish(h, probe)
+        self.probes_sent -= 1
+        if not probe.ping:
+            h.probes_sent -= 1
+            h.retry.append((probe.port, probe.tryno))
+
+    # ---------------------------------------------------------------- internals
+
+    def _tick(self, now: float) -> None:
+        self._now = now
+        if self._started is None:
+            self._started = now
+            self._no_earlier = self._no_later = now
+            for h in self.hosts:
+                h.last_rcvd = h.last_ping_sent = now
+
+    def _fresh_left(self, h: HostState) -> bool:
+        return h.next_fresh < len(self.ports)
+
+    def _completed(self, h: HostState) -> bool:
+        if h.n_active or h.waiting or h.bench or h.retry:
+            return False
+        if self.ping_scan and h.status is not None:
+            return True
+        return not self._fresh_left(h)
+
+    def _host_timed_out(self, h: HostState, now: float) -> bool:
+        return (
+            not self.ping_scan
+            and self.host_timeout > 0
+            and h.clock_start is not None
+            and now - h.clock_start > self.host_timeout
+        )
+
+    def _allowed_tryno(self, h: HostState) -> tuple[int, bool, bool]:
+        """(highest try number allowed now, capped by --max-retries, may it still rise)."""
+        maxval = max(1, h.max_ok_tryno + 1)
+        if maxval > self.tryno_cap:
+            return self.tryno_cap, True, False
+        may_increase = True
+        if h.n_active == 0 and not self._fresh_left(h):
+            # Nothing left that could answer at a higher try.
+            may_increase = any(p.tryno < maxval for p in h.waiting)
+        return maxval, False, may_increase
+
+    def _timing(self, h: HostState) -> Window:
+        # A target with few probes sent (or a known ping port) judges by its
+        # own answers; after that the group's experience is the better guide.
+        if h.ping_port is not None or h.probes_sent < OWN_TIMING_BELOW:
+            return h.window
+        if self.window.updates > 1:
+            return self.window
+        return Window.initial(self.params)
+
+    def _front(self, h: HostState) -> Probe | None:
+        active = h.active
+        while active and not active[0].live:
+            active.popleft()
+        return active[0] if active else None
+
+    def _has_work(self, h: HostState) -> bool:
+        return bool(self._fresh_left(h) or h.retry or h.waiting)
+
+    def _group_may_send(self, now: float) -> bool:
+        if self.n_active >= self.max_sockets:
+            return False
+        if self.max_rate and self._no_earlier > now:
+            return False
+        if self.min_rate and self._no_later <= now:
+            return True
+        if self._round >= ROUND_CAP:
+            return False
+        if len(self._incomplete) < 2:
+            return True
+        return self.window.cwnd >= self.n_active + 0.5
+
+    def _host_may_send(self, h: HostState, now: float) -> bool:
+        if self._completed(h) or self._host_timed_out(h, now):
+            return False
+        if self.min_rate and self._no_later <= now:
+            return True
+        if h.rld_waiting:
+            return h.rld_until <= now
+        if h.delay and now < h.last_sent + h.delay:
+            return False
+        return self._timing(h).cwnd >= h.n_active + 0.5 and self._has_work(h)
+
+    def _group_send_time(self, now: float) -> float | None:
+        """Earliest time the group lets anything be sent; None if it waits for answers."""
+        if self.n_active >= self.max_sockets:
+            return None
+        t = max(now, self._no_earlier) if self.max_rate else now
+        if self.min_rate and self._no_later <= t:
+            return t
+        if len(self._incomplete) >= 2 and self.window.cwnd < self.n_active + 0.5:
+            return self._no_later if self.min_rate else None
+        return t
+
+    def _host_send_time(self, h: HostState, now: float, maxtries: int) -> float | None:
+        """Earliest time `h` itself may send; None if it has nothing or waits for answers."""
+        if not (
+            self._fresh_left(h) or h.retry or any(p.tryno < maxtries for p in h.waiting)
+        ) or self._host_timed_out(h, now):
+            return None
+        if self.min_rate and self._no_later <= now:
+            return now
+        if h.rld_waiting:
+            return h.rld_until
+        if self._timing(h).cwnd < h.n_active + 0.5:
+            return self._no_later if self.min_rate else None
+        return max(now, h.last_sent + h.delay) if h.delay else now
+
+    def _next_host(self) -> HostState:
+        hosts = self._incomplete
+        if self._rr >= len(hosts):
+            self._rr = 0
+        h = hosts[self._rr]
+        self._rr += 1
+        return h
+
+    def _send(
+        self, h: HostState, port: int, tryno: int, now: float, out: list[Probe], ping: bool = False
+    ) -> None:
+        p = Probe(h.index, port, tryno, now, ping)
+        h.active.append(p)
+        h.n_active += 1
+        self.n_active += 1
+        h.last_sent = now
+        if not ping:
+            h.probes_sent += 1
+        self.probes_sent += 1
+        self._round += 1
+        if self.max_rate:
+            # Allowed to slip into the past, so a stall can be caught up.
+            self._no_earlier += 1.0 / self.max_rate
+        if self.min_rate:
+            if self._no_later > now:
+                self._no_later = now
+            self._no_later += 1.0 / self.min_rate
+        out.append(p)
+
+    def _send_pings(self, now: float, out: list[Probe]) -> None:
+        for h in self._incomplete:
+            if (
+                h.ping_port is not None
+                and not h.rld_waiting
+                and h.probes_sent >= h.last_ping_probes + PING_EVERY
+                and now - h.last_rcvd > PING_INTERVAL
+                and now - h.last_ping_sent > PING_INTERVAL
+                and self._group_may_send(now)
+                and self._host_may_send(h, now)
+            ):
+                self._send(h, h.ping_port, 0, now, out, ping=True)
+                h.last_ping_sent = now
+                h.last_ping_probes = h.probes_sent
+
+    def _send_retransmits(self, now: float, out: list[Probe]) -> None:
+        sent_any = True
+        while sent_any:
+            sent_any = False
+            for h in self._incomplete:
+                if not self._group_may_send(now):
+                    return
+                if not h.waiting or not self._host_may_send(h, now):
+                    continue
+                maxtries = self._allowed_tryno(h)[0]
+                for i in range(len(h.waiting) - 1, -1, -1):
+                    p = h.waiting[i]
+                    if p.tryno >= maxtries:
+                        continue
+                    if p.tryno + 1 > h.rld_max_tryno and len(self.ports) > 1:
+                        # First probe at a new try number: pause, in case the
+                        # target is rate limiting (nmap's RLD).
+                        h.rld_max_tryno = p.tryno + 1
+                        h.rld_waiting = True
+                        h.rld_until = now + RLD_WAIT
+                    else:
+                        h.rld_waiting = False
+                        del h.waiting[i]
+                        self._send(h, p.port, p.tryno + 1, now, out)
+                        sent_any = True
+                    break  # one per target per pass spreads the load
+
+    def _send_retry_stack(self, now: float, out: list[Probe]) -> None:
+        unable: HostState | None = None
+        while self._incomplete and self._group_may_send(now):
+            h = self._next_host()
+            if h is unable:
+                return
+            if h.retry and self._host_may_send(h, now):
+                port, tryno = h.retry.pop()
+                self._send(h, port, tryno, now, out)
+                unable = None
+            elif unable is None:
+                unable = h
+
+    def _send_fresh(self, now: float, out: list[Probe]) -> None:
+        unable: HostState | None = None
+        ports = self.ports
+        while self._incomplete and self._group_may_send(now):
+            h = self._next_host()
+            if h is unable:
+                return
+            if self._fresh_left(h) and self._host_may_send(h, now):
+                if not self.ping_scan and h.clock_start is None:
+                    h.clock_start = now
+                port = ports[h.next_fresh]
+                h.next_fresh += 1
+                self._send(h, port, 0, now, out)
+                unable = None
+            elif unable is None:
+                unable = h
+
+    def _finish(self, h: HostState, probe: Probe) -> None:
+        probe.live = False
+        h.n_active -= 1
+        self.n_active -= 1
+
+    def _abandon_all(self, h: HostState) -> None:
+        for p in h.active:
+            if p.live:
+                self._finish(h, p)
+                self._abandoned.append(p)
+        h.active.clear()
+        h.waiting = []
+
+    def _sample(self, h: HostState, probe: Probe, now: float) -> None:
+        delta = round((now - probe.sent) * 1e6)
+        for est in (h.rtt, self.group_rtt):
+            warning = est.update(delta, self.limits)
+            if warning:
+                self.events.warn(warning)
+        h.last_rcvd = now
+
+    def _adjust_timing(self, h: HostState, probe: Probe, answered: bool, now: float) -> None:
+        self.window.expect()
+        h.window.expect()
+        # An answer to a retransmission means the first try was lost; a
+        # silent timing ping means something was.
+        is_drop = (answered and not probe.ping and probe.tryno > 0) or (probe.ping and not answered)
+        if is_drop:
+            if probe.sent > h.window.last_drop:
+                h.window.drop(h.n_active, self.params, now)
+            if probe.sent > self.window.last_drop:
+                self.window.drop_group(self.n_active, self.params, now)
+        if answered:
+            scale = PING_WEIGHT if probe.ping else 1
+            self.window.ack(self.params, scale)
+            h.window.ack(self.params, scale)
+        if is_drop and probe.sent > h.last_boost:
+            h.bad += 1
+        elif answered:
+            h.good += 1
+        threshold = 0.40 if self.timing.level >= 4 else 0.30
+        if h.bad > 10 and h.bad / (h.bad + h.good) > threshold:
+            bad, total = h.bad, h.bad + h.good
+            old = h.delay
+            self._boost_delay(h, now)
+            if h.delay != old:
+                self.events.notice(
+                    f"Increasing send delay for {h.address} from {round(old * 1000)} to "
+                    f"{round(h.delay * 1000)} due to {bad} out of {total} dropped probes since last increase.",
+                    1,
+                )
+
+    def _boost_delay(self, h: HostState, now: float) -> None:
+        ms = round(h.delay * 1000)
+        ms = 5 if ms == 0 else min(ms * 2, max(ms, 1000))
+        ms = min(ms, round(self.max_scan_delay * 1000))
+        h.delay = ms / 1000
+        h.last_boost = now
+        h.bad = h.good = 0
+
+    def _host_answer(self, h: HostState, probe: Probe, outcome: Outcome, now: float) -> None:
+        """Host discovery: the answer decides up or down."""
+        if outcome.host_up is None:
+            return
+        up = outcome.host_up
+        if h.status != "up":
+            h.status = "up" if up else "down"
+            h.reason = outcome.reason
+            if up:
+                self.events.host_up(h.index)
+        self._sample(h, probe, now)
+        # A "down" answer is an ICMP error: rate limited and unreliable, so it
+        # may speed the scan up but never counts as a drop.
+        if up or probe.tryno == 0:
+            self._adjust_timing(h, probe, True, now)
+        if up and h.ping_port is None:
+            h.ping_port = probe.port
+        self._finish(h, probe)
+        if up:
+            # The first sign of life settles it: the other pings are moot.
+            self._abandon_all(h)
+            h.bench = []
+            h.retry = []
+
+    def _port_answer(self, h: HostState, probe: Probe, outcome: Outcome, now: float) -> None:
+        state = outcome.state
+        assert state is not None
+        old = h.answers.get(probe.port)
+        if old is None:
+            h.finished += 1
+            h.answers[probe.port] = (state, outcome.reason)
+            self.events.port_state(h.index, probe.port, state, outcome.reason)
+        elif old[0] == "filtered" or (old[0] == "closed" and state == "open"):
+            # Connect scan precedence: open beats everything, filtered nothing.
+            h.answers[probe.port] = (state, outcome.reason)
+        self._sample(h, probe, now)
+        adjust = True
+        if state == "filtered":
+            # ICMP errors: see _host_answer.
+            adjust = probe.tryno == 0
+        if adjust:
+            self._adjust_timing(h, probe, True, now)
+            if probe.tryno > h.max_ok_tryno:
+                h.max_ok_tryno = probe.tryno
+                if h.max_ok_tryno > (4 if self.timing.level >= 4 else 3):
+                    old_delay = h.delay
+                    self._boost_delay(h, now)
+                    if h.delay != old_delay:
+                        self.events.notice(
+                            f"Increasing send delay for {h.address} from {round(old_delay * 1000)} to "
+                            f"{round(h.delay * 1000)} due to max_successful_tryno increase to {h.max_ok_tryno}",
+                            1,
+                        )
+        if state != "filtered" and h.ping_port is None:
+            h.ping_port = probe.port
+        self._finish(h, probe)
+
+    def _give_up(self, h: HostState, probe: Probe, capped: bool) -> None:
+        """The probe ran out of tries; the port keeps its default state (filtered)."""
+        if capped and not h.capped_warned:
+            self.events.notice(
+                f"Warning: {h.address} giving up on port because retransmission cap hit ({probe.tryno}).",
+                0,
+            )
+            h.capped_warned = True
+        if self.ping_scan:
+            self._mark_down(h)
+
+    def _mark_down(self, h: HostState) -> None:
+        if h.status != "up":
+            h.status = "down"
+            if not h.reason:
+                h.reason = "no-response"
+
+    def _dismiss_bench(self, h: HostState) -> None:
+        if self.ping_scan:
+            self._mark_down(h)
+        h.bench = []
+        h.bench_tryno = 0
+
+    def _remove_completed(self, now: float) -> None:
+        removed = False
+        for h in self._incomplete:
+            timed_out = False
+            if self._completed(h) or (timed_out := self._host_timed_out(h, now)):
+                removed = True
+                h.end = now
+                if timed_out:
+                    h.timed_out = True
+                    self._abandon_all(h)
+                    h.retry = []
+                    h.bench = []
+                self._note_removal(h, timed_out, now)
+                self.events.host_done(h.index, now)
+        if removed:
+            old = self._incomplete
+            # Keep the round robin pointing at the same next target.
+            pos = self._rr % len(old)
+            self._rr = sum(1 for x in old[:pos] if x.end is None)
+            self._incomplete = [h for h in old if h.end is None]
+
+    def _note_removal(self, h: HostState, timed_out: bool, now: float) -> None:
+        if len(self.ports) <= 50:
+            return
+        remain = sum(1 for x in self._incomplete if x.end is None)
+        hosts_left = f"{remain} {'host' if remain == 1 else 'hosts'} left"
+        if timed_out:
+            self.events.notice(f"{h.address} timed out during {self._name} ({hosts_left})", 1)
+        elif remain:
+            elapsed = now - (self._started if self._started is not None else now)
+            self.events.notice(
+                f"Completed {self._name} against {h.address} in {elapsed:.2f}s ({hosts_left})", 1
+            )

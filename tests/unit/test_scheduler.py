@@ -1,0 +1,511 @@
+"""The scheduler and the congestion windows, on a fake clock and a fake network.
+
+Expected numbers come from nmap: the reference's measurements (1.5, 2.2: a
+DROPped port costs about 1.2 s, 100 of them with -Pn about 21 s, a lone
+down host about 3 s) and nmap's packet traces in the lab (first probe of a
+3-host group goes to the second host; retransmissions newest first).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+
+import pytest
+
+from pynmap.engine.congestion import CongestionParams, Window
+from pynmap.engine.probe import CLOSED, OPEN, Outcome, Probe, classify
+from pynmap.engine.scheduler import ROUND_CAP, Scheduler, SchedulerEvents
+from pynmap.timing import TEMPLATES, Timing
+
+LOOPBACK = 0.0001  # 100 µs round trip
+T0 = 1000.0
+
+# What the fake network does with a probe: (delay, outcome), or None for silence.
+Respond = Callable[[Probe], "tuple[float, Outcome] | None"]
+
+
+def closed(_: Probe) -> tuple[float, Outcome]:
+    return LOOPBACK, CLOSED
+
+
+def dropping(drop: set[int]) -> Respond:
+    def respond(p: Probe) -> tuple[float, Outcome] | None:
+        return None if p.port in drop else (LOOPBACK, CLOSED)
+
+    return respond
+
+
+class Recorder(SchedulerEvents):
+    def __init__(self) -> None:
+        self.notices: list[tuple[str, int]] = []
+        self.ports: list[tuple[int, int, str]] = []
+        self.up: list[int] = []
+        self.done: list[tuple[int, float]] = []
+
+    def port_state(self, host: int, port: int, state: str, reason: str) -> None:
+        self.ports.append((host, port, state))
+
+    def host_up(self, host: int) -> None:
+        self.up.append(host)
+
+    def host_done(self, host: int, now: float) -> None:
+        self.done.append((host, now))
+
+    def notice(self, text: str, verbosity: int) -> None:
+        self.notices.append((text, verbosity))
+
+
+class Sim:
+    """Drives a scheduler the way the loop does, with answers delivered on a fake clock."""
+
+    def __init__(self, sched: Scheduler, respond: Respond) -> None:
+        self.sched = sched
+        self.respond = respond
+        self.now = T0
+        self.sent: list[Probe] = []
+        self.rounds: list[list[Probe]] = []
+        self.abandoned: list[Probe] = []
+        self.max_in_flight = 0
+        self._answers: list[tuple[float, int, Probe, Outcome]] = []
+        self._seq = itertools.count()
+
+    def _collect_abandoned(self) -> None:
+        self.abandoned.extend(self.sched.abandoned())
+
+    def run(self, limit: float = 600.0) -> float:
+        sched = self.sched
+        spins = 0
+        while not sched.done:
+            for p in sched.expired(self.now):
+                sched.on_timeout(p, self.now)
+            self._collect_abandoned()
+            batch = sched.next_probes(self.now)
+            self.rounds.append(batch)
+            for p in batch:
+                self.sent.append(p)
+                answer = self.respond(p)
+                if answer is not None:
+                    heapq.heappush(
+                        self._answers, (self.now + answer[0], next(self._seq), p, answer[1])
+                    )
+            self._collect_abandoned()
+            self.max_in_flight = max(self.max_in_flight, sched.in_flight)
+            if sched.done:
+                break
+            deadline = sched.next_deadline()
+            upcoming = self._answers[0][0] if self._answers else None
+            candidates = [t for t in (deadline, upcoming) if t is not None]
+            assert candidates, "scheduler stalled: no deadline and nothing in flight"
+            nxt = min(candidates)
+            if nxt > self.now:
+                self.now = nxt
+                spins = 0
+            else:
+                spins += 1
+                assert spins < 1000, "scheduler spins without time passing"
+            while self._answers and self._answers[0][0] <= self.now:
+                _, _, p, outcome = heapq.heappop(self._answers)
+                sched.on_outcome(p, outcome, self.now)
+            assert self.now - T0 < limit, "scan did not finish"
+        return self.now - T0
+
+
+def scheduler(
+    n_hosts: int, ports: list[int], timing: Timing | None = None, **kw: object
+) -> Scheduler:
+    addresses = [f"127.0.0.{i + 1}" for i in range(n_hosts)]
+    return Scheduler(addresses, ports, timing or Timing(), **kw)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ congestion windows
+
+
+P = CongestionParams()
+
+
+def test_congestion_params_follow_nmap() -> None:
+    assert CongestionParams.from_timing(Timing()) == CongestionParams(
+        low_cwnd=1,
+        max_cwnd=300,
+        initial_cwnd=10,
+        initial_ssthresh=75,
+        ca_incr=1.0,
+        ssthresh_divisor=1.5,
+    )
+    t4 = CongestionParams.from_timing(Timing(**TEMPLATES[4], level=4))
+    assert (t4.ca_incr, t4.ssthresh_divisor) == (2.0, 4 / 3)
+    t5 = CongestionParams.from_timing(Timing(**TEMPLATES[5], level=5))
+    assert t5.ssthresh_divisor == 5 / 4
+    serial = CongestionParams.from_timing(Timing(max_parallelism=1))
+    assert (serial.initial_cwnd, serial.max_cwnd) == (1, 1)
+    wide = CongestionParams.from_timing(Timing(min_parallelism=20, max_parallelism=50))
+    assert (wide.low_cwnd, wide.initial_cwnd, wide.max_cwnd) == (20, 20, 50)
+
+
+def test_slow_start_then_congestion_avoidance() -> None:
+    w = Window.initial(P)
+    assert (w.cwnd, w.ssthresh) == (10, 75)
+    for _ in range(65):
+        w.expect()
+        w.ack(P)
+    assert w.cwnd == 75  # +1 per answer in slow start, stopped at ssthresh
+    w.expect()
+    w.ack(P)
+    assert w.cwnd == pytest.approx(75 + 1 / 75)  # then +1/cwnd per answer
+
+
+def test_answers_count_more_after_many_timeouts() -> None:
+    w = Window.initial(P)
+    for _ in range(9):
+        w.expect()  # nine probes given up on
+    w.expect()
+    w.ack(P)
+    assert w.cwnd == 10 + 10  # scale = expected / received = 10
+
+
+def test_window_never_exceeds_max() -> None:
+    w = Window(cwnd=299.9, ssthresh=10)
+    w.expect()
+    w.ack(P, scale=50)
+    assert w.cwnd == 300
+
+
+def test_drop_collapses_a_host_window() -> None:
+    w = Window(cwnd=40.0, ssthresh=75)
+    w.drop(in_flight=30, params=P, now=5.0)
+    assert (w.cwnd, w.ssthresh, w.last_drop) == (1, 20, 5.0)
+    w.drop(in_flight=1, params=P, now=6.0)
+    assert w.ssthresh == 2
+
+
+def test_drop_halves_a_group_window() -> None:
+    w = Window(cwnd=40.0, ssthresh=75)
+    w.drop_group(in_flight=30, params=P, now=5.0)
+    assert (w.cwnd, w.ssthresh) == (20, 20)
+    w = Window(cwnd=1.5, ssthresh=75)
+    w.drop_group(in_flight=3, params=P, now=5.0)
+    assert w.cwnd == 1
+
+
+# ------------------------------------------------------------------ the scheduler
+
+
+def test_all_closed_single_tries() -> None:
+    rec = Recorder()
+    s = scheduler(1, list(range(1, 201)), events=rec)
+    sim = Sim(s, closed)
+    sim.run()
+    assert all(p.tryno == 0 for p in sim.sent)
+    assert len(sim.sent) == 200
+    assert s.hosts[0].answers == {p: ("closed", "conn-refused") for p in range(1, 201)}
+    assert s.hosts[0].rtt.srtt == 100  # µs, from the answers
+    assert rec.done == [(0, sim.now)]
+
+
+def test_window_grows_in_slow_start_and_rounds_are_capped() -> None:
+    s = scheduler(1, list(range(1, 1001)))
+
+    def slow(_: Probe) -> tuple[float, Outcome]:
+        return 0.01, CLOSED
+
+    sim = Sim(s, slow)
+    sim.run()
+    sizes = [len(r) for r in sim.rounds if r]
+    # cwnd starts at 10 and grows by one per answer (10 -> 20 -> 40 -> 80);
+    # a round never exceeds 50
+    assert sizes[:4] == [10, 20, 40, ROUND_CAP]
+    assert max(sizes) == ROUND_CAP
+    # past ssthresh (75) growth slows to about one probe per window of answers
+    assert 75 < s.hosts[0].window.cwnd < 100
+
+
+def test_a_dropped_port_gets_two_tries_and_costs_about_1_2_s() -> None:
+    s = scheduler(1, [22, 80, 44444, 443])
+    sim = Sim(s, dropping({44444}))
+    elapsed = sim.run()
+    tries = [p.tryno for p in sim.sent if p.port == 44444]
+    assert tries == [0, 1]
+    assert 44444 not in s.hosts[0].answers  # default: filtered / no-response
+    # 100 ms timeout (min-rtt-timeout) + 1 s pause + 100 ms
+    assert elapsed == pytest.approx(1.2, abs=0.01)
+    first, second = (p.sent for p in sim.sent if p.port == 44444)
+    assert second - first == pytest.approx(1.1, abs=0.01)
+
+
+def test_filtered_ports_without_any_sample_take_nmaps_time() -> None:
+    # reference 1.5: with -Pn and nothing but DROPped ports, 100 ports take ~21 s
+    s = scheduler(1, list(range(45000, 45100)))
+    elapsed = Sim(s, lambda p: None).run()
+    assert 20.0 <= elapsed <= 22.0
+    assert s.hosts[0].answers == {}
+
+
+def test_retries_follow_the_highest_answered_try() -> None:
+    # Every port answers only its second try: nmap learns that and keeps
+    # retrying; none needs a third.
+    s = scheduler(1, list(range(1, 31)))
+    sim = Sim(s, lambda p: (LOOPBACK, CLOSED) if p.tryno >= 1 else None)
+    sim.run()
+    assert len(s.hosts[0].answers) == 30
+    assert max(p.tryno for p in sim.sent) == 1
+    assert s.hosts[0].max_ok_tryno == 1
+
+
+def test_retransmissions_stop_at_max_retries() -> None:
+    # Port 1 answers its second try and port 2 its third, so nmap learns to
+    # try three times; that reaches --max-retries 2, and the ports that
+    # would need a fourth try are given up on, with nmap's warning once.
+    rec = Recorder()
+    s = scheduler(1, list(range(1, 11)), Timing(max_retries=2), events=rec)
+    need = {1: 1, 2: 2}
+    sim = Sim(s, lambda p: (LOOPBACK, CLOSED) if p.tryno >= need.get(p.port, 3) else None)
+    sim.run()
+    assert max(p.tryno for p in sim.sent) == 2
+    assert set(s.hosts[0].answers) == {1, 2}
+    for port in range(3, 11):
+        assert sorted(p.tryno for p in sim.sent if p.port == port) == [0, 1, 2]
+    warning = "Warning: 127.0.0.1 giving up on port because retransmission cap hit (2)."
+    assert [text for text, _ in rec.notices].count(warning) == 1
+
+
+def test_without_answers_a_port_gets_two_tries_whatever_max_retries() -> None:
+    s = scheduler(1, list(range(1, 11)), Timing(max_retries=10))
+    sim = Sim(s, lambda p: None)
+    sim.run()
+    assert max(p.tryno for p in sim.sent) == 1
+
+
+def test_max_retries_zero_means_one_try_and_the_warning() -> None:
+    # nmap -p 22,44444 --max-retries 0 prints exactly this warning (checked in the lab)
+    rec = Recorder()
+    s = scheduler(1, [22, 44444], Timing(max_retries=0), events=rec)
+    sim = Sim(s, lambda p: None if p.port == 44444 else (LOOPBACK, OPEN))
+    sim.run()
+    assert [p.tryno for p in sim.sent if p.port == 44444] == [0]
+    assert rec.notices == [
+        ("Warning: 127.0.0.1 giving up on port because retransmission cap hit (0).", 0)
+    ]
+
+
+def test_answer_to_a_retransmission_is_a_drop() -> None:
+    s = scheduler(1, [1, 2])
+
+    def respond(p: Probe) -> tuple[float, Outcome] | None:
+        if p.port == 2 and p.tryno == 0:
+            return None
+        return LOOPBACK, CLOSED
+
+    sim = Sim(s, respond)
+    sim.run()
+    h = s.hosts[0]
+    assert h.max_ok_tryno == 1
+    # The drop cut the window to 1 (then the same answer opened it a little).
+    assert h.window.cwnd < 10
+    assert h.window.ssthresh == 2
+    assert h.window.last_drop > T0
+
+
+def test_repeated_drops_raise_the_scan_delay() -> None:
+    rec = Recorder()
+    s = scheduler(1, list(range(1, 41)), events=rec)
+    sim = Sim(s, lambda p: (LOOPBACK, CLOSED) if p.tryno >= 1 else None)
+    sim.run()
+    # more than 10 drops and over 30% of the answers: 0 -> 5 ms, then doubling
+    assert [text for text, _ in rec.notices] == [
+        "Increasing send delay for 127.0.0.1 from 0 to 5 due to 11 out of 11 dropped probes since last increase.",
+        "Increasing send delay for 127.0.0.1 from 5 to 10 due to 11 out of 20 dropped probes since last increase.",
+    ]
+    assert s.hosts[0].delay == pytest.approx(0.010)
+
+
+def test_scan_delay_boost_stops_at_max_scan_delay() -> None:
+    s = scheduler(1, list(range(1, 41)), Timing(max_scan_delay=7))
+    Sim(s, lambda p: (LOOPBACK, CLOSED) if p.tryno >= 1 else None).run()
+    assert s.hosts[0].delay == pytest.approx(0.007)  # 5, then min(10, 7)
+    s = scheduler(1, list(range(1, 41)), Timing(max_scan_delay=3))
+    Sim(s, lambda p: (LOOPBACK, CLOSED) if p.tryno >= 1 else None).run()
+    assert s.hosts[0].delay == pytest.approx(0.003)
+
+
+def test_max_rate_spaces_the_probes() -> None:
+    s = scheduler(1, list(range(1, 21)), Timing(max_rate=10))
+    sim = Sim(s, closed)
+    sim.run()
+    times = [p.sent - T0 for p in sim.sent]
+    for i, t in enumerate(times):
+        assert t >= 0.1 * i - 1e-9
+    assert times[-1] == pytest.approx(1.9, abs=0.01)
+
+
+def test_min_rate_sends_beyond_the_window() -> None:
+    # Silent ports and no RTT sample: the window alone allows 10 per second.
+    s = scheduler(1, list(range(1, 101)), Timing(min_rate=100))
+    sim = Sim(s, lambda p: None)
+    sim.run()
+    early = [p for p in sim.sent if p.sent - T0 < 0.5]
+    assert len(early) >= 45
+
+
+def test_scan_delay_spaces_probes_to_a_host() -> None:
+    s = scheduler(1, list(range(1, 6)), Timing(scan_delay=400))
+    sim = Sim(s, closed)
+    sim.run()
+    gaps = [b.sent - a.sent for a, b in itertools.pairwise(sim.sent)]
+    assert all(g >= 0.4 - 1e-9 for g in gaps)
+    assert s.hosts[0].rtt.timeout == 400_000
+
+
+def test_max_parallelism_and_socket_limit_bound_the_flight() -> None:
+    s = scheduler(1, list(range(1, 51)), Timing(max_parallelism=3))
+    sim = Sim(s, closed)
+    sim.run()
+    assert sim.max_in_flight <= 3
+    s = scheduler(3, list(range(1, 51)), max_sockets=7)
+    sim = Sim(s, closed)
+    sim.run()
+    assert sim.max_in_flight <= 7
+    assert all(len(h.answers) == 50 for h in s.hosts)
+
+
+def test_host_timeout_gives_up_on_the_host() -> None:
+    # the reference's host_timeout case: 100 DROPped ports, --max-rate 10, --host-timeout 2s
+    rec = Recorder()
+    s = scheduler(1, list(range(45000, 45100)), Timing(max_rate=10, host_timeout=2000), events=rec)
+    sim = Sim(s, lambda p: None)
+    elapsed = sim.run()
+    h = s.hosts[0]
+    assert h.timed_out
+    assert elapsed == pytest.approx(2.0, abs=0.01)
+    assert h.end is not None and h.clock_start is not None
+    # nmap says this only for phases of more than 50 ports (here 100), with -v
+    assert rec.notices == [("127.0.0.1 timed out during Connect Scan (0 hosts left)", 1)]
+
+
+def test_host_timeout_abandons_the_probes_in_flight() -> None:
+    # No answer, no RTT sample: ten probes wait out the 1 s initial timeout,
+    # and the 0.5 s host timeout comes first.
+    s = scheduler(1, list(range(1, 21)), Timing(host_timeout=500))
+    sim = Sim(s, lambda p: None)
+    sim.run()
+    assert s.hosts[0].timed_out
+    assert s.hosts[0].end == pytest.approx(T0 + 0.5, abs=0.01)
+    assert len(sim.abandoned) == 10 and all(not p.live for p in sim.abandoned)
+    assert s.in_flight == 0
+
+
+def test_first_probe_goes_to_the_second_host_as_in_nmap() -> None:
+    # nmap --packet-trace -p 22,80 127.0.0.1,2,5 starts with 127.0.0.2:80
+    s = scheduler(3, [80, 443], ping_scan=True)
+    first = s.next_probes(T0)
+    assert [(p.host, p.port) for p in first[:3]] == [(1, 80), (2, 80), (0, 80)]
+
+
+def test_unsent_probes_are_retried() -> None:
+    s = scheduler(1, [1, 2, 3])
+    batch = s.next_probes(T0)
+    s.on_unsent(batch[1], T0)
+    assert s.in_flight == 2
+    for p in (batch[0], batch[2]):
+        s.on_outcome(p, CLOSED, T0 + 0.001)
+    again = s.next_probes(T0 + 0.01)
+    assert [(p.port, p.tryno) for p in again] == [(batch[1].port, 0)]
+    s.on_outcome(again[0], CLOSED, T0 + 0.011)
+    s.expired(T0 + 0.02)
+    assert s.done
+    assert len(s.hosts[0].answers) == 3
+
+
+def test_self_connect_is_retried_like_a_timeout() -> None:
+    s = scheduler(1, [40000, 1])
+    batch = s.next_probes(T0)
+    selfc = next(p for p in batch if p.port == 40000)
+    other = next(p for p in batch if p.port == 1)
+    s.on_outcome(other, CLOSED, T0 + 0.0001)
+    s.on_timeout(selfc, T0 + 0.0001)  # what the loop does on a self-connect
+    sim = Sim(s, closed)
+    sim.now = T0 + 0.0001
+    sim.run()
+    assert s.hosts[0].answers[40000] == ("closed", "conn-refused")
+    assert [p.tryno for p in sim.sent if p.port == 40000] == [1]
+
+
+def test_strange_answer_leaves_the_probe_to_time_out() -> None:
+    s = scheduler(1, [1])
+    (p,) = s.next_probes(T0)
+    assert s.on_outcome(p, classify(32), T0 + 0.001) is False
+    assert p.live and s.in_flight == 1
+
+
+# ------------------------------------------------------------------ host discovery
+
+
+def test_discovery_first_answer_wins_and_abandons_the_rest() -> None:
+    rec = Recorder()
+    s = scheduler(1, [80, 443], ping_scan=True, events=rec)
+    p80, p443 = s.next_probes(T0)
+    s.on_outcome(p80, CLOSED, T0 + 0.0001)
+    assert s.abandoned() == [p443]
+    assert not p443.live
+    s.expired(T0 + 0.001)
+    assert s.done
+    h = s.hosts[0]
+    assert (h.status, h.reason) == ("up", "conn-refused")
+    assert h.rtt.srtt == 100
+    assert rec.up == [0]
+
+
+def test_discovery_open_port_gives_syn_ack() -> None:
+    s = scheduler(1, [80, 443], ping_scan=True)
+    sim = Sim(s, lambda p: (LOOPBACK, OPEN) if p.port == 443 else None)
+    sim.run()
+    assert (s.hosts[0].status, s.hosts[0].reason) == ("up", "syn-ack")
+
+
+def test_lone_down_host_takes_about_3_s() -> None:
+    s = scheduler(1, [80, 443], ping_scan=True)
+    sim = Sim(s, lambda p: None)
+    elapsed = sim.run()
+    h = s.hosts[0]
+    assert (h.status, h.reason) == ("down", "no-response")
+    assert sorted((p.port, p.tryno) for p in sim.sent) == [(80, 0), (80, 1), (443, 0), (443, 1)]
+    assert elapsed == pytest.approx(3.0, abs=0.01)
+    assert h.rtt.srtt == -1
+
+
+def test_down_host_among_live_ones_takes_about_1_2_s() -> None:
+    s = scheduler(3, [80, 443], ping_scan=True)
+    sim = Sim(s, lambda p: None if p.host == 2 else (LOOPBACK, CLOSED))
+    elapsed = sim.run()
+    assert [h.status for h in s.hosts] == ["up", "up", "down"]
+    assert elapsed == pytest.approx(1.2, abs=0.01)
+
+
+def test_icmp_error_means_down_with_its_reason_unless_another_port_answers() -> None:
+    unreach = classify(113)  # EHOSTUNREACH
+    s = scheduler(2, [80, 443], ping_scan=True)
+
+    def respond(p: Probe) -> tuple[float, Outcome] | None:
+        if p.port == 80:
+            return LOOPBACK, unreach
+        return (LOOPBACK * 2, CLOSED) if p.host == 0 else None
+
+    sim = Sim(s, respond)
+    sim.run()
+    assert (s.hosts[0].status, s.hosts[0].reason) == ("up", "conn-refused")
+    assert (s.hosts[1].status, s.hosts[1].reason) == ("down", "host-unreach")
+
+
+def test_silent_target_gets_a_timing_ping_to_its_discovery_port() -> None:
+    # nmap -p 22,45000-45099 (all DROPped but 22) re-probes discovery's port 80
+    # once, about 1.3 s in, when the host has been silent for 1.25 s.
+    s = scheduler(1, [22, *range(45000, 45100)], ping_ports=[80])
+    s.hosts[0].rtt.update(100, s.limits)  # discovery's sample
+    sim = Sim(s, lambda p: (LOOPBACK, CLOSED) if p.port in (22, 80) else None)
+    elapsed = sim.run()
+    pings = [p for p in sim.sent if p.ping]
+    assert [(p.port, p.tryno) for p in pings] == [(80, 0)]
+    assert pings[0].sent - T0 == pytest.approx(1.25, abs=0.1)
+    assert 80 not in s.hosts[0].answers  # a ping decides no port state
+    assert elapsed == pytest.approx(1.7, abs=0.1)
