@@ -1,0 +1,614 @@
+"""The Reporter: nmap's output streams, fed event by event while the scan runs.
+
+The CLI drives it in this order::
+
+    rep = Reporter(spec, services.name, stdout=sys.stdout, stderr=sys.stderr)
+    rep.open_files()                     # may raise errors.SystemFatal
+    rep.banner(start)                    # "Starting Nmap 7.93 ..."
+    rep.begin(args=argv, start=now, scan_ports=ports, scan_type="connect")
+    rep.task_begin("Ping Scan", t) ... rep.hosthint(h) ... rep.task_end("Ping Scan", t, "1 total hosts")
+    rep.host(h, scan_type="connect")    # once per host, in report order
+    rep.finish(stats=stats, end=t, elapsed=s, pre_done_lines=["Read data files from: ..."])
+
+and, instead of `finish`, `rep.fatal(err)` on an error or `rep.interrupted(end, elapsed)`
+on SIGINT/SIGTERM.  Everything is written and flushed as it happens (a host's
+report in every format at once; list-scan lines at least every 50 ms), nothing
+is kept in memory.  Times are seconds since the epoch; `elapsed` is seconds
+since nmap started.
+
+Public calls (all lines are given without their newline):
+
+* `open_files()`; `close()` (idempotent; `finish`/`fatal`/`interrupted` call it)
+* `banner(start)`, `begin(*, args, start, scan_ports, scan_type, resuming=False)`
+* `interactive(line)` stdout only; `plain(line)` stdout, -oN, -oS (the -d timing
+  report, ...); `packet_trace(line)` stdout and -oN; `warning(line)` stderr and -oN
+* `task_begin(task, when)`, `task_end(task, when, extrainfo=None)`,
+  `task_progress(task, when, done, time_left)`: stdout and XML (begin/end with -v only)
+* `hosthint(host)`, `skipped_target(spec)`: XML only
+* `host(host, *, scan_type)`; scan_type is "list", "ping" (-sn) or "connect"
+* `finish(*, stats, end, elapsed, pre_done_lines=(), ping_disabled=False)`
+* `fatal(err, *, stats=None, end=None, elapsed=None)`
+* `interrupted(end, elapsed, *, stats=None, message=...)`
+
+Where lines go (nmap's log types):
+
+* interactive stdout (`interactive`, `task_*`, banner, "Nmap done"): the
+  `stdout` given, muted when -v0 was typed anywhere on the command line
+  (`OutputSpec.quiet`; a later -v does not undo it) or when any output file is "-";
+* host reports and `plain` lines: stdout, -oN and -oS;
+* warnings (`warning`, nmap's error()) and fatal errors: stderr and -oN;
+* `# Nmap ... scan initiated` / `# Nmap done at`: -oN and -oG;
+* XML: -oX only.
+
+Decided here rather than in the CLI:
+
+* `--reason` is implied by -vv and by -d: `OutputSpec.show_reason`.  (Any -d,
+  even -d0, turns --reason on in nmap; the CLI passes reason=True for it.)
+  -d3 and above imply --packet-trace: `OutputSpec.traces_packets`.
+* Which hosts are reported at all (down hosts only with -v and without
+  --open; port-scanned hosts under --open only with an open port) and the
+  "Not shown" collapsing (`pynmap.output.context`).
+* `finish` prints nmap's closing notes itself: stderr `WARNING: No targets
+  were specified, so 0 hosts scanned.` when no address was processed, and
+  `Note: Host seems down...` when the single address scanned was down (not
+  for -sL, not when `ping_disabled`, i.e. -Pn).
+* The default stylesheet href: see `pynmap.output.stylesheet`.
+* `interrupted` closes the XML with `exit="error"` so the file stays
+  well-formed (nmap itself leaves it cut short); the other files are left as
+  they are, without trailers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TextIO
+
+from pynmap.errors import Fatal, NmapError, SystemFatal
+from pynmap.output import fmt
+from pynmap.output.context import (
+    ServiceName,
+    ViewOptions,
+    build_host_view,
+    is_reported,
+)
+from pynmap.output.kiddie import kiddie
+from pynmap.output.render import macros
+from pynmap.output.stencil import ListStencil, Rendered
+from pynmap.output.stylesheet import stylesheet_href
+from pynmap.results import HostResult, RunStats
+
+# (OutputSpec field, Reporter attribute, nmap's name for the file in its
+# open error), in the order nmap opens them.
+_FILES = (
+    ("normal", "_normal", "normal"),
+    ("grepable", "_grep", "machine"),
+    ("kiddie", "_skid", "$Cr!pT |<!dd!3"),
+    ("xml", "_xml", "XML"),
+)
+# nmap formats its error message into a 1024-byte buffer.
+_ERRBUF = 1023
+# Longest delay before a list-scan host line reaches its files (seconds).
+_LIST_FLUSH = 0.05
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    normal: str | None = None  # -oN path, "-" = stdout
+    grepable: str | None = None  # -oG
+    xml: str | None = None  # -oX
+    kiddie: str | None = None  # -oS
+    append: bool = False  # --append-output
+    # The <?xml-stylesheet?> href; None = --no-stylesheet.  The default is
+    # computed when the spec is made: stylesheet_href(datadir) for --datadir.
+    stylesheet: str | None = field(default_factory=stylesheet_href)
+    verbosity: int = 0
+    debugging: int = 0
+    reason: bool = False  # --reason, or any -d
+    open_only: bool = False  # --open
+    packet_trace: bool = False
+    quiet: bool = False  # -v0 was typed: nmap sends its interactive stream to /dev/null
+
+    @property
+    def show_reason(self) -> bool:
+        return self.reason or self.verbosity > 1 or self.debugging > 0
+
+    @property
+    def traces_packets(self) -> bool:
+        """--packet-trace, which -d3 and above turn on as well."""
+        return self.packet_trace or self.debugging >= 3
+
+    @property
+    def stdout_muted(self) -> bool:
+        return self.quiet or "-" in (self.normal, self.grepable, self.xml, self.kiddie)
+
+
+def expand_log_filename(name: str, when: float) -> str:
+    """nmap's strftime-like escapes in output file names (%H %M %S %T %R %m %d %y %Y %D %F)."""
+    tm = time.localtime(int(when))
+    codes = {
+        "H": f"{tm.tm_hour:02d}",
+        "M": f"{tm.tm_min:02d}",
+        "S": f"{tm.tm_sec:02d}",
+        "T": f"{tm.tm_hour:02d}{tm.tm_min:02d}{tm.tm_sec:02d}",
+        "R": f"{tm.tm_hour:02d}{tm.tm_min:02d}",
+        "m": f"{tm.tm_mon:02d}",
+        "d": f"{tm.tm_mday:02d}",
+        "y": f"{tm.tm_year % 100:02d}",
+        "Y": f"{tm.tm_year}",
+        "D": f"{tm.tm_mon:02d}{tm.tm_mday:02d}{tm.tm_year % 100:02d}",
+        "F": f"{tm.tm_year}-{tm.tm_mon:02d}-{tm.tm_mday:02d}",
+    }
+    out: list[str] = []
+    chars = iter(name)
+    for ch in chars:
+        if ch != "%":
+            out.append(ch)
+            continue
+        code = next(chars, None)
+        if code is None:  # a trailing lone % is dropped
+            break
+        out.append(codes.get(code, code))
+    return "".join(out)
+
+
+def _errormsg(err: NmapError) -> str:
+    if isinstance(err, Fatal):
+        message = err.message
+    elif isinstance(err, SystemFatal):
+        message = f"{err.message}: {os.strerror(err.errno)} ({err.errno})"
+    else:
+        message = err.text.rstrip("\n")
+    data = message.encode("utf-8", "surrogateescape")
+    if len(data) > _ERRBUF:
+        message = data[:_ERRBUF].decode("utf-8", "surrogateescape")
+    return message
+
+
+def _ordinal_suffix(n: int) -> str:
+    a = n % 100
+    if 11 <= a <= 13:
+        return "th"
+    return {1: "st", 2: "nd", 3: "rd"}.get(a % 10, "th")
+
+
+class Reporter:
+    """Writes every output format as scan events arrive (see the module docstring)."""
+
+    def __init__(
+        self,
+        spec: OutputSpec,
+        service_name: ServiceName,
+        *,
+        stdout: TextIO,
+        stderr: TextIO,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.spec = spec
+        self._service_name = service_name
+        self._stdout = stdout
+        self._stderr = stderr
+        self._out: TextIO | None = None if spec.stdout_muted else stdout
+        self._normal: TextIO | None = None
+        self._grep: TextIO | None = None
+        self._skid: TextIO | None = None
+        self._xml: TextIO | None = None
+        self._owned: list[TextIO] = []
+        self._xml_root = False  # <nmaprun> has been opened
+        self._xml_done = False  # </nmaprun> has been written
+        self._start: float | None = None
+        self._scan_type = "connect"
+        self._task_start: dict[str, float] = {}
+        self._opts = ViewOptions(
+            verbosity=spec.verbosity,
+            debugging=spec.debugging,
+            show_reason=spec.show_reason,
+            open_only=spec.open_only,
+        )
+        self._rng = rng or random.Random()
+        self._m_console = macros("console")
+        self._m_normal = macros("normal")
+        self._m_grep = macros("grepable")
+        self._m_xml = macros("xml")
+        self._stencil = ListStencil(self._render_list_host)
+        self._last_flush = 0.0
+
+    # ------------------------------------------------------------------ files
+
+    def open_files(self) -> None:
+        """Open the output files in nmap's order: normal, grepable, kiddie, XML."""
+        mode = "a" if self.spec.append else "w"
+        for spec_field, attr, log_name in _FILES:
+            path: str | None = getattr(self.spec, spec_field)
+            if path is None:
+                continue
+            if path == "-":
+                stream: TextIO = self._stdout
+            else:
+                try:
+                    stream = open(  # noqa: SIM115 - kept open for the whole run
+                        path, mode, encoding="utf-8", errors="surrogateescape", newline=""
+                    )
+                except OSError as exc:
+                    raise SystemFatal(
+                        f"Failed to open {log_name} output file {path} for writing",
+                        exc.errno or 0,
+                    ) from None
+                self._owned.append(stream)
+            setattr(self, attr, stream)
+
+    def close(self) -> None:
+        """Flush everything and close the files this Reporter opened (idempotent)."""
+        self._flush_all()
+        for stream in self._owned:
+            stream.close()
+        self._owned.clear()
+        self._normal = self._grep = self._skid = self._xml = None
+
+    def _flush_all(self) -> None:
+        for stream in (self._normal, self._grep, self._skid, self._xml, self._stdout, self._stderr):
+            if stream is not None and not stream.closed:
+                stream.flush()
+
+    # ----------------------------------------------------------- plain writes
+
+    def _to_stdout(self, text: str) -> None:
+        if self._out is not None:
+            self._out.write(text)
+
+    def _to_skid(self, text: str) -> None:
+        if self._skid is not None:
+            self._skid.write(kiddie(text, self._rng))
+
+    def _plain_text(self, text: str) -> None:
+        self._to_stdout(text)
+        if self._normal is not None:
+            self._normal.write(text)
+        self._to_skid(text)
+
+    def interactive(self, text: str) -> None:
+        """One line (without its newline) for the interactive stream only: progress, notes."""
+        if self._out is not None:
+            self._out.write(text + "\n")
+            self._out.flush()
+
+    def plain(self, text: str) -> None:
+        """One line (without its newline) for stdout, -oN and -oS: the -d timing report,
+        "Read data files from", ...; nmap's LOG_PLAIN."""
+        self._plain_text(text + "\n")
+        self._flush_all()
+
+    def packet_trace(self, text: str) -> None:
+        """One --packet-trace line (without its newline): stdout and -oN; nothing
+        unless `spec.traces_packets`."""
+        if not self.spec.traces_packets:
+            return
+        self._to_stdout(text + "\n")
+        if self._normal is not None:
+            self._normal.write(text + "\n")
+
+    def warning(self, text: str) -> None:
+        """nmap's error(): the line (without its newline) on stderr and in -oN."""
+        if self._normal is not None:
+            self._normal.write(text + "\n")
+            self._normal.flush()
+        self._stdout.flush()
+        self._stderr.write(text + "\n")
+        self._stderr.flush()
+
+    # ----------------------------------------------------------------- events
+
+    def banner(self, start: float) -> None:
+        """`Starting Nmap 7.93 ( https://nmap.org ) at 2026-11-25 03:08 UTC` (stdout, -oS).
+
+        With -v, nmap adds a greeting on its birthday (September 1) and at Christmas.
+        """
+        self._start = start
+        month, day = fmt.local_day(start)
+        year = time.localtime(int(start)).tm_year
+        verbose = self.spec.verbosity > 0
+        birthday: dict[str, Any] | None = None
+        if verbose and (month, day) == (9, 1):
+            age = year - 1997
+            birthday = {"age": age, "suffix": _ordinal_suffix(age), "wish": year - 1897}
+        text = self._m_console.banner(
+            {
+                "when": fmt.banner_time(start),
+                "birthday": birthday,
+                "christmas": verbose and (month, day) == (12, 25),
+            }
+        )
+        self._to_stdout(text)
+        self._to_skid(text)
+        self._flush_all()
+
+    def begin(
+        self,
+        *,
+        args: Sequence[str],
+        start: float,
+        scan_ports: Sequence[int] | None,
+        scan_type: str,
+        resuming: bool = False,
+    ) -> None:
+        """The headers: XML prologue and root, `# Nmap ... scan initiated` in -oN/-oG,
+        `# Ports scanned` in -oG with -v.
+
+        `args` is the argv as nmap logs it (after option permutation, argv[0]
+        first); `scan_type` is "list", "ping" or "connect".  With `resuming`
+        (--resume), nmap appends to the old XML without a new prologue.
+        """
+        self._scan_type = scan_type
+        if self._start is None:
+            self._start = start
+        ports = sorted(scan_ports) if scan_type == "connect" and scan_ports else []
+        d = {
+            "ctime": fmt.ctime(start),
+            "args": fmt.join_quoted(args),
+            "start": int(start),
+            "stylesheet": self.spec.stylesheet,
+            "scaninfo": scan_type == "connect",
+            "scan_type": "connect",
+            "numservices": len(ports),
+            "services": fmt.port_ranges(ports),
+            "verbosity": self.spec.verbosity,
+            "debugging": self.spec.debugging,
+            "verbose": self.spec.verbosity > 0,
+        }
+        if self._xml is not None:
+            if not resuming:
+                self._xml.write(self._m_xml.header(d))
+            self._xml_root = True
+        if self._normal is not None:
+            self._normal.write(self._m_normal.begin(d))
+        if self._grep is not None:
+            self._grep.write(self._m_grep.begin(d))
+        self._flush_all()
+
+    def task_begin(self, task: str, when: float) -> None:
+        """`Initiating <task> at HH:MM` and <taskbegin/>, with -v only."""
+        self._task_start[task] = when
+        if self.spec.verbosity <= 0:
+            return
+        t = {"task": task, "time": int(when), "hhmm": fmt.hhmm(when), "extrainfo": None}
+        self._to_stdout(self._m_console.task_begin(t))
+        if self._xml is not None:
+            self._xml.write(self._m_xml.taskbegin(t))
+        self._flush_task()
+
+    def task_end(self, task: str, when: float, extrainfo: str | None = None) -> None:
+        """`Completed <task> at HH:MM, S.SSs elapsed (<extrainfo>)` and <taskend/>, with -v only."""
+        begun = self._task_start.pop(task, when)
+        if self.spec.verbosity <= 0:
+            return
+        # nmap counts whole milliseconds before printing seconds with 2 decimals.
+        millis = int((when - begun) * 1000)
+        t = {
+            "task": task,
+            "time": int(when),
+            "hhmm": fmt.hhmm(when),
+            "elapsed": f"{millis / 1000.0:.2f}",
+            "extrainfo": extrainfo,
+        }
+        self._to_stdout(self._m_console.task_end(t))
+        if self._xml is not None:
+            self._xml.write(self._m_xml.taskend(t))
+        self._flush_task()
+
+    def task_progress(self, task: str, when: float, done: float, time_left: float | None) -> None:
+        """`<task> Timing: About P.PP% done; ETC: HH:MM (H:MM:SS remaining)` and <taskprogress/>.
+
+        `done` is the fraction done (0..1), `time_left` the estimated seconds left.
+        Below 1% (or without an estimate) only the percentage is given.
+        """
+        t: dict[str, Any] = {
+            "task": task,
+            "time": int(when),
+            "percent": f"{done * 100:.2f}",
+            "remaining": None,
+        }
+        if done >= 0.01 and time_left is not None:
+            # nmap rounds by adding half a second before truncating.
+            left = time_left + 0.5
+            etc = int(when) + int(left)
+            t.update(
+                remaining=f"{left:.0f}",
+                etc=etc,
+                etc_hhmm=fmt.hhmm(etc),
+                left_h=f"{math.floor(left / 3600):.0f}",
+                left_m=f"{math.floor(math.fmod(left / 60, 60)):02.0f}",
+                left_s=f"{math.floor(math.fmod(left, 60)):02.0f}",
+            )
+        self._to_stdout(self._m_console.task_progress(t))
+        if self._xml is not None:
+            self._xml.write(self._m_xml.taskprogress(t))
+        self._flush_task()
+
+    def _flush_task(self) -> None:
+        for stream in (self._out, self._xml):
+            if stream is not None:
+                stream.flush()
+
+    def hosthint(self, host: HostResult) -> None:
+        """<hosthint>: a host found up by discovery, before rDNS; XML only."""
+        if self._xml is None:
+            return
+        view = build_host_view(host, "ping", self._opts, self._service_name)
+        view = replace(view, status="up", reason="unknown-response")
+        self._xml.write(self._m_xml.hosthint(view))
+        self._xml.flush()
+
+    def skipped_target(self, spec: str) -> None:
+        """<target status="skipped" reason="invalid"/> for a target word that does not parse."""
+        if self._xml is None:
+            return
+        self._xml.write(self._m_xml.target_skipped(spec))
+        self._xml.flush()
+
+    def host(self, host: HostResult, *, scan_type: str) -> None:
+        """A host's report in every open format, written and flushed at once.
+
+        Hosts nmap does not report (down without -v, no open port under
+        --open) are skipped here.
+        """
+        if scan_type == "list":
+            fast = self._stencil.render(host, xml=self._xml is not None)
+            if fast is not None:
+                self._write_host(fast[0], fast, throttle=True)
+                return
+        if not is_reported(host, scan_type, self._opts):
+            return
+        view = build_host_view(host, scan_type, self._opts, self._service_name)
+        normal: str = self._m_normal.host(view, False)
+        console = self._m_normal.host(view, True) if view.debug_times else normal
+        grep = self._m_grep.host(view) if self._grep is not None else ""
+        xml = self._m_xml.host(view) if self._xml is not None else ""
+        self._write_host(console, (normal, grep, xml))
+
+    def _render_list_host(self, host: HostResult) -> Rendered:
+        view = build_host_view(host, "list", self._opts, self._service_name)
+        return (self._m_normal.host(view, False), self._m_grep.host(view), self._m_xml.host(view))
+
+    def _write_host(self, console: str, rendered: Rendered, *, throttle: bool = False) -> None:
+        normal, grep, xml = rendered
+        if self._out is not None:
+            self._out.write(console)
+        if self._normal is not None:
+            self._normal.write(normal)
+        if self._skid is not None:
+            self._to_skid(normal)
+        if self._grep is not None:
+            self._grep.write(grep)
+        if self._xml is not None:
+            self._xml.write(xml)
+        # List-scan lines arrive back to back, a million of them for a /12; a
+        # flush (a write() each) per line per file would cost more than the
+        # formatting, so they are flushed at most every _LIST_FLUSH seconds.
+        if throttle:
+            now = time.monotonic()
+            if now - self._last_flush < _LIST_FLUSH:
+                return
+            self._last_flush = now
+        self._flush_outputs()
+
+    def _flush_outputs(self) -> None:
+        for stream in (self._out, self._normal, self._skid, self._grep, self._xml):
+            if stream is not None:
+                stream.flush()
+
+    # ------------------------------------------------------------------- ends
+
+    def _runstats(
+        self,
+        *,
+        stats: RunStats,
+        end: float,
+        elapsed: float,
+        exit_status: str,
+        errormsg: str | None,
+    ) -> None:
+        if self._xml is None or self._xml_done:
+            return
+        ctime = fmt.ctime(end)
+        r = {
+            "open_root": not self._xml_root,
+            "time": int(end),
+            "ctime": ctime,
+            "summary": fmt.hosts_summary(stats.total, stats.up),
+            "elapsed": f"{elapsed:.2f}",
+            "exit": exit_status,
+            "errormsg": errormsg,
+            "up": stats.up,
+            "down": stats.total - stats.up,
+            "total": stats.total,
+        }
+        self._xml.write(self._m_xml.runstats(r))
+        self._xml_root = True
+        self._xml_done = True
+
+    def finish(
+        self,
+        *,
+        stats: RunStats,
+        end: float,
+        elapsed: float,
+        pre_done_lines: Sequence[str] = (),
+        ping_disabled: bool = False,
+    ) -> None:
+        """The end of a completed run: `pre_done_lines` (stdout, -oN, -oS), nmap's
+        closing notes, `Nmap done: ...`, the XML runstats and the `# Nmap done at`
+        trailers; then the files are closed.  `ping_disabled` is -Pn."""
+        for line in pre_done_lines:
+            self._plain_text(line + "\n")
+        if stats.total == 0:
+            self.warning("WARNING: No targets were specified, so 0 hosts scanned.")
+        if stats.total == 1 and stats.up == 0 and self._scan_type != "list" and not ping_disabled:
+            self._to_stdout(self._m_console.host_down_note())
+        d = {
+            "summary": fmt.hosts_summary(stats.total, stats.up),
+            "elapsed": f"{elapsed:.2f}",
+            "ctime": fmt.ctime(end),
+        }
+        done = self._m_console.nmap_done(d)
+        self._to_stdout(done)
+        self._to_skid(done)
+        self._runstats(stats=stats, end=end, elapsed=elapsed, exit_status="success", errormsg=None)
+        if self._normal is not None:
+            self._normal.write(self._m_normal.finish(d))
+        if self._grep is not None:
+            self._grep.write(self._m_grep.finish(d))
+        self.close()
+
+    def fatal(
+        self,
+        err: NmapError,
+        *,
+        stats: RunStats | None = None,
+        end: float | None = None,
+        elapsed: float | None = None,
+    ) -> None:
+        """nmap's fatal()/pfatal(): the error text on stderr and in -oN; the XML, if
+        open, is closed with exit="error" (opening <nmaprun> first when the header
+        was never written); everything is flushed and the files closed."""
+        text = err.text
+        if self._normal is not None:
+            self._normal.write(text)
+            self._normal.flush()
+        self._stdout.flush()
+        self._stderr.write(text)
+        self._stderr.flush()
+        if end is None:
+            end = time.time()
+        if elapsed is None:
+            elapsed = end - self._start if self._start is not None else 0.0
+        self._runstats(
+            stats=stats or RunStats(),
+            end=end,
+            elapsed=elapsed,
+            exit_status="error",
+            errormsg=_errormsg(err),
+        )
+        self.close()
+
+    def interrupted(
+        self,
+        end: float,
+        elapsed: float,
+        *,
+        stats: RunStats | None = None,
+        message: str = "Scan interrupted by signal",
+    ) -> None:
+        """SIGINT/SIGTERM: the XML is closed with exit="error" and `message`; the
+        other outputs keep what was written, without trailers."""
+        self._runstats(
+            stats=stats or RunStats(),
+            end=end,
+            elapsed=elapsed,
+            exit_status="error",
+            errormsg=message,
+        )
+        self.close()
