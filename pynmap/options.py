@@ -651,12 +651,17 @@ class _Parser:
         if o.input_name is not None:
             raise Fatal("Only one input filename allowed")
         if value == "-":
+            import io
             import sys
 
-            o.input_stream = sys.stdin
+            # like a named file: undecodable bytes survive, CR is a separator, not a newline
+            o.input_stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8",
+                                              errors="surrogateescape", newline="")
         else:
             try:
-                o.input_stream = open(value, encoding="latin-1")  # noqa: SIM115 - read while scanning
+                # read while scanning; bytes that are not UTF-8 survive as surrogates
+                o.input_stream = open(value, encoding="utf-8",  # noqa: SIM115
+                                      errors="surrogateescape", newline="")
             except OSError as exc:
                 raise SystemFatal(f"Failed to open input file {value} for reading",
                                   exc.errno or 2) from None

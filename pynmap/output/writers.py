@@ -68,7 +68,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
-from pynmap.errors import Fatal, NmapError, SystemFatal
+from pynmap.errors import Fatal, NmapError, PlainExit, SystemFatal
 from pynmap.output import fmt
 from pynmap.output.context import (
     ServiceName,
@@ -575,6 +575,13 @@ class Reporter:
         open, is closed with exit="error" (opening <nmaprun> first when the header
         was never written); everything is flushed and the files closed."""
         text = err.text
+        if isinstance(err, PlainExit):
+            # nmap's error() then exit(): stderr only, and the reports are left unfinished
+            self._stdout.flush()
+            self._stderr.write(text)
+            self._stderr.flush()
+            self.close()
+            return
         if self._normal is not None:
             self._normal.write(text)
             self._normal.flush()

@@ -1,0 +1,386 @@
+"""One run of pynmap, in nmap's order of events.
+
+1. read the options (errors here come before any output: no banner, no file);
+2. open the output files, print the banner;
+3. build the port lists and check what needs them (errors here follow the
+   banner; the XML file gets nmap's short error form);
+4. write the report headers;
+5. pull targets lazily, in host groups: discovery, reverse DNS, the connect
+   scan, and each host's report as soon as its group is done;
+6. the closing lines.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from typing import TextIO
+
+from pynmap import dns, ports, services, targets
+from pynmap.cli.texts import usage_text, version_text
+from pynmap.errors import Fatal, NmapError, SystemFatal
+from pynmap.options import Options, parse_options
+from pynmap.output.writers import OutputSpec, Reporter
+from pynmap.results import HostResult, RunStats, Times
+
+# nmap pulls up to this many targets ahead for discovery and reverse DNS.
+PING_GROUP_SIZE = 4096
+
+RAW_OPTIONS_NOTE = (
+    "You have specified some options that require raw socket access.\n"
+    "These options will not be honored without the necessary privileges."
+)
+
+
+def scan_group_size(hosts_done: int, port_count: int, timing_level: int,
+                    min_group: int, max_group: int) -> int:
+    """How many up hosts nmap port-scans together (its determineScanGroupSize)."""
+    size = max(1024 // (port_count or 1), 64)
+    if port_count > 1000 and timing_level <= 4:
+        quick = 8 if timing_level == 4 else 4
+        if hosts_done == 0:
+            size = quick  # the first results come quickly
+        elif hosts_done == quick and size > quick * 2:
+            size -= quick  # keeps later groups on network boundaries
+    return max(min_group, min(max_group, size))
+
+
+class _Events:
+    """What the engine reports while it runs, turned into nmap's progress lines."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def host_up(self, host: HostResult) -> None:
+        # nmap writes <hosthint> as each host answers, before reverse DNS
+        self.session.reporter.hosthint(host)
+
+    def notice(self, text: str, verbosity: int) -> None:
+        if self.session.options.verbosity >= verbosity:
+            self.session.reporter.interactive(text)
+
+    def warn(self, text: str) -> None:
+        self.session.warn(text)
+
+    def discovered_open(self, host: HostResult, port: int) -> None:
+        if self.session.options.verbosity > 0:
+            self.session.reporter.interactive(f"Discovered open port {port}/tcp on {host.address}")
+
+    def conn_trace(self, host: HostResult, port: int, text: str, elapsed: float) -> None:
+        self.session.reporter.packet_trace(
+            f"CONN ({elapsed:.4f}s) TCP localhost > {host.address}:{port} => {text}")
+
+
+class Session:
+    def __init__(self, argv: list[str], *, stdout: TextIO, stderr: TextIO,
+                 resume_after: str | None = None) -> None:
+        self.argv = argv
+        # --resume: targets up to and including this address were done by the earlier run
+        self.resume_after = resume_after
+        self.stdout = stdout
+        self.stderr = stderr
+        self.stats = RunStats()
+        self.services: services.ServiceDB | None = None
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _early_warning(self, line: str) -> None:
+        """nmap's error() before any output file is open: stderr only."""
+        self.stdout.flush()
+        self.stderr.write(line + "\n")
+        self.stderr.flush()
+
+    def _say(self, text: str) -> None:
+        self.stdout.write(text)
+
+    def warn(self, line: str) -> None:
+        self.reporter.warning(line)
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self) -> int:
+        self.options = o = parse_options(self.argv, warn=self._early_warning, say=self._say,
+                                         usage=usage_text, version=version_text)
+        self.reporter = Reporter(
+            OutputSpec(normal=o.normal_file, grepable=o.grepable_file, xml=o.xml_file,
+                       kiddie=o.kiddie_file, append=o.append_output,
+                       stylesheet=_stylesheet(o.stylesheet, o.datadir), verbosity=o.verbosity,
+                       debugging=o.debugging, reason=o.reason, open_only=o.open_only,
+                       packet_trace=o.packet_trace, quiet=o.stdout_muted),
+            self._service_name, stdout=self.stdout, stderr=self.stderr)
+        self.reporter.open_files()
+        try:
+            return self._run_opened()
+        except NmapError as err:
+            self.reporter.fatal(err)
+            return err.exit_code
+        except KeyboardInterrupt:
+            now = time.time()
+            self.reporter.interrupted(now, now - o.start_time)
+            return 130
+
+    def _service_name(self, port: int) -> str | None:
+        return self.services.name(port, "tcp") if self.services is not None else None
+
+    def _run_opened(self) -> int:
+        o, rep = self.options, self.reporter
+        rep.banner(o.start_time)
+        if o.traceroute_requested:
+            raise Fatal("Traceroute has to be run as root")
+        if o.no_port_scan and (o.port_spec is not None or o.fast):
+            raise Fatal("You cannot use -F (fast scan) or -p (explicit port selection) when not "
+                        "doing a port scan")
+        db = o.services
+        if db is None or not db.loaded:
+            db = services.ServiceDB.lazy(servicedb=o.servicedb, datadir=o.datadir,
+                                         warn=self.warn, debugging=o.debugging)
+        self.services = db
+        selected = ports.select_ports(
+            spec=o.port_spec, exclude_spec=o.exclude_ports, fast=o.fast,
+            top_level=o.top_port_level, services=db, ping_ports=self._ping_ports(),
+            port_scan=o.port_scan, warn=self.warn, debugging=o.debugging,
+            stdout=rep.interactive)
+        scan_ports = selected.tcp if o.port_scan else ()
+        self.ping_ports: tuple[int, ...] = tuple(selected.ping or ())
+        if o.device is not None and o.device not in {n for _, n in socket.if_nameindex()}:
+            raise Fatal(f"I cannot figure out what source address to use for device {o.device}, "
+                        "does it even exist?")
+        exclude_stream = None
+        if o.exclude_file is not None:
+            try:
+                exclude_stream = open(o.exclude_file, encoding="utf-8",  # noqa: SIM115
+                                      errors="surrogateescape", newline="")
+            except OSError as exc:
+                raise SystemFatal(f"Failed to open exclude file {o.exclude_file} for reading",
+                                  exc.errno or 2) from None
+        if o.raw_scan_options:
+            self.warn(RAW_OPTIONS_NOTE)
+        for what in o.unsupported:
+            self.warn(f"Warning: pynmap does not perform {what}; it is ignored.")
+        if o.version_scan:
+            self.warn("Warning: pynmap does not perform version detection (-sV); services are "
+                      "named from nmap-services.")
+        if o.script_scan:
+            self.warn("Warning: pynmap does not run NSE scripts (-sC/--script/-A); none were run.")
+
+        scan_type = "list" if o.list_scan else ("ping" if o.no_port_scan else "connect")
+        rep.begin(args=o.args, start=o.start_time, scan_ports=scan_ports if o.port_scan else None,
+                  scan_type=scan_type)
+        if o.debugging:
+            for line in _timing_report(o):
+                rep.plain(line)
+        order = ports.scan_order(scan_ports, randomize=o.randomize_ports, rng=random.Random())
+
+        exclude_words: list[str] = []
+        if exclude_stream is not None:
+            with exclude_stream:
+                exclude_words.extend(targets.read_target_words(exclude_stream, exclude_file=True))
+        if o.exclude_spec is not None:
+            exclude_words.extend(targets.split_exclude_spec(o.exclude_spec))
+        excludes = (targets.parse_excludes(exclude_words, ipv6=o.af == socket.AF_INET6,
+                                           resolve=targets.system_resolver, warn=self.warn,
+                                           debugging=o.debugging)
+                    if exclude_words else None)
+
+        self.resolver = dns.ReverseResolver(system=o.system_dns)
+        self.group_times = Times()  # the ping scan's timing carries over between groups
+        if o.input_stream is not None:
+            words: Iterator[str] = targets.read_target_words(o.input_stream)  # type: ignore[arg-type]
+        else:
+            words = iter(o.targets)
+        expanded = targets.expand_targets(words, ipv6=o.af == socket.AF_INET6, excludes=excludes,
+                                          resolve=targets.system_resolver, warn=self.warn,
+                                          verbosity=o.verbosity, debugging=o.debugging,
+                                          resolve_all=o.resolve_all, unique=o.unique)
+        self._scan_all(expanded, scan_type, order)
+        return self._finish(scan_type)
+
+    def _ping_ports(self) -> tuple[int, ...] | None:
+        """The connect-ping ports: -PS and -PA lists merged (unprivileged, both are connects)."""
+        o = self.options
+        if o.ping_none:
+            return None
+        chosen = set(o.syn_ping_ports or ()) | set(o.ack_ping_ports or ())
+        if not chosen:
+            chosen = {80} if o.ping_icmp else {80, 443}
+        return tuple(sorted(chosen))
+
+    # -- targets, host groups, reports ------------------------------------------------------
+    def _next_batch(self, items: Iterator[targets.Target | targets.Skipped]) -> list[HostResult]:
+        """Up to PING_GROUP_SIZE hosts; skipped words are reported on the way, in order."""
+        batch: list[HostResult] = []
+        for item in islice(items, PING_GROUP_SIZE):
+            if isinstance(item, targets.Skipped):
+                for message in item.messages:
+                    self.warn(message)
+                if item.invalid:
+                    self.reporter.skipped_target(item.spec)
+                continue
+            if self.resume_after is not None:
+                if item.address == self.resume_after:
+                    self.resume_after = None
+                continue
+            batch.append(HostResult(address=item.address, family=item.family,
+                                    user_name=item.user_name,
+                                    other_addresses=item.other_addresses))
+        return batch
+
+    def _refresh(self, stream: targets.TargetStream, scan_type: str) -> list[HostResult]:
+        """nmap's host-batch refresh: the next targets, discovered and named.
+
+        Once the words have run out nmap still asks its target list again at
+        every refresh, and a trailing name that did not resolve is looked up
+        (and reported) once more each time; `requery()` reproduces that.
+        """
+        if stream.exhausted:
+            batch = self._next_batch(stream.requery())
+        else:
+            items = iter(stream)
+            batch = self._next_batch(items)
+            # islice may have consumed only skipped words: go on until a target or the end
+            while not batch and not stream.exhausted:
+                batch = self._next_batch(items)
+        if not batch:
+            return batch
+        self.stats.total += len(batch)
+        o = self.options
+        if scan_type == "list":
+            for host in batch:
+                host.status, host.reason = "unknown", "user-set"
+            self._reverse_dns(batch, every=True)
+        else:
+            self._discover(batch)
+            self._reverse_dns([h for h in batch if h.status == "up" or o.always_resolve],
+                              every=False)
+        return batch
+
+    def _scan_all(self, stream: targets.TargetStream, scan_type: str,
+                  order: Sequence[int]) -> None:
+        if scan_type == "connect":
+            self._connect_scan_all(stream, order)
+            return
+        # List and ping scans report each host as it comes; whole batches keep it fast.
+        while batch := self._refresh(stream, scan_type):
+            for host in batch:
+                if host.status == "up":
+                    self.stats.up += 1
+                self.reporter.host(host, scan_type=scan_type)
+
+    def _connect_scan_all(self, stream: targets.TargetStream, order: Sequence[int]) -> None:
+        """nmap's main loop: fill a scan group host by host, scan it, report it, repeat."""
+        o = self.options
+        batch: list[HostResult] = []
+        position = 0
+        scanned = 0  # nmap's numhosts_scanned: the group size depends on it
+        while True:
+            size = scan_group_size(scanned, len(order), o.timing.level,
+                                   o.timing.min_hostgroup, o.timing.max_hostgroup)
+            group: list[HostResult] = []
+            while len(group) < size:
+                if position >= len(batch):
+                    batch, position = self._refresh(stream, "connect"), 0
+                    if not batch:
+                        break
+                host = batch[position]
+                position += 1
+                if host.status != "up":
+                    self.reporter.host(host, scan_type="connect")
+                    scanned += 1
+                    continue
+                self.stats.up += 1
+                group.append(host)
+            if not group:
+                return
+            self._port_scan_group(group, order)
+            scanned += len(group)
+
+    def _discover(self, batch: list[HostResult]) -> None:
+        o = self.options
+        from pynmap.engine.scan import assume_up, discover
+
+        if o.ping_none:
+            assume_up(batch, o.timing)
+            return
+        task = "Ping Scan"
+        self.reporter.task_begin(task, time.time())
+        if o.verbosity:
+            self.reporter.interactive(f"Scanning {_scanning_label(batch, len(self.ping_ports))}")
+        discover(batch, self.ping_ports, o.timing, _Events(self), t0=o.start_time,
+                 group_times=self.group_times)
+        self.reporter.task_end(task, time.time(), f"{len(batch)} total hosts")
+
+    def _reverse_dns(self, hosts: list[HostResult], *, every: bool) -> None:
+        o = self.options
+        if o.no_resolve or not hosts:
+            return
+        names, asked = self.resolver.lookup(h.address for h in hosts)
+        if asked and o.verbosity:
+            word = "host" if asked == 1 else "hosts"
+            kind = "System" if o.system_dns else "Parallel"
+            task = f"{kind} DNS resolution of {asked} {word}."
+            now = time.time()
+            self.reporter.task_begin(task, now)
+            self.reporter.task_end(task, time.time(), None)
+        for host in hosts:
+            host.ptr_name = names.get(host.address)
+
+    def _port_scan_group(self, group: list[HostResult], order: Sequence[int]) -> None:
+        o = self.options
+        from pynmap.engine.scan import connect_scan
+
+        if order:
+            self.reporter.task_begin("Connect Scan", time.time())
+            if o.verbosity:
+                self.reporter.interactive(f"Scanning {_scanning_label(group, len(order))}")
+            connect_scan(group, order, o.timing, _Events(self), t0=o.start_time)
+            self.reporter.task_end("Connect Scan", time.time(),
+                                   f"{len(order) * len(group)} total ports")
+        for host in group:
+            self.reporter.host(host, scan_type="connect")
+
+    def _finish(self, scan_type: str) -> int:
+        o = self.options
+        stats = self.stats
+        stats.down = stats.total - stats.up
+        loaded = self.services.files.loaded if self.services is not None else {}
+        lines = services.describe_loaded_files(loaded, verbose=o.verbosity,
+                                               debugging=o.debugging)
+        end = time.time()
+        self.reporter.finish(stats=stats, end=end, elapsed=end - o.start_time,
+                             pre_done_lines=lines, ping_disabled=o.ping_none)
+        return 0
+
+
+def _scanning_label(hosts: list[HostResult], port_count: int) -> str:
+    unit = "port" if port_count == 1 else "ports"
+    if len(hosts) == 1:
+        host = hosts[0]
+        name = host.user_name or host.ptr_name
+        label = f"{name} ({host.address})" if name else host.address
+        return f"{label} [{port_count} {unit}]"
+    return f"{len(hosts)} hosts [{port_count} {unit}/host]"
+
+
+def _stylesheet(value: str | None, datadir: str | None) -> str | None:
+    if value != "default":
+        return value
+    from pynmap.output.stylesheet import stylesheet_href
+
+    return stylesheet_href(datadir)
+
+
+def _timing_report(o: Options) -> list[str]:
+    t = o.timing
+    return [
+        "--------------- Timing report ---------------",
+        f"  hostgroups: min {t.min_hostgroup}, max {t.max_hostgroup}",
+        f"  rtt-timeouts: init {t.initial_rtt_timeout}, min {t.min_rtt_timeout}, "
+        f"max {t.max_rtt_timeout}",
+        f"  max-scan-delay: TCP {t.max_scan_delay}, UDP {t.max_udp_scan_delay}, "
+        f"SCTP {t.max_scan_delay}",
+        f"  parallelism: min {t.min_parallelism}, max {t.max_parallelism}",
+        f"  max-retries: {t.max_retries}, host-timeout: {t.host_timeout}",
+        f"  min-rate: {t.min_rate:g}, max-rate: {t.max_rate:g}",
+        "---------------------------------------------",
+    ]
