@@ -1,0 +1,1 @@
+"""Shared test machinery: network namespaces, the output mask, side-by-side runs."""

@@ -1,0 +1,216 @@
+"""Private network namespaces, and running nmap or pynmap inside one.
+
+Every scan a test makes stays in a namespace the test created: its only
+interface is `lo`, and `ip netns exec` bind-mounts our resolv.conf (a
+nameserver address where nothing listens, so a lookup fails at once) and a
+two-line hosts file over the machine's, so no query ever leaves the box.
+
+nmap is started with argv[0] = "pynmap": nmap prints its argv[0] in getopt
+messages and in the logged command line, pynmap prints its own name there,
+and with this trick the two outputs are expected to be byte-identical.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NamedTuple
+
+NMAP = "/usr/bin/nmap"
+PROGRAM_NAME = "pynmap"
+NAMESERVER = "127.0.0.53"
+HOSTS = "127.0.0.1 localhost\n::1 ip6-localhost\n"
+ETC_NETNS = Path("/etc/netns")
+
+_serial = itertools.count()
+
+
+class NetnsUnavailable(RuntimeError):
+    """The namespace could not be built (not root, no `ip`, no CAP_SYS_ADMIN...)."""
+
+
+class Result(NamedTuple):
+    """What one run of nmap or pynmap produced (decoded with surrogateescape)."""
+
+    exit: int
+    stdout: str
+    stderr: str
+
+
+class Netns:
+    """A named network namespace; `exec_prefix` runs a command inside it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def etc(self) -> Path:
+        return ETC_NETNS / self.name
+
+    def exec_prefix(self) -> list[str]:
+        return ["ip", "netns", "exec", self.name]
+
+    def __repr__(self) -> str:
+        return f"Netns({self.name!r})"
+
+
+def _ip(*args: str) -> None:
+    try:
+        done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise NetnsUnavailable(f"ip {' '.join(args)}: {exc}") from exc
+    if done.returncode != 0:
+        raise NetnsUnavailable(f"ip {' '.join(args)}: {done.stderr.strip() or done.returncode}")
+
+
+def create_netns(prefix: str = "pynmap-t") -> Netns:
+    """Make a fresh namespace with lo up and our resolver files; raise NetnsUnavailable."""
+    if os.geteuid() != 0:
+        raise NetnsUnavailable("network namespaces need root (run the suite as root)")
+    if shutil.which("ip") is None:
+        raise NetnsUnavailable("the `ip` command (iproute2) is not installed")
+    ns = Netns(f"{prefix}-{os.getpid()}-{next(_serial)}")
+    # The files must exist before the first `ip netns exec`, which is when
+    # they are bind-mounted.
+    ns.etc.mkdir(parents=True, exist_ok=True)
+    (ns.etc / "resolv.conf").write_text(f"nameserver {NAMESERVER}\n")
+    (ns.etc / "hosts").write_text(HOSTS)
+    try:
+        _ip("netns", "add", ns.name)
+        _ip("-n", ns.name, "link", "set", "lo", "up")
+    except NetnsUnavailable:
+        delete_netns(ns)
+        raise
+    return ns
+
+
+def delete_netns(ns: Netns) -> None:
+    """Remove the namespace and its /etc/netns directory; never raises."""
+    subprocess.run(["ip", "netns", "del", ns.name], capture_output=True, check=False)
+    shutil.rmtree(ns.etc, ignore_errors=True)
+
+
+@contextmanager
+def netns(prefix: str = "pynmap-t") -> Iterator[Netns]:
+    """A namespace for the duration of the `with` block."""
+    ns = create_netns(prefix)
+    try:
+        yield ns
+    finally:
+        delete_netns(ns)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@contextmanager
+def netns_for_tests(prefix: str = "pynmap-t") -> Iterator[Netns]:
+    """Like `netns`, but a missing namespace fails loudly in CI and skips elsewhere."""
+    import pytest
+
+    try:
+        ns = create_netns(prefix)
+    except NetnsUnavailable as exc:
+        if in_ci():
+            pytest.fail(f"cannot create a network namespace in CI: {exc}", pytrace=False)
+        pytest.skip(f"no network namespace: {exc}")
+    try:
+        yield ns
+    finally:
+        delete_netns(ns)
+
+
+def base_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment both programs see: unprivileged, UTC, and a HOME without ~/.nmap."""
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "NMAP_UNPRIVILEGED": "1",
+        "TZ": "UTC",
+    }
+    if extra:
+        env.update(extra)
+    return env
+
+
+def pynmap_command() -> list[str]:
+    """How to start pynmap: $PYNMAP_CMD, else the console script next to this Python.
+
+    `python -m pynmap` would make argv[0] "__main__.py", so the console
+    script (argv[0] basename "pynmap") is what matches nmap's output.
+    """
+    override = os.environ.get("PYNMAP_CMD")
+    if override:
+        return shlex.split(override)
+    script = Path(sys.executable).parent / PROGRAM_NAME
+    if script.exists():
+        return [str(script)]
+    found = shutil.which(PROGRAM_NAME)
+    if found:
+        return [found]
+    return [sys.executable, "-m", "pynmap"]
+
+
+def nmap_command() -> list[str]:
+    # bash's `exec -a` is the portable way to choose argv[0] through `ip netns exec`
+    return ["/bin/bash", "-c", f'exec -a {PROGRAM_NAME} {NMAP} "$@"', PROGRAM_NAME]
+
+
+def _run(
+    command: Sequence[str],
+    ns: Netns,
+    cwd: Path,
+    stdin: str | bytes | None,
+    env: Mapping[str, str] | None,
+    timeout: float,
+) -> Result:
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    done = subprocess.run(
+        [*ns.exec_prefix(), *command],
+        cwd=cwd,
+        env=base_env(cwd, env),
+        input=data if data is not None else b"",
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Result(
+        done.returncode,
+        done.stdout.decode("utf-8", "surrogateescape"),
+        done.stderr.decode("utf-8", "surrogateescape"),
+    )
+
+
+def run_nmap(
+    args: Sequence[str],
+    ns: Netns,
+    cwd: Path,
+    stdin: str | bytes | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+) -> Result:
+    """Run the real nmap (as argv[0] "pynmap") inside `ns`; returns (exit, stdout, stderr)."""
+    return _run([*nmap_command(), *args], ns, cwd, stdin, env, timeout)
+
+
+def run_pynmap(
+    args: Sequence[str],
+    ns: Netns,
+    cwd: Path,
+    stdin: str | bytes | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+) -> Result:
+    """Run pynmap inside `ns`; returns (exit, stdout, stderr)."""
+    return _run([*pynmap_command(), *args], ns, cwd, stdin, env, timeout)
