@@ -55,8 +55,13 @@ class _Events:
         self.session = session
 
     def host_up(self, host: HostResult) -> None:
-        # nmap writes <hosthint> as each host answers, before reverse DNS
-        self.session.reporter.hosthint(host)
+        # nmap writes <hosthint> as each host answers, before reverse DNS, and
+        # only when a port scan follows (with -sn the host report comes at once)
+        if self.session.options.port_scan:
+            self.session.reporter.hosthint(host)
+
+    def phase_done(self, probes_sent: int, seconds: float) -> None:
+        self.session.phase_rate = probes_sent / seconds if seconds > 0 else 0.0
 
     def notice(self, text: str, verbosity: int) -> None:
         if self.session.options.verbosity >= verbosity:
@@ -80,6 +85,7 @@ class Session:
         self.argv = argv
         # --resume: targets up to and including this address were done by the earlier run
         self.resume_after = resume_after
+        self.phase_rate = 0.0
         self.stdout = stdout
         self.stderr = stderr
         self.stats = RunStats()
@@ -309,6 +315,7 @@ class Session:
         discover(batch, self.ping_ports, o.timing, _Events(self), t0=o.start_time,
                  group_times=self.group_times)
         self.reporter.task_end(task, time.time(), f"{len(batch)} total hosts")
+        self._log_rate()
 
     def _reverse_dns(self, hosts: list[HostResult], *, every: bool) -> None:
         o = self.options
@@ -325,6 +332,11 @@ class Session:
         for host in hosts:
             host.ptr_name = names.get(host.address)
 
+    def _log_rate(self) -> None:
+        """-d: the phase's probes per second, on stdout only (nmap's LOG_STDOUT)."""
+        if self.options.debugging:
+            self.reporter.interactive(f"Overall sending rates: {self.phase_rate:.2f} packets / s.")
+
     def _port_scan_group(self, group: list[HostResult], order: Sequence[int]) -> None:
         o = self.options
         from pynmap.engine.scan import connect_scan
@@ -336,6 +348,7 @@ class Session:
             connect_scan(group, order, o.timing, _Events(self), t0=o.start_time)
             self.reporter.task_end("Connect Scan", time.time(),
                                    f"{len(order) * len(group)} total ports")
+            self._log_rate()
         for host in group:
             self.reporter.host(host, scan_type="connect")
 

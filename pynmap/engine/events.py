@@ -37,6 +37,9 @@ class Events:
     def warn(self, text: str) -> None:
         """One of nmap's stderr lines (its error()), without the newline."""
 
+    def phase_done(self, probes_sent: int, seconds: float) -> None:
+        """A phase ended after sending `probes_sent` probes in `seconds` (nmap's -d rate line)."""
+
 
 class _Bridge(SchedulerEvents):
     """Turns the scheduler's host indices into HostResults for the caller's Events."""
@@ -125,9 +128,13 @@ def run_phase(
     )
     bridge.scheduler = scheduler
     trace = bridge.trace if bridge._trace is not None else None
+    started = time.monotonic()
     ConnectLoop(
         scheduler, [(h.family, h.address) for h in hosts], trace=trace, warn=bridge.warn
     ).run()
+    done = getattr(events, "phase_done", None)
+    if done is not None:
+        done(scheduler.probes_sent, time.monotonic() - started)
     return scheduler
 
 

@@ -59,6 +59,8 @@ _RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     # installation paths (see the module docstring)
     ("Read data files from:", re.compile(r"^Read data files from: .*$", re.MULTILINE),
      "Read data files from: <datadir>"),
+    # the -d form: "Read from /usr/bin/../share/nmap: nmap-services."
+    ("Read from ", re.compile(r"^Read from .*?: (?=\S+\.$)", re.MULTILINE), "Read from <datadir>: "),
     ("/usr/bin/../share/nmap/nmap.xsl", re.compile(r"file:///usr/bin/\.\./share/nmap/nmap\.xsl"),
      "file:///usr/share/nmap/nmap.xsl"),
     # round-trip estimates: XML <times .../> and the -d "Final times for host" line
