@@ -77,3 +77,15 @@ class PlainExit(NmapError):
     @property
     def text(self) -> str:
         return self.stderr_text
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived: the reports were closed; the process should die of `signo`.
+
+    Not an NmapError: nmap prints nothing for it and its exit status is the
+    signal's, which only the outermost caller can reproduce.
+    """
+
+    def __init__(self, signo: int) -> None:
+        super().__init__(signo)
+        self.signo = signo

@@ -13,18 +13,37 @@
 from __future__ import annotations
 
 import random
+import signal
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from typing import TextIO
 
 from pynmap import dns, ports, services, targets
 from pynmap.cli.texts import usage_text, version_text
-from pynmap.errors import Fatal, NmapError, SystemFatal
+from pynmap.errors import Fatal, Interrupted, NmapError, SystemFatal
 from pynmap.options import Options, parse_options
 from pynmap.output.writers import OutputSpec, Reporter
+from pynmap.progress import ProgressMeter, StatsSchedule, status_line
 from pynmap.results import HostResult, RunStats, Times
+from pynmap.tty import Keyboard
+
+_INTERRUPTED = {
+    signal.SIGINT: "Scan interrupted by SIGINT (Ctrl-C)",
+    signal.SIGTERM: "Scan interrupted by SIGTERM",
+}
+
+# How often the keyboard is looked at while a phase runs (seconds).
+KEY_POLL = 0.2
+KEY_HELP = (
+    "Keys you can press while the scan runs:",
+    "  v / V   more / less verbose output",
+    "  d / D   more / less debugging output",
+    "  p / P   packet tracing on / off",
+    "  ?       this list",
+    "  any other key prints the scan's status",
+)
 
 # nmap pulls up to this many targets ahead for discovery and reverse DNS.
 PING_GROUP_SIZE = 4096
@@ -78,6 +97,9 @@ class _Events:
         self.session.reporter.packet_trace(
             f"CONN ({elapsed:.4f}s) TCP localhost > {host.address}:{port} => {text}")
 
+    def tick(self, completion: Callable[[], float]) -> float | None:
+        return self.session.tick(completion)
+
 
 class Session:
     def __init__(self, argv: list[str], *, stdout: TextIO, stderr: TextIO,
@@ -86,6 +108,11 @@ class Session:
         # --resume: targets up to and including this address were done by the earlier run
         self.resume_after = resume_after
         self.phase_rate = 0.0
+        self.hosts_scanned = 0  # nmap's numhosts_scanned
+        self.phase: ProgressMeter | None = None  # the scan phase under way
+        self.scanning = 0  # hosts in that phase
+        self.keyboard: Keyboard | None = None
+        self.stats_schedule: StatsSchedule | None = None
         self.stdout = stdout
         self.stderr = stderr
         self.stats = RunStats()
@@ -116,15 +143,28 @@ class Session:
                        packet_trace=o.packet_trace, quiet=o.stdout_muted),
             self._service_name, stdout=self.stdout, stderr=self.stderr)
         self.reporter.open_files()
+        if not o.noninteractive:
+            self.keyboard = Keyboard.open()
+        if o.stats_every > 0:
+            self.stats_schedule = StatsSchedule.starting(o.start_time, o.stats_every)
         try:
             return self._run_opened()
         except NmapError as err:
             self.reporter.fatal(err)
             return err.exit_code
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Interrupted) as stop:
+            # Better than nmap, whose XML stops mid-file: every finished host
+            # stays, and the XML is closed with the reason it ended.
+            signo = stop.signo if isinstance(stop, Interrupted) else signal.SIGINT
             now = time.time()
-            self.reporter.interrupted(now, now - o.start_time)
-            return 130
+            stats = self.stats
+            stats.down = stats.total - stats.up
+            self.reporter.interrupted(now, now - o.start_time, stats=stats,
+                                      message=_INTERRUPTED[signo])
+            raise Interrupted(signo) from None
+        finally:
+            if self.keyboard is not None:
+                self.keyboard.close()
 
     def _service_name(self, port: int) -> str | None:
         return self.services.name(port, "tcp") if self.services is not None else None
@@ -278,9 +318,8 @@ class Session:
         o = self.options
         batch: list[HostResult] = []
         position = 0
-        scanned = 0  # nmap's numhosts_scanned: the group size depends on it
         while True:
-            size = scan_group_size(scanned, len(order), o.timing.level,
+            size = scan_group_size(self.hosts_scanned, len(order), o.timing.level,
                                    o.timing.min_hostgroup, o.timing.max_hostgroup)
             group: list[HostResult] = []
             while len(group) < size:
@@ -292,14 +331,14 @@ class Session:
                 position += 1
                 if host.status != "up":
                     self.reporter.host(host, scan_type="connect")
-                    scanned += 1
+                    self.hosts_scanned += 1
                     continue
                 self.stats.up += 1
                 group.append(host)
             if not group:
                 return
             self._port_scan_group(group, order)
-            scanned += len(group)
+            self.hosts_scanned += len(group)
 
     def _discover(self, batch: list[HostResult]) -> None:
         o = self.options
@@ -309,11 +348,12 @@ class Session:
             assume_up(batch, o.timing)
             return
         task = "Ping Scan"
-        self.reporter.task_begin(task, time.time())
+        self._phase_begins(task, len(batch))
         if o.verbosity:
             self.reporter.interactive(f"Scanning {_scanning_label(batch, len(self.ping_ports))}")
         discover(batch, self.ping_ports, o.timing, _Events(self), t0=o.start_time,
                  group_times=self.group_times)
+        self.phase = None
         self.reporter.task_end(task, time.time(), f"{len(batch)} total hosts")
         self._log_rate()
 
@@ -332,6 +372,61 @@ class Session:
         for host in hosts:
             host.ptr_name = names.get(host.address)
 
+    # -- runtime interaction -------------------------------------------------------------------
+    def _phase_begins(self, task: str, hosts: int) -> None:
+        now = time.time()
+        self.reporter.task_begin(task, now)
+        self.phase = ProgressMeter(task, now)
+        self.scanning = hosts
+
+    def tick(self, completion: Callable[[], float]) -> float | None:
+        """Between two rounds of the I/O loop: key presses, --stats-every, -v estimates."""
+        phase, o = self.phase, self.options
+        if phase is None:
+            return None
+        now = time.time()
+        status = False
+        if self.keyboard is not None:
+            key = self.keyboard.read_key()
+            if key is not None:
+                status = self._key_pressed(key)
+        if self.stats_schedule is not None and self.stats_schedule.due(now):
+            status = True
+        if status:
+            self.reporter.interactive(status_line(now - o.start_time, self.hosts_scanned,
+                                                  self.stats.up, self.scanning, phase.task))
+            self.reporter.task_progress(phase.task, now, *phase.report(completion(), now))
+        elif o.verbosity and phase.automatic_due(completion, now, debugging=o.debugging):
+            self.reporter.task_progress(phase.task, now, *phase.report(completion(), now))
+        waits = [KEY_POLL] if self.keyboard is not None else []
+        if self.stats_schedule is not None:
+            waits.append(max(0.0, self.stats_schedule.next_due - now))
+        return min(waits) if waits else None
+
+    def _key_pressed(self, key: str) -> bool:
+        """nmap's keys; True when the key asks for the status lines."""
+        o, rep = self.options, self.reporter
+        if key in "vV":
+            o.verbosity = min(o.verbosity + 1, 10) if key == "v" else max(o.verbosity - 1, 0)
+            rep.adjust(verbosity=o.verbosity)
+            rep.interactive(f"Verbosity {'Increased' if key == 'v' else 'Decreased'} "
+                            f"to {o.verbosity}.")
+        elif key in "dD":
+            o.debugging = min(o.debugging + 1, 10) if key == "d" else max(o.debugging - 1, 0)
+            rep.adjust(debugging=o.debugging)
+            rep.interactive(f"Debugging {'Increased' if key == 'd' else 'Decreased'} "
+                            f"to {o.debugging}.")
+        elif key in "pP":
+            o.packet_trace = key == "p"
+            rep.adjust(packet_trace=o.packet_trace)
+            rep.interactive(f"Packet Tracing {'enabled' if key == 'p' else 'disabled'}.")
+        elif key == "?":
+            for line in KEY_HELP:
+                rep.interactive(line)
+        else:
+            return True
+        return False
+
     def _log_rate(self) -> None:
         """-d: the phase's probes per second, on stdout only (nmap's LOG_STDOUT)."""
         if self.options.debugging:
@@ -342,10 +437,11 @@ class Session:
         from pynmap.engine.scan import connect_scan
 
         if order:
-            self.reporter.task_begin("Connect Scan", time.time())
+            self._phase_begins("Connect Scan", len(group))
             if o.verbosity:
                 self.reporter.interactive(f"Scanning {_scanning_label(group, len(order))}")
             connect_scan(group, order, o.timing, _Events(self), t0=o.start_time)
+            self.phase = None
             self.reporter.task_end("Connect Scan", time.time(),
                                    f"{len(order) * len(group)} total ports")
             self._log_rate()

@@ -9,11 +9,13 @@ prints an error and picks the exit status.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
-from typing import TextIO
+from typing import NoReturn, TextIO
 
-from pynmap.errors import Fatal, NmapError, PlainExit
+from pynmap.errors import Fatal, Interrupted, NmapError, PlainExit
 
 # U+2010..U+2015 as typed by editors that "fix" hyphens, and cp1252's en and
 # em dashes (bytes 0x96/0x97, which Python hands us surrogate-escaped).
@@ -71,11 +73,20 @@ def run_cli(argv: list[str], stdout: TextIO, stderr: TextIO,
         for index, word in enumerate(argv[1:], start=1):
             if word.startswith(TYPOGRAPHIC_DASHES):
                 raise Fatal(f"Unparseable option (dash, not '-') in argument {index}")
+        resume_after: str | None = None
         if len(argv) == 3 and argv[1] == "--resume":
-            raise Fatal("pynmap does not support --resume yet.")
+            from pynmap.resume import read_resume_file
+
+            def early_warning(line: str) -> None:
+                stderr.write(line + "\n")
+                stderr.flush()
+
+            resumption = read_resume_file(argv[2], warn=early_warning)
+            argv = [argv[0], *resumption.args]
+            resume_after = resumption.address
         from pynmap.session import Session
 
-        return Session(argv, stdout=stdout, stderr=stderr).run()
+        return Session(argv, stdout=stdout, stderr=stderr, resume_after=resume_after).run()
     except PlainExit as exit_:
         stdout.write(exit_.stdout_text)
         stdout.flush()
@@ -92,14 +103,43 @@ def main(argv: list[str] | None = None) -> int:
 
     args = list(sys.argv if argv is None else argv)
     status = 0
+    completed = False
     app = typer.Typer(add_completion=False)
 
     @app.command(context_settings={"help_option_names": [], "ignore_unknown_options": True,
                                    "allow_extra_args": True})
     def scan() -> None:
-        nonlocal status
+        nonlocal status, completed
         status = run_cli(args, sys.stdout, sys.stderr, dict(os.environ))
+        completed = True
 
-    app(args=[], prog_name=program_name(args[0]) if args else "pynmap", standalone_mode=False)
+    signal.signal(signal.SIGTERM, _terminate)
+    # a closed pipe ends pynmap as it ends nmap (`pynmap ... | head`)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        app(args=[], prog_name=program_name(args[0]) if args else "pynmap",
+            standalone_mode=False)
+    except Interrupted as stop:
+        _die_of(stop.signo)
+    except (KeyboardInterrupt, typer.Abort):
+        _die_of(signal.SIGINT)
+    if not completed:  # Typer turns a KeyboardInterrupt into a bare return of 130
+        _die_of(signal.SIGINT)
     sys.stdout.flush()
     return status
+
+
+def _terminate(signo: int, frame: object) -> None:
+    raise Interrupted(signo)
+
+
+def _die_of(signo: int) -> NoReturn:
+    """End the way nmap ends on SIGINT/SIGTERM: killed by that signal (a shell shows 130/143)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    signal.signal(signo, signal.SIG_DFL)
+    os.kill(os.getpid(), signo)
+    os._exit(128 + signo)  # only if the signal did not end us

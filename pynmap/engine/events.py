@@ -8,7 +8,7 @@ lacks a method is fine too.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pynmap.results import HostResult, Times
 from pynmap.timing import Timing
@@ -39,6 +39,12 @@ class Events:
 
     def phase_done(self, probes_sent: int, seconds: float) -> None:
         """A phase ended after sending `probes_sent` probes in `seconds` (nmap's -d rate line)."""
+
+    def tick(self, completion: Callable[[], float]) -> float | None:
+        """Called once per round of the I/O loop; `completion()` gives the phase's
+        fraction done.  Returns how long the loop may sleep before the next call
+        (None: no limit).  Lacking this method, nothing is called."""
+        return None
 
 
 class _Bridge(SchedulerEvents):
@@ -128,9 +134,12 @@ def run_phase(
     )
     bridge.scheduler = scheduler
     trace = bridge.trace if bridge._trace is not None else None
+    ticker = getattr(events, "tick", None)
+    tick = None if ticker is None else (lambda: ticker(scheduler.completion))
     started = time.monotonic()
     ConnectLoop(
-        scheduler, [(h.family, h.address) for h in hosts], trace=trace, warn=bridge.warn
+        scheduler, [(h.family, h.address) for h in hosts], trace=trace, warn=bridge.warn,
+        tick=tick,
     ).run()
     done = getattr(events, "phase_done", None)
     if done is not None:

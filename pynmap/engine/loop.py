@@ -117,8 +117,12 @@ class ConnectLoop:
         trace: Trace | None = None,
         warn: Warn | None = None,
         clock: Callable[[], float] = time.monotonic,
+        tick: Callable[[], float | None] | None = None,
     ) -> None:
         self.sched = scheduler
+        # Called once a round for what runs beside the scan (key presses, --stats-every);
+        # returns the longest it may wait for its next call, in seconds, or None.
+        self.tick = tick
         self.targets = targets
         self.trace = trace
         self.warn = warn or (lambda _text: None)
@@ -158,6 +162,10 @@ class ConnectLoop:
                 wait = _MAX_WAIT if deadline is None else min(_MAX_WAIT, deadline - self.clock())
                 if self._resume_at > now:
                     wait = max(wait, min(_MAX_WAIT, self._resume_at - self.clock()))
+                if self.tick is not None:
+                    patience = self.tick()
+                    if patience is not None:
+                        wait = min(wait, patience)
                 ready = self.ep.poll(max(0.0, wait))
                 if ready:
                     now = self.clock()

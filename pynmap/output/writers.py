@@ -217,6 +217,16 @@ class Reporter:
         self._stencil = ListStencil(self._render_list_host)
         self._last_flush = 0.0
 
+    def adjust(self, **changes: Any) -> None:
+        """Runtime interaction (v/V, d/D, p/P): the spec's levels change mid-scan."""
+        self.spec = replace(self.spec, **changes)
+        self._opts = replace(
+            self._opts,
+            verbosity=self.spec.verbosity,
+            debugging=self.spec.debugging,
+            show_reason=self.spec.show_reason,
+        )
+
     # ------------------------------------------------------------------ files
 
     def open_files(self) -> None:
