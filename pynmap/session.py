@@ -103,8 +103,9 @@ class _Events:
 
 class Session:
     def __init__(self, argv: list[str], *, stdout: TextIO, stderr: TextIO,
-                 resume_after: str | None = None) -> None:
+                 resuming: bool = False, resume_after: str | None = None) -> None:
         self.argv = argv
+        self.resuming = resuming  # --resume: the XML is appended to without a new prologue
         # --resume: targets up to and including this address were done by the earlier run
         self.resume_after = resume_after
         self.phase_rate = 0.0
@@ -212,7 +213,7 @@ class Session:
 
         scan_type = "list" if o.list_scan else ("ping" if o.no_port_scan else "connect")
         rep.begin(args=o.args, start=o.start_time, scan_ports=scan_ports if o.port_scan else None,
-                  scan_type=scan_type)
+                  scan_type=scan_type, resuming=self.resuming)
         if o.debugging:
             for line in _timing_report(o):
                 rep.plain(line)

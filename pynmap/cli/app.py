@@ -13,9 +13,14 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import NoReturn, TextIO
 
+from pynmap.cli.words import arg_parse, decode_words
 from pynmap.errors import Fatal, Interrupted, NmapError, PlainExit
+
+# nmap's buffer for the NMAP_ARGS command line
+NMAP_ARGS_BUFFER = 2048
 
 # U+2010..U+2015 as typed by editors that "fix" hyphens, and cp1252's en and
 # em dashes (bytes 0x96/0x97, which Python hands us surrogate-escaped).
@@ -28,36 +33,27 @@ def program_name(argv0: str) -> str:
     return "pynmap" if base in ("__main__.py", "") else base
 
 
-def expand_nmap_args(argv: list[str], environ: dict[str, str]) -> list[str]:
-    """NMAP_ARGS: its words come first, split on blanks with "" or '' grouping.
-
-    nmap rebuilds the command line as `nmap $NMAP_ARGS args...` and splits it
-    again, so the real arguments are re-split on blanks too.
-    """
+def expand_nmap_args(argv: list[str], environ: dict[str, str],
+                     warn: Callable[[str], None]) -> list[str]:
+    """NMAP_ARGS: nmap rebuilds its command line as `nmap $NMAP_ARGS args...` in a
+    2048-byte buffer and splits it again, so the real arguments are re-split
+    on blanks too, and the program name becomes "nmap"."""
     extra = environ.get("NMAP_ARGS")
     if extra is None:
         return argv
-    line = " ".join([extra, *argv[1:]])
-    words: list[str] = []
-    i = 0
-    while i < len(line):
-        if line[i].isspace():
-            i += 1
-            continue
-        quote = line[i] if line[i] in "\"'" else None
-        if quote:
-            end = line.find(quote, i + 1)
-            if end < 0:
-                raise Fatal("NMAP_ARGS variable could not be parsed")
-            words.append(line[i + 1 : end])
-            i = end + 1
-        else:
-            end = i
-            while end < len(line) and not line[end].isspace():
-                end += 1
-            words.append(line[i:end])
-            i = end + 1
-    return ["nmap" if argv[0] == "nmap" else argv[0], *words]
+    command = b"nmap " + os.fsencode(extra)
+    if len(command) >= NMAP_ARGS_BUFFER:
+        warn("Warning: NMAP_ARGS variable is too long, truncated")
+        command = command[: NMAP_ARGS_BUFFER - 1]
+    for arg in argv[1:]:
+        word = os.fsencode(arg)
+        if len(command) + len(word) + 1 >= NMAP_ARGS_BUFFER:
+            break  # nmap drops this argument and every one after it
+        command += b" " + word
+    words = arg_parse(command)
+    if not words:
+        raise Fatal("NMAP_ARGS variable could not be parsed")
+    return decode_words(words)
 
 
 def run_cli(argv: list[str], stdout: TextIO, stderr: TextIO,
@@ -67,26 +63,28 @@ def run_cli(argv: list[str], stdout: TextIO, stderr: TextIO,
 
     argv = [program_name(argv[0]) if argv else "pynmap", *argv[1:]]
     try:
-        argv = expand_nmap_args(argv, environ)
+        def early_warning(line: str) -> None:
+            stderr.write(line + "\n")
+            stderr.flush()
+
+        resuming, resume_after = False, None
+        if "NMAP_ARGS" in environ:  # nmap looks at it first; --resume is then an ordinary option
+            argv = expand_nmap_args(argv, environ, early_warning)
+        elif len(argv) == 3 and argv[1] == "--resume":
+            from pynmap.cli.resume import read_resume_file
+
+            resumption = read_resume_file(argv[2], warn=early_warning)
+            argv = resumption.args
+            resuming, resume_after = True, resumption.address
         if len(argv) < 2:
             raise PlainExit("", 255, usage_text())
         for index, word in enumerate(argv[1:], start=1):
             if word.startswith(TYPOGRAPHIC_DASHES):
                 raise Fatal(f"Unparseable option (dash, not '-') in argument {index}")
-        resume_after: str | None = None
-        if len(argv) == 3 and argv[1] == "--resume":
-            from pynmap.resume import read_resume_file
-
-            def early_warning(line: str) -> None:
-                stderr.write(line + "\n")
-                stderr.flush()
-
-            resumption = read_resume_file(argv[2], warn=early_warning)
-            argv = [argv[0], *resumption.args]
-            resume_after = resumption.address
         from pynmap.session import Session
 
-        return Session(argv, stdout=stdout, stderr=stderr, resume_after=resume_after).run()
+        return Session(argv, stdout=stdout, stderr=stderr, resuming=resuming,
+                       resume_after=resume_after).run()
     except PlainExit as exit_:
         stdout.write(exit_.stdout_text)
         stdout.flush()

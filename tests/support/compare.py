@@ -55,11 +55,12 @@ def run_one(
     setup_files: Mapping[str, str | bytes] | None = None,
     stdin: str | bytes | None = None,
     outputs: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> Run:
     """Run `program` ("nmap" or "pynmap") in a fresh `workdir` prepared with `setup_files`."""
     _prepare(workdir, setup_files or {})
     runner = run_nmap if program == "nmap" else run_pynmap
-    return _collect(runner(args, ns, workdir, stdin), workdir, outputs)
+    return _collect(runner(args, ns, workdir, stdin, env=env), workdir, outputs)
 
 
 def run_both(
@@ -70,6 +71,7 @@ def run_both(
     setup_files: Mapping[str, str | bytes] | None = None,
     stdin: str | bytes | None = None,
     outputs: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> tuple[Run, Run]:
     """Run nmap, then pynmap, with the same arguments, input files and stdin."""
     runs = tuple(
@@ -81,6 +83,7 @@ def run_both(
             setup_files=setup_files,
             stdin=stdin,
             outputs=outputs,
+            env=env,
         )
         for program in ("nmap", "pynmap")
     )
