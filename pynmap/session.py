@@ -230,7 +230,9 @@ class Session:
                                            debugging=o.debugging)
                     if exclude_words else None)
 
-        self.resolver = dns.ReverseResolver(system=o.system_dns)
+        self.resolver = dns.ReverseResolver(system=o.system_dns, dns_servers=o.dns_servers,
+                                            warn=self.warn,
+                                            debug=rep.interactive if o.debugging else None)
         self.group_times = Times()  # the ping scan's timing carries over between groups
         if o.input_stream is not None:
             words: Iterator[str] = targets.read_target_words(o.input_stream)  # type: ignore[arg-type]
@@ -359,19 +361,24 @@ class Session:
         self._log_rate()
 
     def _reverse_dns(self, hosts: list[HostResult], *, every: bool) -> None:
-        o = self.options
-        if o.no_resolve or not hosts:
+        o, rep = self.options, self.reporter
+        if o.no_resolve:
             return
-        names, asked = self.resolver.lookup(h.address for h in hosts)
-        if asked and o.verbosity:
-            word = "host" if asked == 1 else "hosts"
-            kind = "System" if o.system_dns else "Parallel"
-            task = f"{kind} DNS resolution of {asked} {word}."
-            now = time.time()
-            self.reporter.task_begin(task, now)
-            self.reporter.task_end(task, time.time(), None)
+        task = ""
+
+        def starting(count: int, system: bool) -> None:
+            nonlocal task
+            word = "host" if count == 1 else "hosts"
+            task = f"{'System' if system else 'Parallel'} DNS resolution of {count} {word}."
+            rep.task_begin(task, time.time())
+
+        found = self.resolver.lookup((h.address for h in hosts), starting)
+        if task:
+            rep.task_end(task, time.time(), None)
+        if found.stats.actual and (o.debugging or o.verbosity >= 3):
+            rep.interactive(dns.summary_line(found.stats, system=found.system))
         for host in hosts:
-            host.ptr_name = names.get(host.address)
+            host.ptr_name = found.names.get(host.address)
 
     # -- runtime interaction -------------------------------------------------------------------
     def _phase_begins(self, task: str, hosts: int) -> None:

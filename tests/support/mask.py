@@ -77,9 +77,28 @@ _RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
 )
 
 
+# "Discovered open port" lines and --packet-trace CONN lines follow the
+# randomised port order
+_DISCOVERED = re.compile(r"(?:^Discovered open port [^\n]*\n)+", re.MULTILINE)
+_CONN = re.compile(r"(?:^CONN \(<s>s\) [^\n]*\n)+", re.MULTILINE)
+
+
+def _sorted_block(match: re.Match[str]) -> str:
+    return "".join(sorted(match.group(0).splitlines(keepends=True)))
+
+
 def mask(text: str) -> str:
-    """Replace the run-dependent times in nmap-style output by fixed placeholders."""
+    """Replace the run-dependent times in nmap-style output by fixed placeholders.
+
+    Also run-dependent: the order of a run of "Discovered open port" lines
+    or of --packet-trace CONN lines, which follows the randomised port
+    order; such a run is sorted (the lines themselves stay as they are).
+    """
     for needle, pattern, replacement in _RULES:
         if needle in text:
             text = pattern.sub(replacement, text)
+    if "Discovered open port" in text:
+        text = _DISCOVERED.sub(_sorted_block, text)
+    if "CONN (" in text:
+        text = _CONN.sub(_sorted_block, text)
     return text

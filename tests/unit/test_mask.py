@@ -175,3 +175,11 @@ def test_mask_is_idempotent() -> None:
 def test_text_without_times_is_untouched() -> None:
     text = "Nmap scan report for 10.0.0.1\nPORT   STATE SERVICE\n22/tcp open  ssh\n"
     assert mask(text) == text
+
+
+def test_discovered_lines_compare_in_any_order_but_not_with_other_ports() -> None:
+    a = "x\nDiscovered open port 22/tcp on 127.0.0.1\nDiscovered open port 80/tcp on 127.0.0.1\ny\n"
+    b = "x\nDiscovered open port 80/tcp on 127.0.0.1\nDiscovered open port 22/tcp on 127.0.0.1\ny\n"
+    c = "x\nDiscovered open port 80/tcp on 127.0.0.1\nDiscovered open port 23/tcp on 127.0.0.1\ny\n"
+    assert mask(a) == mask(b)
+    assert mask(a) != mask(c)

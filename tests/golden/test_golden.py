@@ -1,0 +1,215 @@
+"""pynmap against nmap's golden captures, in the very environment they were taken in.
+
+Each directory of ../shared/nmap-reference/cases holds a command line (`cmd`),
+what nmap printed (`stdout`, `stderr`, `exit`) and every file it wrote.
+tools/env_setup.sh rebuilds the namespace the captures came from
+(listeners, firewall rules, DNS server); each case runs pynmap there the
+way the capture ran nmap (`ip netns exec nmapref env NMAP_UNPRIVILEGED=1
+TZ=UTC ...`, argv[0] "nmap") in a scratch directory holding the case's
+input files, and compares everything after the one shared mask.  Every
+XML file pynmap writes must also validate against nmap.dtd.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.compare import first_difference
+from tests.support.mask import mask
+from tests.support.netns import in_ci, pynmap_command
+
+pytestmark = pytest.mark.lab
+
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = Path(os.environ.get("PYNMAP_REFERENCE", ROOT.parent / "shared" / "nmap-reference"))
+CASES_DIR = REFERENCE / "cases"
+ENV_SETUP = REFERENCE / "tools" / "env_setup.sh"
+NAMESPACE = "nmapref"
+DTD = Path("/usr/share/nmap/nmap.dtd")
+CAPTURE_FILES = {"cmd", "setup", "stdout", "stderr", "exit"}
+OUTPUT_PREFIXES = ("out.", "scan.")
+
+# Cases whose output is pynmap's own by design: the usage screen and the
+# version text.  Their exit code and stderr must still match.
+OWN_STDOUT = {"help", "no_args", "version", "bad_scantype"}
+
+# Known differences, each with its cause; strict, so a fix is noticed.
+KNOWN: dict[str, str] = {
+    "debug2": "-d2 adds nmap's engine-internal trace lines (Fetchfile found, ultrascan_host_"
+              "probe_update, Changing ping technique, ...), which pynmap does not reproduce",
+    "interrupted": "the capture was stopped by a SIGINT at a moment of its own; pynmap's "
+                   "interruption is tested in tests/lab/test_interrupt.py",
+}
+
+
+def _cases() -> list[str]:
+    if not CASES_DIR.is_dir():
+        return []
+    return sorted(p.name for p in CASES_DIR.iterdir() if (p / "cmd").is_file())
+
+
+@pytest.fixture(scope="session")
+def nmapref() -> Iterator[str]:
+    """The capture environment, built for this session and torn down after it."""
+    problem = None
+    if os.geteuid() != 0:
+        problem = "the golden tests need root (network namespaces)"
+    elif not ENV_SETUP.is_file():
+        problem = f"{ENV_SETUP} is missing"
+    else:
+        # a namespace left by an interrupted run would make `up` refuse
+        _env_setup("down")
+        status, log = _env_setup("up")
+        if status != 0:
+            problem = f"env_setup.sh up failed:\n{log}"
+    if problem:
+        if in_ci():
+            pytest.fail(problem, pytrace=False)
+        pytest.skip(problem)
+    try:
+        yield NAMESPACE
+    finally:
+        _env_setup("down")
+
+
+def _env_setup(action: str) -> tuple[int, str]:
+    """Run tools/env_setup.sh; its daemons keep their output open, so it goes to a file."""
+    with tempfile.TemporaryFile("w+") as log:
+        done = subprocess.run(["sh", str(ENV_SETUP), action], stdout=log, stderr=log,
+                              stdin=subprocess.DEVNULL, timeout=120)
+        log.seek(0)
+        return done.returncode, log.read()
+
+
+def _inputs(case_dir: Path, workdir: Path) -> None:
+    """The case's input files, as they were before nmap ran.
+
+    An output file that existed before the run (`input_files:` in `setup`,
+    for --append-output) held what precedes nmap's own first line.
+    """
+    setup = (case_dir / "setup").read_text()
+    listed = next((line.split(":", 1)[1].split() for line in setup.splitlines()
+                   if line.startswith("input_files:")), [])
+    for name in listed:
+        if name.startswith(OUTPUT_PREFIXES):
+            text = (case_dir / name).read_text()
+            (workdir / name).write_text(text[: text.find("# Nmap ")])
+    for item in case_dir.iterdir():
+        name = item.name
+        if name in CAPTURE_FILES or name.startswith(OUTPUT_PREFIXES):
+            continue
+        if name.endswith(".before"):
+            shutil.copyfile(item, workdir / name.removesuffix(".before"))
+        elif (case_dir / f"{name}.before").exists():
+            continue  # the state after the run: compared, not copied
+        elif item.is_dir():
+            shutil.copytree(item, workdir / name)
+        else:
+            shutil.copyfile(item, workdir / name)
+
+
+def _outputs(case_dir: Path) -> list[str]:
+    names = [p.name for p in case_dir.iterdir()
+             if p.name.startswith(OUTPUT_PREFIXES) and p.is_file()]
+    names += [p.name.removesuffix(".before") for p in case_dir.glob("*.before")]
+    return sorted(names)
+
+
+@pytest.fixture(scope="session")
+def nmap_named_pynmap(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """pynmap started under the name "nmap", which its messages then print as nmap's do.
+
+    Python takes argv[0] from the script's path (`exec -a` does not reach
+    it), so the console script is linked as .../nmap.
+    """
+    command = pynmap_command()
+    script = Path(command[-1])
+    if len(command) != 1 or not script.is_file():
+        pytest.fail(f"cannot link {command} as nmap", pytrace=False)
+    link = tmp_path_factory.mktemp("launcher") / "nmap"
+    link.symlink_to(script)
+    return [str(link)]
+
+
+def _command(cmd: str, launcher: list[str]) -> tuple[list[str], bool]:
+    """The capture's command line with pynmap in nmap's place, and whether the
+    capture ran unprivileged by its uid (runuser -u nobody) rather than by
+    NMAP_UNPRIVILEGED.  pynmap behaves the same under any uid, so those cases
+    run it as root without the variable."""
+    words = shlex.split(cmd)
+    at = words.index("nmap")
+    as_nobody = words[0] == "runuser"
+    return [*launcher, *words[at + 1 :]], as_nobody
+
+
+# -oS substitutes letters at random (A->4, e->3, i->!|1, o->0, s->$/z, case flips) and
+# leaves digits alone, so a 0 may be an o and a time's digits vary: a script-kiddie
+# file is compared on what no substitution touches, line by line.
+_SKID_AMBIGUOUS = str.maketrans("", "", "0123456789aeiosz!|$")
+
+
+def _skid_skeleton(text: str) -> str:
+    return "\n".join(line.lower().translate(_SKID_AMBIGUOUS) for line in text.splitlines())
+
+
+def _dtd_errors(path: Path) -> str:
+    done = subprocess.run(["xmllint", "--noout", "--dtdvalid", str(DTD), str(path)],
+                          capture_output=True, text=True, timeout=60)
+    return "" if done.returncode == 0 else done.stderr
+
+
+def _params() -> list[object]:
+    return [pytest.param(case, marks=pytest.mark.xfail(strict=True, reason=KNOWN[case]))
+            if case in KNOWN else case for case in _cases()]
+
+
+@pytest.mark.parametrize("case", _params())
+def test_golden(case: str, nmapref: str, nmap_named_pynmap: list[str], tmp_path: Path) -> None:
+    case_dir = CASES_DIR / case
+    _inputs(case_dir, tmp_path)
+    command, as_nobody = _command((case_dir / "cmd").read_text().strip(), nmap_named_pynmap)
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+           "HOME": str(tmp_path), "LANG": "C.UTF-8", "NMAP_UNPRIVILEGED": "1", "TZ": "UTC"}
+    if as_nobody:
+        env.pop("NMAP_UNPRIVILEGED")
+    done = subprocess.run(["ip", "netns", "exec", nmapref, *command], cwd=tmp_path, env=env,
+                          capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+    problems = []
+    want_exit = int((case_dir / "exit").read_text().strip())
+    if done.returncode != want_exit:
+        problems.append(f"exit: nmap {want_exit}, pynmap {done.returncode}")
+    streams = ["stderr"] if case in OWN_STDOUT else ["stdout", "stderr"]
+    for stream in streams:
+        want = mask((case_dir / stream).read_bytes().decode("utf-8", "surrogateescape"))
+        got = mask(getattr(done, stream).decode("utf-8", "surrogateescape"))
+        if want != got:
+            problems.append(f"{stream} {first_difference(want, got)}")
+    if case in OWN_STDOUT:
+        assert done.stdout, "pynmap printed nothing"
+    for name in _outputs(case_dir):
+        want = mask((case_dir / name).read_bytes().decode("utf-8", "surrogateescape"))
+        path = tmp_path / name
+        if not path.exists():
+            problems.append(f"file {name}: pynmap wrote none")
+            continue
+        got = mask(path.read_bytes().decode("utf-8", "surrogateescape"))
+        if name.endswith(".skid"):  # the mask cannot read l33t text: compare skeletons
+            want = _skid_skeleton((case_dir / name).read_text())
+            got = _skid_skeleton(path.read_text())
+        if want != got:
+            problems.append(f"file {name} {first_difference(want, got)}")
+        # nmap's own XML is not always valid (a fatal error before its header
+        # leaves a bare <nmaprun><runstats>); pynmap's must be wherever nmap's is
+        if name.endswith(".xml") and not _dtd_errors(case_dir / name) and (
+            errors := _dtd_errors(path)
+        ):
+            problems.append(f"file {name} is not valid against nmap.dtd:\n{errors}")
+    assert not problems, f"{case}: {' '.join(command)}\n" + "\n".join(problems)
