@@ -44,6 +44,7 @@ class HostResult:
     # The port whose answer proved the host up in discovery; the connect scan
     # re-probes it as its timing ping (nmap's pingprobe).  Engine bookkeeping.
     ping_port: int | None = None
+    hint_reason: str = "unknown-response"  # the reason <hosthint> shows
 
     @property
     def addrtype(self) -> str:

@@ -15,7 +15,7 @@ PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 export PATH
 
 # What the suite drives: nmap and ndiff (oracles), xmllint/xsltproc (XML
-# checks), dnsmasq/iptables/ip/tcpdump (the lab), python3 -m venv.
+# checks), dnsmasq/iptables/ip/tcpdump/ethtool (the lab), python3 -m venv.
 need_pkgs=""
 want() {  # want COMMAND PACKAGE: queue PACKAGE when COMMAND is absent
     command -v "$1" >/dev/null 2>&1 || need_pkgs="$need_pkgs $2"
@@ -28,6 +28,7 @@ want dnsmasq dnsmasq-base
 want iptables iptables
 want ip iproute2
 want tcpdump tcpdump
+want ethtool ethtool
 # Debian's python3 lacks ensurepip, which `python3 -m venv` needs
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     need_pkgs="$need_pkgs python3 python3-venv"

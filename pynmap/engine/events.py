@@ -71,7 +71,9 @@ class _Bridge(SchedulerEvents):
         result = self.hosts[host]
         result.status = "up"
         if self.scheduler is not None:
-            result.reason = self.scheduler.hosts[host].reason or result.reason
+            state = self.scheduler.hosts[host]
+            result.reason = state.reason or result.reason
+            result.hint_reason = state.hint_reason
         if self._up is not None:
             self._up(result)
 

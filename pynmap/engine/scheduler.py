@@ -85,6 +85,7 @@ class HostState:
         "end",
         "finished",
         "good",
+        "hint_reason",
         "index",
         "last_boost",
         "last_ping_probes",
@@ -142,6 +143,8 @@ class HostState:
         self.timed_out = False
         self.status: str | None = None  # host discovery: "up" / "down"
         self.reason = ""
+        # nmap's <hosthint> shows the reason a host had just before it was found up
+        self.hint_reason = "unknown-response"
 
 
 class Scheduler:
@@ -670,6 +673,7 @@ class Scheduler:
         up = outcome.host_up
         if h.status != "up":
             h.status = "up" if up else "down"
+            h.hint_reason = h.reason or "unknown-response"
             h.reason = outcome.reason
             if up:
                 self.events.host_up(h.index)

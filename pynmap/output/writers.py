@@ -448,7 +448,7 @@ class Reporter:
         if self._xml is None:
             return
         view = build_host_view(host, "ping", self._opts, self._service_name)
-        view = replace(view, status="up", reason="unknown-response")
+        view = replace(view, status="up", reason=host.hint_reason)
         self._xml.write(self._m_xml.hosthint(view))
         self._xml.flush()
 

@@ -56,11 +56,12 @@ def run_one(
     stdin: str | bytes | None = None,
     outputs: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    timeout: float = 120,
 ) -> Run:
     """Run `program` ("nmap" or "pynmap") in a fresh `workdir` prepared with `setup_files`."""
     _prepare(workdir, setup_files or {})
     runner = run_nmap if program == "nmap" else run_pynmap
-    return _collect(runner(args, ns, workdir, stdin, env=env), workdir, outputs)
+    return _collect(runner(args, ns, workdir, stdin, env=env, timeout=timeout), workdir, outputs)
 
 
 def run_both(
@@ -72,6 +73,7 @@ def run_both(
     stdin: str | bytes | None = None,
     outputs: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    timeout: float = 120,
 ) -> tuple[Run, Run]:
     """Run nmap, then pynmap, with the same arguments, input files and stdin."""
     runs = tuple(
@@ -84,6 +86,7 @@ def run_both(
             stdin=stdin,
             outputs=outputs,
             env=env,
+            timeout=timeout,
         )
         for program in ("nmap", "pynmap")
     )

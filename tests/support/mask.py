@@ -80,6 +80,7 @@ _RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
 # "Discovered open port" lines and --packet-trace CONN lines follow the
 # randomised port order
 _DISCOVERED = re.compile(r"(?:^Discovered open port [^\n]*\n)+", re.MULTILINE)
+_HOSTHINTS = re.compile(r"(?:<hosthint>.*?</hosthint>\n)+", re.DOTALL)
 _CONN = re.compile(r"(?:^CONN \(<s>s\) [^\n]*\n)+", re.MULTILINE)
 
 
@@ -87,12 +88,18 @@ def _sorted_block(match: re.Match[str]) -> str:
     return "".join(sorted(match.group(0).splitlines(keepends=True)))
 
 
+def _sorted_hints(match: re.Match[str]) -> str:
+    hints = re.findall(r"<hosthint>.*?</hosthint>\n", match.group(0), re.DOTALL)
+    return "".join(sorted(hints))
+
+
 def mask(text: str) -> str:
     """Replace the run-dependent times in nmap-style output by fixed placeholders.
 
     Also run-dependent: the order of a run of "Discovered open port" lines
     or of --packet-trace CONN lines, which follows the randomised port
-    order; such a run is sorted (the lines themselves stay as they are).
+    order, and of a run of XML <hosthint> elements, which follows the order
+    in which hosts answered; such a run is sorted (its lines stay as they are).
     """
     for needle, pattern, replacement in _RULES:
         if needle in text:
@@ -101,4 +108,6 @@ def mask(text: str) -> str:
         text = _DISCOVERED.sub(_sorted_block, text)
     if "CONN (" in text:
         text = _CONN.sub(_sorted_block, text)
+    if "<hosthint>" in text:
+        text = _HOSTHINTS.sub(_sorted_hints, text)
     return text
