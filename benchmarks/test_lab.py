@@ -1,0 +1,75 @@
+"""The lab scenarios, timed: pynmap and nmap take turns on the same targets.
+
+Each workload builds its lab (tests/support/lab), runs both programs
+alternately for the configured rounds, and adds its row to the table.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.harness import Workload, bench, format_table
+from tests.support.lab import SCENARIOS, lab
+from tests.support.netns import Netns, netns_for_tests
+
+LAB_WORKLOADS = {
+    "rtt50": Workload("lab: 1 host, 50 ms RTT, 1000 ports, 300 filtered",
+                      ("-sT", "-n", "-p", "1-700,3000-3299", "198.18.0.10")),
+    "lossy": Workload("lab: 2% loss, 20 ms RTT, 1000 ports",
+                      ("-sT", "-n", "-Pn", "198.18.0.10")),
+    "fleet": Workload("lab: /26, 20 hosts down, top 100 ports",
+                      ("-sT", "-n", "-F", "198.18.0.64/26")),
+    "rst_limit": Workload("lab: RST limit 100/s, 1000 ports",
+                          ("-sT", "-n", "-Pn", "198.18.0.10")),
+    "mixed": Workload("lab: 4 hosts, 0 ms, top 1000 ports",
+                      ("-sT", "-n", "198.18.0.10-13")),
+}
+
+
+@pytest.mark.parametrize("name", list(LAB_WORKLOADS))
+def test_lab_scenario(name: str, benchmark: Any, rounds: int, tmp_path: Path) -> None:
+    workload = LAB_WORKLOADS[name]
+    with lab(SCENARIOS[name]) as running:
+        result = bench(benchmark, workload, running.scanner, tmp_path, rounds=rounds)
+    print()
+    print(format_table([result]))
+    assert {s.exit for s in result.samples["nmap"]} == {0}
+
+
+LOOPBACK_OPEN = (22, 80, 3306, 8080)
+
+
+@pytest.fixture(scope="module")
+def loopback() -> Iterator[Netns]:
+    with netns_for_tests("pynmap-blo") as ns:
+        proc = subprocess.Popen(
+            [*ns.exec_prefix(), sys.executable, "-c",
+             "import socket,time\nsocks=[]\n"
+             f"for p in {LOOPBACK_OPEN!r}:\n"
+             "    s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+             "    s.bind(('127.0.0.1', p)); s.listen(1024); socks.append(s)\n"
+             "print('ready', flush=True); time.sleep(3600)\n"],
+            stdout=subprocess.PIPE)
+        try:
+            assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+            yield ns
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("ports", [(), ("-p-",)], ids=["top1000", "all_ports"])
+def test_loopback(ports: tuple[str, ...], loopback: Netns, benchmark: Any, rounds: int,
+                  tmp_path: Path) -> None:
+    label = "loopback -p-" if ports else "loopback top 1000 (whole process)"
+    workload = Workload(label, ("-sT", "-n", *ports, "127.0.0.1"))
+    result = bench(benchmark, workload, loopback, tmp_path, rounds=rounds)
+    print()
+    print(format_table([result]))
+    assert {s.exit for s in result.samples["nmap"]} == {0}
