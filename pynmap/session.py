@@ -93,6 +93,11 @@ class _Events:
         if self.session.options.verbosity > 0:
             self.session.reporter.interactive(f"Discovered open port {port}/tcp on {host.address}")
 
+    def tracing(self) -> bool:
+        """Whether this phase needs CONN lines (a `p` key press counts from the next phase)."""
+        spec = self.session.reporter.spec
+        return spec.traces_packets
+
     def conn_trace(self, host: HostResult, port: int, text: str, elapsed: float) -> None:
         self.session.reporter.packet_trace(
             f"CONN ({elapsed:.4f}s) TCP localhost > {host.address}:{port} => {text}")

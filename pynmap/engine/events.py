@@ -53,7 +53,11 @@ class _Bridge(SchedulerEvents):
     def __init__(self, hosts: Sequence[HostResult], events: object, t0: float | None) -> None:
         self.hosts = hosts
         self._open = getattr(events, "discovered_open", None)
+        # a caller that does not trace now saves a call per connect() event
+        tracing = getattr(events, "tracing", None)
         self._trace = getattr(events, "conn_trace", None)
+        if tracing is not None and not tracing():
+            self._trace = None
         self._up = getattr(events, "host_up", None)
         self._notice = getattr(events, "notice", None)
         self._warn = getattr(events, "warn", None)

@@ -1,7 +1,8 @@
 """The only code that touches sockets: non-blocking connect() under one epoll.
 
-Each probe is a fresh non-blocking TCP socket with SO_LINGER {on, 0}, so
-closing it after a successful connect sends RST and leaves no TIME_WAIT.
+Each probe is a fresh non-blocking TCP socket; one that connected (or may
+have) gets SO_LINGER {on, 0} just before it is closed, so closing sends RST
+and leaves no TIME_WAIT (a refused one needs no such call).
 Completion is read with SO_ERROR.  The loop obeys the scheduler: it starts
 what next_probes() returns, reports answers and timeouts, and sleeps until
 next_deadline() or the next answer.
@@ -195,7 +196,6 @@ class ConnectLoop:
                 self._short_of(probe, exc.errno)
                 return
             raise SystemFatal("Socket creation in sendConnectScanProbe", exc.errno or 0) from None
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
         # The round's `now` is stale by the time a long batch gets here; the
         # RTT sample should start at the real connect().
         probe.sent = self.clock()
@@ -221,9 +221,6 @@ class ConnectLoop:
     def _complete(self, probe: Probe, err: int, now: float) -> None:
         """The connect() of `probe` finished with `err`; tell the scheduler."""
         fd = probe.handle
-        if fd in self.watching:
-            self.watching.discard(fd)
-            self.ep.unregister(fd)
         outcome = classify(err)
         if self.trace:
             self.trace(probe.host, probe.port, outcome.text)
@@ -242,8 +239,12 @@ class ConnectLoop:
             self.sched.on_timeout(probe, now)
             return
         if self.sched.on_outcome(probe, outcome, now):
-            self._close(fd)
-        # else: no verdict; the socket stays (unwatched) until the probe expires.
+            # a refused or failed connect() left no connection behind to reset
+            self._close(fd, connected=err == 0)
+        elif fd in self.watching:
+            # no verdict; the socket stays (unwatched) until the probe expires
+            self.watching.discard(fd)
+            self.ep.unregister(fd)
 
     def _expire(self, probe: Probe, now: float) -> None:
         """The probe's time is up; an answer that arrived but was not read yet still counts."""
@@ -281,15 +282,19 @@ class ConnectLoop:
         except OSError as exc:
             return exc.errno or 0
 
-    def _close(self, fd: int) -> None:
+    def _close(self, fd: int, *, connected: bool = True) -> None:
+        """Close a probe's socket.  One that is, or may have become, connected is
+        closed with SO_LINGER {on, 0}: RST instead of FIN, and no TIME_WAIT.
+        Closing also takes the descriptor out of the epoll set."""
         sock = self.socks.pop(fd, None)
         probe = self.probes.pop(fd, None)
         if probe is not None:
             probe.handle = -1
-        if fd in self.watching:
-            self.watching.discard(fd)
-            self.ep.unregister(fd)
+        self.watching.discard(fd)
         if sock is not None:
+            if connected:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
             sock.close()
 
     def _close_abandoned(self) -> None:

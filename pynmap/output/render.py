@@ -3,11 +3,15 @@
 Templates live in `templates/` at the top of the repository (an installed
 wheel carries them as `pynmap/templates`).  Each format is one file of
 macros, one macro per kind of event (header, host, trailer ...); they are
-compiled once per process and shared by every Reporter.
+compiled once per process and shared by every Reporter.  Compiling them
+costs more than a small scan, so the compiled code is kept in the user's
+cache directory (Jinja checks it against the template source); where that
+directory cannot be written, templates are simply compiled each time.
 """
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,9 +31,22 @@ def template_dirs() -> list[Path]:
     return [d for d in candidates if (d / "normal.j2").is_file()]
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    directory = os.path.join(base, "pynmap", f"templates-{jinja2.__version__}")
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return None
+    return jinja2.FileSystemBytecodeCache(directory)
+
+
 @cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
+        bytecode_cache=_bytecode_cache(),
         loader=jinja2.FileSystemLoader([str(d) for d in template_dirs()]),
         autoescape=False,
         trim_blocks=True,
