@@ -18,7 +18,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pynmap import dns, ports, services, targets
 from pynmap.cli.texts import usage_text, version_text
@@ -28,6 +28,9 @@ from pynmap.output.writers import OutputSpec, Reporter
 from pynmap.progress import ProgressMeter, StatsSchedule, status_line
 from pynmap.results import HostResult, RunStats, Times
 from pynmap.tty import Keyboard
+
+if TYPE_CHECKING:
+    from pynmap.engine.scan import SocketSetup
 
 _INTERRUPTED = {
     signal.SIGINT: "Scan interrupted by SIGINT (Ctrl-C)",
@@ -111,6 +114,7 @@ class Session:
                  resuming: bool = False, resume_after: str | None = None) -> None:
         self.argv = argv
         self.resuming = resuming  # --resume: the XML is appended to without a new prologue
+        self.resume_excludes: targets.Excludes | None = None
         # --resume: targets up to and including this address were done by the earlier run
         self.resume_after = resume_after
         self.phase_rate = 0.0
@@ -243,6 +247,10 @@ class Session:
             words: Iterator[str] = targets.read_target_words(o.input_stream)  # type: ignore[arg-type]
         else:
             words = iter(o.targets)
+        if self.resume_after is not None:
+            # nmap looks for the resume address before it applies the exclusions, so an
+            # excluded last host still marks the spot: exclude by hand while resuming
+            self.resume_excludes, excludes = excludes, None
         expanded = targets.expand_targets(words, ipv6=o.af == socket.AF_INET6, excludes=excludes,
                                           resolve=targets.system_resolver, warn=self.warn,
                                           verbosity=o.verbosity, debugging=o.debugging,
@@ -274,6 +282,8 @@ class Session:
             if self.resume_after is not None:
                 if item.address == self.resume_after:
                     self.resume_after = None
+                continue
+            if self.resume_excludes is not None and item.address in self.resume_excludes:
                 continue
             batch.append(HostResult(address=item.address, family=item.family,
                                     user_name=item.user_name,
@@ -360,6 +370,7 @@ class Session:
         if o.verbosity:
             self.reporter.interactive(f"Scanning {_scanning_label(batch, len(self.ping_ports))}")
         discover(batch, self.ping_ports, o.timing, _Events(self), t0=o.start_time,
+                 setup=self._socket_setup(),
                  group_times=self.group_times)
         self.phase = None
         self.reporter.task_end(task, time.time(), f"{len(batch)} total hosts")
@@ -440,6 +451,12 @@ class Session:
             return True
         return False
 
+    def _socket_setup(self) -> SocketSetup:
+        from pynmap.engine.scan import SocketSetup
+
+        o = self.options
+        return SocketSetup(source=o.source_address, device=o.device, ttl=o.ttl)
+
     def _log_rate(self) -> None:
         """-d: the phase's probes per second, on stdout only (nmap's LOG_STDOUT)."""
         if self.options.debugging:
@@ -453,7 +470,8 @@ class Session:
             self._phase_begins("Connect Scan", len(group))
             if o.verbosity:
                 self.reporter.interactive(f"Scanning {_scanning_label(group, len(order))}")
-            connect_scan(group, order, o.timing, _Events(self), t0=o.start_time)
+            connect_scan(group, order, o.timing, _Events(self), t0=o.start_time,
+                         setup=self._socket_setup())
             self.phase = None
             self.reporter.task_end("Connect Scan", time.time(),
                                    f"{len(order) * len(group)} total ports")

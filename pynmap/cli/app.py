@@ -71,10 +71,10 @@ def run_cli(argv: list[str], stdout: TextIO, stderr: TextIO,
         if "NMAP_ARGS" in environ:  # nmap looks at it first; --resume is then an ordinary option
             argv = expand_nmap_args(argv, environ, early_warning)
         elif len(argv) == 3 and argv[1] == "--resume":
-            from pynmap.cli.resume import read_resume_file
+            from pynmap.resume import read_resume_file
 
             resumption = read_resume_file(argv[2], warn=early_warning)
-            argv = resumption.args
+            argv = resumption.argv
             resuming, resume_after = True, resumption.address
         if len(argv) < 2:
             raise PlainExit("", 255, usage_text())

@@ -15,6 +15,7 @@ from pynmap.results import HostResult, Times
 from pynmap.timing import Timing
 
 from .events import Events, estimator, run_phase, times_of
+from .loop import SocketSetup
 from .rtt import RttEstimator, RttLimits
 
 DEFAULT_PING_PORTS = (80, 443)
@@ -28,6 +29,7 @@ def discover(
     *,
     t0: float | None = None,
     group_times: Times | None = None,
+    setup: SocketSetup | None = None,
 ) -> None:
     """Decide each host's status and reason; sets host.status, .reason, .times, .ping_port.
 
@@ -42,7 +44,8 @@ def discover(
     rtt = [RttEstimator.fresh(RttLimits.from_timing(timing)) for _ in hosts]
     group = estimator(group_times, timing) if group_times is not None else None
     scheduler = run_phase(
-        hosts, list(ping_ports), timing, events, t0, ping_scan=True, rtt=rtt, group_rtt=group
+        hosts, list(ping_ports), timing, events, t0, ping_scan=True, rtt=rtt, group_rtt=group,
+        setup=setup,
     )
     for host, state in zip(hosts, scheduler.hosts, strict=True):
         host.status = "up" if state.status == "up" else "down"

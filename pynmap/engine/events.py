@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pynmap.results import HostResult, Times
 from pynmap.timing import Timing
 
-from .loop import ConnectLoop, socket_budget
+from .loop import ConnectLoop, SocketSetup, socket_budget
 from .rtt import RttEstimator
 from .scheduler import Scheduler, SchedulerEvents
 
@@ -124,6 +124,7 @@ def run_phase(
     rtt: Sequence[RttEstimator] | None,
     group_rtt: RttEstimator | None = None,
     ping_ports: Sequence[int | None] | None = None,
+    setup: SocketSetup | None = None,
 ) -> Scheduler:
     """Run one scheduler over real sockets to the end; returns it for its results."""
     bridge = _Bridge(hosts, events, t0)
@@ -145,7 +146,7 @@ def run_phase(
     started = time.monotonic()
     ConnectLoop(
         scheduler, [(h.family, h.address) for h in hosts], trace=trace, warn=bridge.warn,
-        tick=tick,
+        tick=tick, setup=setup,
     ).run()
     done = getattr(events, "phase_done", None)
     if done is not None:

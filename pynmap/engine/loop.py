@@ -24,6 +24,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from pynmap.errors import Fatal, SystemFatal
 
@@ -50,6 +51,16 @@ _BACKOFF_MAX = 0.5
 _GIVE_UP_AFTER = 30.0  # seconds without a single descriptor before it is fatal
 _MAX_WAIT = 1.0  # never sleep longer than this between rounds
 _IN_PROGRESS = "Operation now in progress"
+
+@dataclass(frozen=True)
+class SocketSetup:
+    """What nmap applies to every connect() socket: -S (bind to a source address),
+    -e (SO_BINDTODEVICE; refused without privileges, which nmap ignores) and --ttl."""
+
+    source: str | None = None
+    device: str | None = None
+    ttl: int | None = None
+
 
 Trace = Callable[[int, int, str], None]  # (host index, port, text)
 Warn = Callable[[str], None]
@@ -119,8 +130,12 @@ class ConnectLoop:
         warn: Warn | None = None,
         clock: Callable[[], float] = time.monotonic,
         tick: Callable[[], float | None] | None = None,
+        setup: SocketSetup | None = None,
     ) -> None:
         self.sched = scheduler
+        self.setup = setup if setup is not None and any(
+            (setup.source, setup.device, setup.ttl is not None)) else None
+        self._bind_failed = False
         # Called once a round for what runs beside the scan (key presses, --stats-every);
         # returns the longest it may wait for its next call, in seconds, or None.
         self.tick = tick
@@ -196,6 +211,8 @@ class ConnectLoop:
                 self._short_of(probe, exc.errno)
                 return
             raise SystemFatal("Socket creation in sendConnectScanProbe", exc.errno or 0) from None
+        if self.setup is not None:
+            self._prepare(sock, family)
         # The round's `now` is stale by the time a long batch gets here; the
         # RTT sample should start at the real connect().
         probe.sent = self.clock()
@@ -217,6 +234,32 @@ class ConnectLoop:
         else:
             # Finished at once (loopback can refuse or accept inside connect()).
             self._complete(probe, err, self.clock())
+
+    def _prepare(self, sock: socket.socket, family: int) -> None:
+        """-S, -e and --ttl on a new socket, with nmap's messages when they fail."""
+        setup = self.setup
+        assert setup is not None
+        if setup.source and not self._bind_failed:
+            try:
+                sock.bind((setup.source, 0))
+            except OSError as exc:
+                self.warn(f"init_socket: Problem binding source address ({setup.source}), "
+                          f"errno: {exc.errno}")
+                self.warn(f"bind: {os.strerror(exc.errno or 0)}")
+                self._bind_failed = True  # nmap tries once, then scans without it
+        if setup.device:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE,
+                                setup.device.encode())
+            except OSError as exc:
+                if exc.errno != errno.EPERM:  # expected without privileges
+                    self.warn(f"Problem binding to interface {setup.device}, errno: {exc.errno}")
+                    self.warn(f"socket_bindtodevice: {os.strerror(exc.errno or 0)}")
+        if setup.ttl is not None:
+            level, name = ((socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS)
+                           if family == socket.AF_INET6 else (socket.IPPROTO_IP, socket.IP_TTL))
+            with contextlib.suppress(OSError):
+                sock.setsockopt(level, name, setup.ttl)
 
     def _complete(self, probe: Probe, err: int, now: float) -> None:
         """The connect() of `probe` finished with `err`; tell the scheduler."""

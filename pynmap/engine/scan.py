@@ -9,8 +9,10 @@ from pynmap.timing import Timing
 
 from .discovery import DEFAULT_PING_PORTS, assume_up, discover
 from .events import Events, estimator, run_phase, times_of, wall_clock
+from .loop import SocketSetup
 
-__all__ = ["DEFAULT_PING_PORTS", "Events", "assume_up", "connect_scan", "discover"]
+__all__ = ["DEFAULT_PING_PORTS", "Events", "SocketSetup", "assume_up", "connect_scan",
+           "discover"]
 
 # A port that never answered: nmap's default state for a connect scan.
 UNANSWERED = ("filtered", "no-response")
@@ -23,6 +25,7 @@ def connect_scan(
     events: Events | None = None,
     *,
     t0: float | None = None,
+    setup: SocketSetup | None = None,
 ) -> None:
     """Connect-scan `ports` (in this order) on every host of one host group.
 
@@ -45,6 +48,7 @@ def connect_scan(
         ping_scan=False,
         rtt=rtt,
         ping_ports=[h.ping_port for h in hosts],
+        setup=setup,
     )
     by_number = sorted(order)
     for host, state in zip(hosts, scheduler.hosts, strict=True):

@@ -95,6 +95,11 @@ BAD_LOGS = {
         "<!-- Nmap 7.93 scan initiated x as: nmap -sL -n 127.0.0.1-2 -->\n"
         '<address addr="::1" addrtype="ipv6"/>\n<\n'
     ),
+    # nmap finds the resume address before applying --exclude: .3 and .4 come next
+    "excluded_last_host": (
+        "# Nmap 7.93 scan initiated x as: nmap -sL -n --exclude 127.0.0.2 127.0.0.1-4\n"
+        "Host: 127.0.0.2 ()\tStatus: Unknown\n#\n"
+    ),
     "unparseable_args": "# Nmap 7.93 scan initiated x as: nmap -sL 'unclosed\nmore\n",
 }
 

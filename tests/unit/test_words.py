@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pynmap.cli.resume import _xml_unescape
 from pynmap.cli.words import MAX_WORDS, arg_parse
 
 
@@ -32,9 +31,3 @@ def test_limits() -> None:
     assert arg_parse(b"x " * (MAX_WORDS + 1)) is None
     assert arg_parse(b"y" * 4095) == [b"y" * 4095]
     assert arg_parse(b"y" * 4096) is None
-
-
-def test_xml_unescape_knows_six_entities_and_mangles_the_rest() -> None:
-    assert _xml_unescape(b"&lt;&gt;&amp;&quot;&apos;-&#45;") == b"<>&\"'--"
-    # unknown references are not decoded: nmap inserts the text after "&#x" first
-    assert _xml_unescape(b"&#x41;") == b"41&#x41;"
