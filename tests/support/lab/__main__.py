@@ -36,6 +36,8 @@ def main() -> int:
         return 1
     print(f"lab {args.scenario} is up; scan from namespace {running.scanner.name}; "
           "Ctrl-C takes it down", flush=True)
+    # blocked only now: the lab's own processes must keep their default signal mask
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     finally:
@@ -44,5 +46,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     sys.exit(main())
