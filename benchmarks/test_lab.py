@@ -6,8 +6,6 @@ alternately for the configured rounds, and adds its row to the table.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ import pytest
 
 from benchmarks.harness import Workload, bench, format_table
 from tests.support.lab import SCENARIOS, lab
-from tests.support.netns import Netns, netns_for_tests
+from tests.support.netns import Netns, listening, netns_for_tests
 
 LAB_WORKLOADS = {
     "rtt50": Workload("lab: 1 host, 50 ms RTT, 1000 ports, 300 filtered",
@@ -47,21 +45,8 @@ LOOPBACK_OPEN = (22, 80, 3306, 8080)
 
 @pytest.fixture(scope="module")
 def loopback() -> Iterator[Netns]:
-    with netns_for_tests("pynmap-blo") as ns:
-        proc = subprocess.Popen(
-            [*ns.exec_prefix(), sys.executable, "-c",
-             "import socket,time\nsocks=[]\n"
-             f"for p in {LOOPBACK_OPEN!r}:\n"
-             "    s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-             "    s.bind(('127.0.0.1', p)); s.listen(1024); socks.append(s)\n"
-             "print('ready', flush=True); time.sleep(3600)\n"],
-            stdout=subprocess.PIPE)
-        try:
-            assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
-            yield ns
-        finally:
-            proc.kill()
-            proc.wait()
+    with netns_for_tests("pynmap-blo") as ns, listening(ns, LOOPBACK_OPEN):
+        yield ns
 
 
 @pytest.mark.parametrize("ports", [(), ("-p-",)], ids=["top1000", "all_ports"])

@@ -17,7 +17,7 @@ import pytest
 from lxml import etree, html
 
 from tests.support.compare import run_both
-from tests.support.netns import Netns, netns_for_tests, pynmap_command
+from tests.support.netns import Netns, listening, netns_for_tests, pynmap_command
 
 pytestmark = [pytest.mark.lab, pytest.mark.nmap]
 
@@ -33,20 +33,8 @@ def scan_ns() -> Iterator[Netns]:
     with netns_for_tests("pynmap-compat") as ns:
         rule = ["-A", "INPUT", "-p", "tcp", "--syn", "--dport", str(DROPPED), "-j", "DROP"]
         subprocess.run([*ns.exec_prefix(), "iptables", *rule], check=True, timeout=30)
-        listeners = subprocess.Popen(
-            [*ns.exec_prefix(), sys.executable, "-c",
-             "import socket,time\nsocks=[]\n"
-             f"for p in {OPEN!r}:\n"
-             "    s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-             "    s.bind(('127.0.0.1', p)); s.listen(64); socks.append(s)\n"
-             "print('ready', flush=True); time.sleep(600)\n"],
-            stdout=subprocess.PIPE)
-        try:
-            assert listeners.stdout is not None and listeners.stdout.readline() == b"ready\n"
+        with listening(ns, OPEN):
             yield ns
-        finally:
-            listeners.kill()
-            listeners.wait()
 
 
 @pytest.fixture(scope="module")

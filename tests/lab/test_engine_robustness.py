@@ -6,8 +6,8 @@
 * both cores busy with other work while pynmap scans 2000 ports ten times:
   every run reports exactly the true states.
 
-All of it in a namespace of the test's own, with listeners and one port
-whose connection attempts are dropped.
+All of it in a namespace of the test's own, with listeners and ports whose
+connection attempts are dropped.
 """
 
 from __future__ import annotations
@@ -20,46 +20,30 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
-from tests.support.netns import Netns, base_env, netns_for_tests, pynmap_command
+from tests.support.netns import Netns, base_env, listening, netns_for_tests, pynmap_command
 
 pytestmark = pytest.mark.lab
 
 OPEN = (22, 1500, 33306)
-DROPPED = 1999
+DROPPED = 1999  # a lone filtered port among the first 2000
+DROP_RANGE = range(45000, 45100)  # silent sockets held while the descriptors are few
+CAPTURED = 2222  # the port of the packet capture
 
 
 @pytest.fixture(scope="module")
 def ns() -> Iterator[Netns]:
     with netns_for_tests("pynmap-rob") as space:
-        rule = ["-A", "INPUT", "-p", "tcp", "--syn", "--dport", str(DROPPED), "-j", "DROP"]
-        subprocess.run([*space.exec_prefix(), "iptables", *rule], check=True, timeout=30)
-        proc = subprocess.Popen(
-            [*space.exec_prefix(), sys.executable, "-c",
-             "import socket,time\nsocks=[]\n"
-             f"for p in {OPEN!r}:\n"
-             "    s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-             "    s.bind(('127.0.0.1', p)); s.listen(1024); socks.append(s)\n"
-             "print('ready', flush=True)\n"
-             "while True:\n"
-             "    for s in socks:\n"
-             "        s.setblocking(False)\n"
-             "        try:\n"
-             "            c, _ = s.accept(); c.close()\n"
-             "        except BlockingIOError:\n"
-             "            pass\n"
-             "    time.sleep(0.01)\n"],
-            stdout=subprocess.PIPE)
-        try:
-            assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        for dport in (str(DROPPED), f"{DROP_RANGE[0]}:{DROP_RANGE[-1]}"):
+            rule = ["-A", "INPUT", "-p", "tcp", "--syn", "--dport", dport, "-j", "DROP"]
+            subprocess.run([*space.exec_prefix(), "iptables", *rule], check=True, timeout=30)
+        with listening(space, OPEN):
             yield space
-        finally:
-            proc.kill()
-            proc.wait()
 
 
 def _scan(ns: Netns, workdir: Path, args: list[str], *, nofile: int | None = None
@@ -85,9 +69,29 @@ def _scan(ns: Netns, workdir: Path, args: list[str], *, nofile: int | None = Non
 
 def _true_states(ports: range) -> dict[int, tuple[str, str]]:
     listed = {p: ("open", "syn-ack") for p in OPEN if p in ports}
-    if DROPPED in ports:
-        listed[DROPPED] = ("filtered", "no-response")
+    for port in (DROPPED, *DROP_RANGE):
+        if port in ports:
+            listed[port] = ("filtered", "no-response")
     return listed
+
+
+@contextmanager
+def _silent_listener(ns: Netns, port: int) -> Iterator[None]:
+    """A listening socket that never accepts: the kernel completes handshakes on
+    its own and the peer never closes, so every FIN or RST seen is pynmap's."""
+    proc = subprocess.Popen(
+        [*ns.exec_prefix(), sys.executable, "-c",
+         "import socket, sys\n"
+         "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+         f"s.bind(('127.0.0.1', {port})); s.listen(16)\n"
+         "print('ready', flush=True); sys.stdin.read()\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.mark.skipif(shutil.which("tcpdump") is None and not os.environ.get("CI"),
@@ -95,27 +99,34 @@ def _true_states(ports: range) -> dict[int, tuple[str, str]]:
 def test_open_port_sees_syn_synack_ack_rst_and_no_fin(ns: Netns, tmp_path: Path) -> None:
     pcap = tmp_path / "lo.pcap"
     # -Z root: tcpdump would otherwise drop to its own user, who cannot write here
-    capture = subprocess.Popen([*ns.exec_prefix(), "tcpdump", "--immediate-mode", "-Z", "root", "-i", "lo", "-n", "-U", "-w",
-                                str(pcap), "tcp", "port", "22"],
+    capture = subprocess.Popen([*ns.exec_prefix(), "tcpdump", "--immediate-mode", "-Z", "root",
+                                "-i", "lo", "-n", "-U", "-w", str(pcap), "tcp", "port",
+                                str(CAPTURED)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         assert capture.stderr is not None
         capture.stderr.readline()  # "listening on lo ..." once it captures
-        _, ports, _ = _scan(ns, tmp_path, ["-sT", "-Pn", "-n", "-p", "22", "127.0.0.1"])
-        assert ports == {22: ("open", "syn-ack")}
-        time.sleep(0.5)
+        with _silent_listener(ns, CAPTURED):
+            done, ports, _ = _scan(ns, tmp_path,
+                                   ["-sT", "-Pn", "-n", "-p", str(CAPTURED), "127.0.0.1"])
+            time.sleep(0.3)  # let tcpdump write the last packet
     finally:
         capture.send_signal(signal.SIGINT)
         capture.wait(timeout=10)
+    assert done.returncode == 0, done.stderr
+    assert ports == {CAPTURED: ("open", "syn-ack")}
     lines = subprocess.run(["tcpdump", "-Z", "root", "-n", "-r", str(pcap)], capture_output=True, text=True,
                            timeout=30).stdout.splitlines()
-    # pynmap's side is the ephemeral port; the listener is 127.0.0.1.22
-    flags = []
+    # "IP 127.0.0.1.40000 > 127.0.0.1.2222: Flags [S], ...": the listener is .2222
+    seen: list[tuple[str, str]] = []
     for line in lines:
-        outbound = ".22: Flags" in line and " > 127.0.0.1.22:" in line
-        flags.append(("out" if outbound else "in", line.split("Flags [", 1)[1].split("]")[0]))
-    assert flags[:4] == [("out", "S"), ("in", "S."), ("out", "."), ("out", "R.")], lines
-    assert not any("F" in f for _, f in flags), lines
+        source, rest = line.split(" IP ", 1)[1].split(" > ", 1)
+        side = "listener" if source.endswith(f".{CAPTURED}") else "pynmap"
+        seen.append((side, rest.split("Flags [", 1)[1].split("]", 1)[0]))
+    # SO_LINGER {on, 0}: the connection ends with pynmap's RST (with or without
+    # ACK), never with a FIN, and nothing follows it
+    assert seen[:3] == [("pynmap", "S"), ("listener", "S."), ("pynmap", ".")], lines
+    assert len(seen) == 4 and seen[3][0] == "pynmap" and seen[3][1] in {"R", "R."}, lines
 
 
 def test_every_port_under_ulimit_256(ns: Netns, tmp_path: Path) -> None:

@@ -214,3 +214,41 @@ def run_pynmap(
 ) -> Result:
     """Run pynmap inside `ns`; returns (exit, stdout, stderr)."""
     return _run([*pynmap_command(), *args], ns, cwd, stdin, env, timeout)
+
+
+_LISTENER = """
+import select, socket, sys
+socks = []
+for item in sys.argv[1:]:
+    address, port = item.rsplit("/", 1)
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((address, int(port)))
+    s.listen(1024)
+    s.setblocking(False)
+    socks.append(s)
+print("ready", flush=True)
+while True:
+    for s in select.select(socks, [], [])[0]:
+        try:
+            s.accept()[0].close()
+        except OSError:
+            pass
+"""
+
+
+@contextmanager
+def listening(ns: Netns, ports: Sequence[int], address: str = "127.0.0.1") -> Iterator[None]:
+    """TCP listeners on `address`:`ports` inside `ns`, accepting and closing at once."""
+    proc = subprocess.Popen(
+        [*ns.exec_prefix(), sys.executable, "-c", _LISTENER, *(f"{address}/{p}" for p in ports)],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        if proc.stdout is None or proc.stdout.readline() != b"ready\n":
+            raise NetnsUnavailable(f"listeners on {address} {list(ports)} did not start")
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
