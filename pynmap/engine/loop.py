@@ -3,9 +3,11 @@
 Each probe is a fresh non-blocking TCP socket; one that connected (or may
 have) gets SO_LINGER {on, 0} just before it is closed, so closing sends RST
 and leaves no TIME_WAIT (a refused one needs no such call).
-Completion is read with SO_ERROR.  The loop obeys the scheduler: it starts
-what next_probes() returns, reports answers and timeouts, and sleeps until
-next_deadline() or the next answer.
+Completion is read with SO_ERROR, and read once more before a probe is
+timed out, so an answer the loop was too busy to notice still counts (and,
+its arrival time unknown, gives no RTT sample).  The loop obeys the
+scheduler: it starts what next_probes() returns, reports answers and
+timeouts, and sleeps until next_deadline() or the next answer.
 
 Descriptors are a budget: RLIMIT_NOFILE's soft limit is raised to the hard
 one, the scheduler is told how many are left, and running out anyway
@@ -44,6 +46,9 @@ RESOURCE_ERRNOS = frozenset(
     }
 )
 _LINGER_RST = struct.pack("ii", 1, 0)
+# What SO_ERROR says of a connection that was established before the peer
+# reset it (a reset in SYN-SENT is ECONNREFUSED instead).
+_RESET_AFTER_CONNECT = frozenset({errno.ECONNRESET, errno.EPIPE})
 _RESERVED_FDS = 10  # stdio, output files, data files: nmap keeps the same margin
 _MIN_SOCKETS = 5
 _BACKOFF_FIRST = 0.01
@@ -51,6 +56,10 @@ _BACKOFF_MAX = 0.5
 _GIVE_UP_AFTER = 30.0  # seconds without a single descriptor before it is fatal
 _MAX_WAIT = 1.0  # never sleep longer than this between rounds
 _IN_PROGRESS = "Operation now in progress"
+# Source addresses (-S) that failed to bind: nmap tries once per process, not
+# once per phase, so its complaint is printed once in all.
+_UNBINDABLE: set[str] = set()
+
 
 @dataclass(frozen=True)
 class SocketSetup:
@@ -135,7 +144,6 @@ class ConnectLoop:
         self.sched = scheduler
         self.setup = setup if setup is not None and any(
             (setup.source, setup.device, setup.ttl is not None)) else None
-        self._bind_failed = False
         # Called once a round for what runs beside the scan (key presses, --stats-every);
         # returns the longest it may wait for its next call, in seconds, or None.
         self.tick = tick
@@ -239,14 +247,14 @@ class ConnectLoop:
         """-S, -e and --ttl on a new socket, with nmap's messages when they fail."""
         setup = self.setup
         assert setup is not None
-        if setup.source and not self._bind_failed:
+        if setup.source and setup.source not in _UNBINDABLE:
             try:
                 sock.bind((setup.source, 0))
             except OSError as exc:
                 self.warn(f"init_socket: Problem binding source address ({setup.source}), "
                           f"errno: {exc.errno}")
                 self.warn(f"bind: {os.strerror(exc.errno or 0)}")
-                self._bind_failed = True  # nmap tries once, then scans without it
+                _UNBINDABLE.add(setup.source)  # then it scans without the binding
         if setup.device:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE,
@@ -261,8 +269,9 @@ class ConnectLoop:
             with contextlib.suppress(OSError):
                 sock.setsockopt(level, name, setup.ttl)
 
-    def _complete(self, probe: Probe, err: int, now: float) -> None:
-        """The connect() of `probe` finished with `err`; tell the scheduler."""
+    def _complete(self, probe: Probe, err: int, now: float, *, late: bool = False) -> None:
+        """The connect() of `probe` finished with `err`; tell the scheduler
+        (`late`: found only by the check at expiry)."""
         fd = probe.handle
         outcome = classify(err)
         if self.trace:
@@ -281,7 +290,7 @@ class ConnectLoop:
             self._close(fd)
             self.sched.on_timeout(probe, now)
             return
-        if self.sched.on_outcome(probe, outcome, now):
+        if self.sched.on_outcome(probe, outcome, now, late=late):
             # a refused or failed connect() left no connection behind to reset
             self._close(fd, connected=err == 0)
         elif fd in self.watching:
@@ -290,20 +299,31 @@ class ConnectLoop:
             self.ep.unregister(fd)
 
     def _expire(self, probe: Probe, now: float) -> None:
-        """The probe's time is up; an answer that arrived but was not read yet still counts."""
+        """The probe's time is up.  An answer that arrived but was not read yet
+        still counts: a loop that fell behind (busy CPU, a long batch, more
+        ready sockets than one poll returns) must not turn an open or closed
+        port into a filtered one.  nmap has no such check."""
         fd = probe.handle
         if fd in self.watching:
             err = self._late_answer(fd)
             if err is not None:
-                self._complete(probe, err, now)
-                return
-        self._close(fd)
+                self._complete(probe, err, now, late=True)
+                if not probe.live:
+                    return
+                # A strange answer or a late EAGAIN decides nothing: the probe
+                # times out as it would have without the check.
+        if probe.handle >= 0:
+            self._close(probe.handle)
         self.sched.on_timeout(probe, now)
 
     def _late_answer(self, fd: int) -> int | None:
         """The errno of a finished connect() on `fd`, or None if it is still under way."""
         sock = self.socks[fd]
         err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err in _RESET_AFTER_CONNECT:
+            # Connected, then reset (or closed, then reset) while nobody was
+            # reading: the handshake did complete, which is all "open" means.
+            return 0
         if err:
             return err
         try:

@@ -24,10 +24,10 @@ The rules are nmap's:
 * at most 50 probes per round, --scan-delay, --min-rate/--max-rate,
   --host-timeout, and a cap on sockets in flight.
 
-Call order, once per round: expired(now) (then on_timeout/on_outcome for what
-it returns), next_probes(now), next_deadline(); between rounds, on_outcome()
-for every answer.  Probes the scheduler gives up on while their socket is
-open are listed by abandoned().
+Call order, once per round: expired(now) (then on_timeout, or on_outcome with
+late=True, for what it returns), next_probes(now), next_deadline(); between
+rounds, on_outcome() for every answer.  Probes the scheduler gives up on
+while their socket is open are listed by abandoned().
 """
 
 from __future__ import annotations
@@ -256,8 +256,8 @@ class Scheduler:
     def expired(self, now: float) -> list[Probe]:
         """Housekeeping at `now`; returns the live probes whose timeout has passed.
 
-        The caller checks each one's socket: a late answer goes to
-        on_outcome(), silence to on_timeout().
+        The caller checks each one's socket: an answer that is there but was
+        not read yet goes to on_outcome(late=True), silence to on_timeout().
         """
         self._tick(now)
         self._remove_completed(now)
@@ -351,8 +351,15 @@ class Scheduler:
 
     # ---------------------------------------------------------------- answers
 
-    def on_outcome(self, probe: Probe, outcome: Outcome, now: float) -> bool:
-        """The probe's connect() finished with `outcome` at `now`.
+    def on_outcome(self, probe: Probe, outcome: Outcome, now: float, *, late: bool = False) -> bool:
+        """The probe's connect() finished with `outcome`, seen at `now`.
+
+        `late`: the answer was only found when the probe was checked at its
+        expiry (a loop that fell behind, or a probe expired() just returned).
+        It counts in full, state and window alike, but gives no RTT sample:
+        it arrived at some unknown time between the send and `now`, and
+        `now - sent` is past the timeout by construction, so it would measure
+        the loop's delay and inflate every later timeout.
 
         Returns False when the answer decides nothing (nmap's "strange" errors,
         a late EAGAIN): the probe then stays in flight until it times out, and
@@ -362,19 +369,21 @@ class Scheduler:
             return True
         self._tick(now)
         h = self.hosts[probe.host]
+        if self._moot(h, probe):
+            return True
         if outcome.strange or outcome.fatal:
             return False
         if probe.ping:
-            self._sample(h, probe, now)
+            self._sample(h, probe, now, late)
             self._adjust_timing(h, probe, True, now)
             self._finish(h, probe)
             return True
         if self.ping_scan:
-            self._host_answer(h, probe, outcome, now)
+            self._host_answer(h, probe, outcome, now, late)
             return True
         if outcome.state is None:
             return False
-        self._port_answer(h, probe, outcome, now)
+        self._port_answer(h, probe, outcome, now, late)
         return True
 
     def on_timeout(self, probe: Probe, now: float) -> None:
@@ -383,6 +392,8 @@ class Scheduler:
             return
         self._tick(now)
         h = self.hosts[probe.host]
+        if self._moot(h, probe):
+            return
         self._finish(h, probe)
         self._adjust_timing(h, probe, False, now)
         if not probe.ping:
@@ -408,6 +419,17 @@ class Scheduler:
             self._no_earlier = self._no_later = now
             for h in self.hosts:
                 h.last_rcvd = h.last_ping_sent = now
+
+    def _moot(self, h: HostState, probe: Probe) -> bool:
+        """A ping to a target discovery already found up: finish it, it counts for nothing.
+
+        Only a probe that expired() handed out just before another one of its
+        batch settled the target gets here; the rest were abandoned then.
+        """
+        if self.ping_scan and h.status == "up":
+            self._finish(h, probe)
+            return True
+        return False
 
     def _fresh_left(self, h: HostState) -> bool:
         return h.next_fresh < len(self.ports)
@@ -619,12 +641,13 @@ class Scheduler:
         h.active.clear()
         h.waiting = []
 
-    def _sample(self, h: HostState, probe: Probe, now: float) -> None:
-        delta = round((now - probe.sent) * 1e6)
-        for est in (h.rtt, self.group_rtt):
-            warning = est.update(delta, self.limits)
-            if warning:
-                self.events.warn(warning)
+    def _sample(self, h: HostState, probe: Probe, now: float, late: bool = False) -> None:
+        if not late:
+            delta = round((now - probe.sent) * 1e6)
+            for est in (h.rtt, self.group_rtt):
+                warning = est.update(delta, self.limits)
+                if warning:
+                    self.events.warn(warning)
         h.last_rcvd = now
 
     def _adjust_timing(self, h: HostState, probe: Probe, answered: bool, now: float) -> None:
@@ -666,7 +689,9 @@ class Scheduler:
         h.last_boost = now
         h.bad = h.good = 0
 
-    def _host_answer(self, h: HostState, probe: Probe, outcome: Outcome, now: float) -> None:
+    def _host_answer(
+        self, h: HostState, probe: Probe, outcome: Outcome, now: float, late: bool
+    ) -> None:
         """Host discovery: the answer decides up or down."""
         if outcome.host_up is None:
             return
@@ -677,7 +702,7 @@ class Scheduler:
             h.reason = outcome.reason
             if up:
                 self.events.host_up(h.index)
-        self._sample(h, probe, now)
+        self._sample(h, probe, now, late)
         # A "down" answer is an ICMP error: rate limited and unreliable, so it
         # may speed the scan up but never counts as a drop.
         if up or probe.tryno == 0:
@@ -691,7 +716,9 @@ class Scheduler:
             h.bench = []
             h.retry = []
 
-    def _port_answer(self, h: HostState, probe: Probe, outcome: Outcome, now: float) -> None:
+    def _port_answer(
+        self, h: HostState, probe: Probe, outcome: Outcome, now: float, late: bool
+    ) -> None:
         state = outcome.state
         assert state is not None
         old = h.answers.get(probe.port)
@@ -702,7 +729,7 @@ class Scheduler:
         elif old[0] == "filtered" or (old[0] == "closed" and state == "open"):
             # Connect scan precedence: open beats everything, filtered nothing.
             h.answers[probe.port] = (state, outcome.reason)
-        self._sample(h, probe, now)
+        self._sample(h, probe, now, late)
         adjust = True
         if state == "filtered":
             # ICMP errors: see _host_answer.

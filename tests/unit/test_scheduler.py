@@ -509,3 +509,114 @@ def test_silent_target_gets_a_timing_ping_to_its_discovery_port() -> None:
     assert pings[0].sent - T0 == pytest.approx(1.25, abs=0.1)
     assert 80 not in s.hosts[0].answers  # a ping decides no port state
     assert elapsed == pytest.approx(1.7, abs=0.1)
+
+
+# ------------------------------------------------------------------ answers found at expiry
+# A loop that falls behind (busy CPU) checks a probe's socket before timing it
+# out; an answer found there is "late": it counts, but its arrival time is
+# unknown, so it must not feed the RTT estimate.
+
+
+def test_late_answer_counts_in_full_but_gives_no_rtt_sample() -> None:
+    s = scheduler(1, [1, 2, 3])
+    h = s.hosts[0]
+    p1, p2, p3 = s.next_probes(T0)
+    s.on_outcome(p1, CLOSED, T0 + LOOPBACK)
+    # first sample 100 µs: rttvar 5 ms floor, timeout at the 100 ms minimum
+    assert (h.rtt.srtt, h.rtt.rttvar, h.rtt.timeout) == (100, 5000, 100_000)
+    due = s.expired(T0 + 0.5)  # the loop comes back half a second later
+    assert due == [p2, p3]
+    s.on_outcome(p2, OPEN, T0 + 0.5, late=True)
+    s.on_outcome(p3, CLOSED, T0 + 0.5, late=True)
+    assert h.answers == {
+        1: ("closed", "conn-refused"),
+        2: ("open", "syn-ack"),
+        3: ("closed", "conn-refused"),
+    }
+    # two 0.5 s samples would have made the timeout over half a second
+    assert (h.rtt.srtt, h.rtt.rttvar, h.rtt.timeout) == (100, 5000, 100_000)
+    assert (s.group_rtt.srtt, s.group_rtt.timeout) == (100, 100_000)
+    assert h.window.received == 3 and h.last_rcvd == T0 + 0.5
+    assert s.next_probes(T0 + 0.5) == []  # nothing to retransmit
+    s.expired(T0 + 0.5)
+    assert s.done and s.probes_sent == 3
+
+
+class LateReader:
+    """Drives a scheduler like a loop that never reads an answer before its probe expires."""
+
+    def __init__(self, sched: Scheduler, respond: Respond) -> None:
+        self.sched = sched
+        self.respond = respond
+        self.now = T0
+        self.sent: list[Probe] = []
+        self.answers: dict[int, tuple[float, Outcome]] = {}  # id(probe) -> arrival, outcome
+
+    def run(self, limit: float = 120.0) -> float:
+        sched = self.sched
+        while not sched.done:
+            for p in sched.expired(self.now):
+                arrival = self.answers.get(id(p))
+                if arrival is not None and arrival[0] <= self.now:
+                    sched.on_outcome(p, arrival[1], self.now, late=True)
+                else:
+                    sched.on_timeout(p, self.now)
+            sched.abandoned()
+            for p in sched.next_probes(self.now):
+                self.sent.append(p)
+                answer = self.respond(p)
+                if answer is not None:
+                    self.answers[id(p)] = (self.now + answer[0], answer[1])
+            if sched.done:
+                break
+            deadline = sched.next_deadline()
+            assert deadline is not None, "scheduler stalled"
+            self.now = max(self.now, deadline)
+            assert self.now - T0 < limit, "scan did not finish"
+        return self.now - T0
+
+
+def test_a_loop_that_reads_every_answer_late_still_gets_every_state() -> None:
+    drop = {7, 50, 93}
+    s = scheduler(1, list(range(1, 101)))
+    reader = LateReader(s, dropping(drop))
+    elapsed = reader.run()
+    h = s.hosts[0]
+    assert h.answers == {p: ("closed", "conn-refused") for p in range(1, 101) if p not in drop}
+    # every answered port was probed once, each silent one twice (nmap's rule)
+    tries = sorted((p.port, p.tryno) for p in reader.sent)
+    assert tries == sorted([(p, 0) for p in range(1, 101)] + [(p, 1) for p in drop])
+    # no sample at all: the timeout stays the initial 1 s instead of growing
+    assert (h.rtt.srtt, h.rtt.timeout) == (-1, 1_000_000)
+    assert s.group_rtt.srtt == -1
+    assert elapsed < 10
+
+
+def test_late_answer_in_discovery_finds_the_host_up_without_a_latency() -> None:
+    s = scheduler(1, [80, 443], ping_scan=True)
+    h = s.hosts[0]
+    p80, p443 = s.next_probes(T0)
+    due = s.expired(T0 + 1.5)  # past the initial 1 s timeout
+    assert due == [p80, p443]
+    s.on_outcome(p80, CLOSED, T0 + 1.5, late=True)
+    assert (h.status, h.reason) == ("up", "conn-refused")
+    # the other ping of the batch is moot now, answered or not
+    s.on_timeout(p443, T0 + 1.5)
+    assert not p443.live and s.in_flight == 0
+    assert s.next_probes(T0 + 1.5) == []
+    s.expired(T0 + 1.5)
+    assert s.done
+    assert h.rtt.srtt == -1 and h.ping_port == 80
+
+
+def test_late_timing_ping_answer_gives_no_sample() -> None:
+    # as in test_silent_target_gets_a_timing_ping_to_its_discovery_port, but
+    # every answer, the ping's too, is found only at expiry
+    s = scheduler(1, [22, *range(45000, 45100)], ping_ports=[80])
+    h = s.hosts[0]
+    h.rtt.update(100, s.limits)  # discovery's sample
+    reader = LateReader(s, lambda p: (LOOPBACK, CLOSED) if p.port in (22, 80) else None)
+    reader.run()
+    assert [(p.port, p.tryno) for p in reader.sent if p.ping] == [(80, 0)]
+    assert h.answers == {22: ("closed", "conn-refused")}
+    assert (h.rtt.srtt, h.rtt.timeout) == (100, 100_000)
