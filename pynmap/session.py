@@ -199,6 +199,11 @@ class Session:
             stdout=rep.interactive)
         scan_ports = selected.tcp if o.port_scan else ()
         self.ping_ports: tuple[int, ...] = tuple(selected.ping or ())
+        if o.source_address is not None and o.device is None and not _is_local(o.source_address):
+            raise Fatal("Could not figure out what device to send the packet out on with the "
+                        "source address you gave me!  If you are trying to sp00f your scan, this "
+                        "is normal, just give the -e eth0 or -e ppp0 or whatever.  Otherwise you "
+                        "can still use -e, but I find it kind of fishy.")
         if o.device is not None and o.device not in {n for _, n in socket.if_nameindex()}:
             raise Fatal(f"I cannot figure out what source address to use for device {o.device}, "
                         "does it even exist?")
@@ -490,6 +495,18 @@ class Session:
         self.reporter.finish(stats=stats, end=end, elapsed=end - o.start_time,
                              pre_done_lines=lines, ping_disabled=o.ping_none)
         return 0
+
+
+def _is_local(address: str) -> bool:
+    """Is `address` (-S) configured on one of this machine's interfaces?"""
+    from pynmap.interfaces import interface_addresses
+
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        canonical = socket.inet_ntop(family, socket.inet_pton(family, address))
+    except (OSError, ValueError):
+        return False  # a name: nmap resolves it first; pynmap takes addresses only
+    return canonical in interface_addresses()
 
 
 def _scanning_label(hosts: list[HostResult], port_count: int) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.compare import assert_same, run_both
 from tests.support.netns import Netns, base_env, netns_for_tests, pynmap_command
 
 pytestmark = pytest.mark.lab
@@ -26,6 +27,9 @@ PORT = 2222
 @pytest.fixture
 def ns() -> Iterator[Netns]:
     with netns_for_tests("pynmap-sock") as space:
+        # -S must name an address of an interface (nmap's rule without -e)
+        subprocess.run(["ip", "-n", space.name, "addr", "add", "127.0.0.9/32", "dev", "lo"],
+                       check=True, timeout=30)
         yield space
 
 
@@ -58,6 +62,15 @@ def test_source_address_is_bound(ns: Netns, tmp_path: Path) -> None:
                                    "127.0.0.1"], tmp_path)
     assert f"{PORT}/tcp open".encode() in out
     assert peers == ["127.0.0.9"]
+
+
+def test_a_source_address_no_interface_has_is_refused_as_nmap_does(
+    ns: Netns, nmap_oracle: str, tmp_path: Path
+) -> None:
+    args = ["-sT", "-Pn", "-n", "-S", "127.0.0.10", "-p", str(PORT), "127.0.0.1"]
+    nmap, pynmap = run_both(args, ns, tmp_path)
+    assert nmap.exit == 1 and "Could not figure out what device" in nmap.stderr
+    assert_same(nmap, pynmap, args)
 
 
 def test_without_source_the_kernel_chooses(ns: Netns, tmp_path: Path) -> None:
