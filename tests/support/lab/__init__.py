@@ -1,6 +1,33 @@
-"""The lab: target hosts in network namespaces behind a link with delay and loss."""
+"""The lab: target hosts in network namespaces behind a router and a link with delay and loss.
 
-from tests.support.lab.network import Lab, lab
-from tests.support.lab.scenario import SCENARIOS, Host, Scenario
+Tests use `lab(scenario)`; benchmarks `scenario_network(name)`, which gives
+(scanner namespace, target addresses); by hand, `python -m tests.support.lab
+up NAME` and `down`.  See network.py for the layout, scenario.py for the
+scenarios.
+"""
 
-__all__ = ["SCENARIOS", "Host", "Lab", "Scenario", "lab"]
+from tests.support.lab.network import (
+    Lab,
+    build,
+    lab,
+    lab_namespaces,
+    leftovers,
+    remove,
+    scenario_network,
+)
+from tests.support.lab.scenario import REJECTS, SCENARIOS, Host, Reject, Scenario
+
+__all__ = [
+    "REJECTS",
+    "SCENARIOS",
+    "Host",
+    "Lab",
+    "Reject",
+    "Scenario",
+    "build",
+    "lab",
+    "lab_namespaces",
+    "leftovers",
+    "remove",
+    "scenario_network",
+]

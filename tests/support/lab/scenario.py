@@ -1,37 +1,84 @@
 """Declarative lab scenarios: which target hosts exist and how each of their ports behaves.
 
-A host is 198.18.0.N (and fd00:18::N in hex) in the target namespace.
-Every port of a live host is closed (the kernel answers RST) unless the
-host lists it as open (a listener), filtered (connection attempts dropped)
-or rejected (answered with the given ICMP type).  A down host has its
-address routed on the link but nobody answers ARP for it.
+A host is 198.18.0.N and fd00:18::N (N written in hex) on the targets'
+segment behind the lab's router.  Every port of a live host is closed (its
+kernel answers RST) unless the host lists it as open (a listener), filtered
+(connection attempts dropped) or rejected (answered with an ICMP error).  A
+down host's address is routed to the segment but nobody answers ARP or
+neighbour solicitations for it.  `scanner_open` puts listeners on the
+scanner namespace's own loopback, for scans of 127.0.0.1.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 NET4 = "198.18.0"
 NET6 = "fd00:18:"
+ROUTER4 = f"{NET4}.1"
+ROUTER6 = f"{NET6}:1"
 
-# iptables --reject-with type -> (state, reason) as nmap's connect scan reports it.
-# Linux turns admin-prohibited into EHOSTUNREACH, hence host-unreach.
-REJECTS = {
-    "icmp-host-unreachable": ("filtered", "host-unreach"),
-    "icmp-net-unreachable": ("filtered", "net-unreach"),
-    "icmp-admin-prohibited": ("filtered", "host-unreach"),
-    "icmp-port-unreachable": ("filtered", "port-unreach"),
-}
+State = tuple[str, str]  # (state, reason) as nmap's connect scan reports a port
+# an unprivileged nmap's host discovery: connect() to these, up on any open or closed
+PING_PORTS = (80, 443)
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One kind of ICMP answer to a connection attempt, for both address families."""
+
+    ip4: str  # iptables --reject-with
+    ip6: str  # ip6tables --reject-with
+    # What Linux turns the ICMP error into (the errno of connect()), as nmap reports it
+    truth4: State
+    truth6: State
+
+
+# Keys are iptables' own names.  Linux maps admin-prohibited to EHOSTUNREACH for
+# IPv4 but EACCES for IPv6, and port-unreachable to ECONNREFUSED for both: a
+# connect scan cannot tell that answer from a RST.
+REJECTS: Mapping[str, Reject] = MappingProxyType({
+    "icmp-host-unreachable": Reject("icmp-host-unreachable", "icmp6-addr-unreachable",
+                                    ("filtered", "host-unreach"), ("filtered", "host-unreach")),
+    "icmp-net-unreachable": Reject("icmp-net-unreachable", "icmp6-no-route",
+                                   ("filtered", "net-unreach"), ("filtered", "net-unreach")),
+    "icmp-admin-prohibited": Reject("icmp-admin-prohibited", "icmp6-adm-prohibited",
+                                    ("filtered", "host-unreach"),
+                                    ("filtered", "admin-prohibited")),
+    "icmp-port-unreachable": Reject("icmp-port-unreachable", "icmp6-port-unreachable",
+                                    ("closed", "conn-refused"), ("closed", "conn-refused")),
+})
 
 
 @dataclass(frozen=True)
 class Host:
-    number: int  # last part of the address, 10..254 (1 and 2 are the namespaces' own)
+    """One target: its address number and the behaviour of its ports."""
+
+    number: int  # last part of the address, 2..254 (1 is the router)
     open: tuple[int, ...] = ()
     filtered: tuple[int, ...] = ()
-    rejected: dict[int, str] = field(default_factory=dict)
+    rejected: Mapping[int, str] = field(default_factory=dict)  # port -> REJECTS key
     rst_per_second: int | None = None  # closed ports answer at most this many RSTs a second
     down: bool = False
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.number <= 254:
+            raise ValueError(f"host number {self.number} is not in 2..254")
+        if self.rst_per_second is not None and self.rst_per_second < 1:
+            raise ValueError(f"host {self.number}: rst_per_second must be at least 1")
+        unknown = sorted(set(self.rejected.values()) - set(REJECTS))
+        if unknown:
+            raise ValueError(f"host {self.number}: unknown ICMP types {unknown}")
+        groups = [set(self.open), set(self.filtered), set(self.rejected)]
+        for i, group in enumerate(groups):
+            for other in groups[i + 1:]:
+                if group & other:
+                    raise ValueError(f"host {self.number}: ports {sorted(group & other)} "
+                                     "have two behaviours")
+            if any(not 1 <= p <= 65535 for p in group):
+                raise ValueError(f"host {self.number}: port out of range in {sorted(group)}")
 
     @property
     def address(self) -> str:
@@ -41,53 +88,95 @@ class Host:
     def address6(self) -> str:
         return f"{NET6}:{self.number:x}"
 
-    def truth(self, port: int) -> tuple[str, str]:
-        """(state, reason) nmap's connect scan must report for `port`."""
+    def addr(self, *, ipv6: bool = False) -> str:
+        return self.address6 if ipv6 else self.address
+
+    def answers_ping(self, ports: Iterable[int] = PING_PORTS, *, ipv6: bool = False) -> bool:
+        """Whether a connect-based host discovery to `ports` finds this host up."""
+        return not self.down and any(
+            self.truth(p, ipv6=ipv6)[0] in ("open", "closed") for p in ports)
+
+    def truth(self, port: int, *, ipv6: bool = False) -> State:
+        """(state, reason) nmap's connect scan must report for `port` of this live host."""
         if port in self.open:
             return ("open", "syn-ack")
         if port in self.filtered:
             return ("filtered", "no-response")
         if port in self.rejected:
-            return REJECTS[self.rejected[port]]
+            kind = REJECTS[self.rejected[port]]
+            return kind.truth6 if ipv6 else kind.truth4
         return ("closed", "conn-refused")
 
 
 @dataclass(frozen=True)
 class Scenario:
+    """A lab: its hosts, the link's one-way delay and loss, and the scanner's listeners."""
+
     name: str
-    hosts: tuple[Host, ...]
+    hosts: tuple[Host, ...] = ()
     delay_ms: float = 0.0  # one way: the round trip is twice this
-    loss: float = 0.0  # share of frames lost, each way
+    loss: float = 0.0  # share of frames lost, each way, each frame drawn on its own
     seed: int = 0
+    scanner_open: tuple[int, ...] = ()  # listeners on the scanner namespace's 127.0.0.1
+    about: str = ""
+
+    def __post_init__(self) -> None:
+        numbers = [h.number for h in self.hosts]
+        if len(numbers) != len(set(numbers)):
+            raise ValueError(f"scenario {self.name}: a host number appears twice")
+        if not 0 <= self.loss < 1 or self.delay_ms < 0:
+            raise ValueError(f"scenario {self.name}: loss must be in [0, 1), delay >= 0")
 
     @property
     def live(self) -> tuple[Host, ...]:
         return tuple(h for h in self.hosts if not h.down)
 
+    def targets(self, *, ipv6: bool = False) -> list[str]:
+        """Every declared host's address, the down ones included, in host order."""
+        return [h.addr(ipv6=ipv6) for h in self.hosts]
+
+    def seen_up(self, *, ipv6: bool = False, ping: bool = True) -> tuple[Host, ...]:
+        """The hosts a scan reports up: with discovery (`ping`), those that answer it."""
+        return tuple(h for h in self.live if not ping or h.answers_ping(ipv6=ipv6))
+
+    def truth(self, ports: Iterable[int], *, ipv6: bool = False,
+              ping: bool = True) -> dict[str, dict[int, State]]:
+        """address -> port -> (state, reason) for the hosts found up: what nmap must report."""
+        wanted = sorted(set(ports))
+        return {h.addr(ipv6=ipv6): {p: h.truth(p, ipv6=ipv6) for p in wanted}
+                for h in self.seen_up(ipv6=ipv6, ping=ping)}
+
     def with_seed(self, seed: int) -> Scenario:
-        return Scenario(self.name, self.hosts, self.delay_ms, self.loss, seed)
+        return replace(self, seed=seed)
 
 
 def _mixed_hosts() -> tuple[Host, ...]:
-    rejected = {2001: "icmp-host-unreachable", 2002: "icmp-net-unreachable",
-                2003: "icmp-admin-prohibited"}
     return (
         Host(10, open=(22, 80, 8080)),
         Host(11, open=(443,), filtered=(22, 3306)),
-        Host(12, open=(25,), filtered=(2000,), rejected=rejected),
-        Host(13, rejected={80: "icmp-host-unreachable"}),
+        Host(12, open=(25,), filtered=(2000,),
+             rejected={2001: "icmp-host-unreachable", 2002: "icmp-net-unreachable",
+                       2003: "icmp-admin-prohibited", 2004: "icmp-port-unreachable"}),
+        Host(13, rejected={80: "icmp-host-unreachable", 3306: "icmp-admin-prohibited"}),
     )
 
 
-SCENARIOS: dict[str, Scenario] = {
-    "mixed": Scenario("mixed", _mixed_hosts()),
-    "rtt50": Scenario("rtt50", (Host(10, open=(22, 80, 443, 8080),
-                                     filtered=tuple(range(3000, 3300))),), delay_ms=25),
-    "lossy": Scenario("lossy", (Host(10, open=(22, 80, 443, 3306, 8080, 9929)),),
-                      delay_ms=10, loss=0.02, seed=1),
-    # 198.18.0.64/26: 64 addresses, 20 of them down
-    "fleet": Scenario("fleet", tuple(Host(n, open=(22,) if n % 2 else (80,),
-                                          down=(n - 64) % 3 == 0 and n - 64 < 60)
-                                     for n in range(64, 128))),
-    "rst_limit": Scenario("rst_limit", (Host(10, open=(22, 80), rst_per_second=100),)),
-}
+def _fleet() -> tuple[Host, ...]:
+    # 198.18.0.64/26: the first 60 addresses, every third one down, make 20 down hosts
+    return tuple(Host(n, open=(22,) if n % 2 else (80,), down=(n - 64) % 3 == 0 and n < 124)
+                 for n in range(64, 128))
+
+
+SCENARIOS: Mapping[str, Scenario] = MappingProxyType({s.name: s for s in (
+    Scenario("loopback", scanner_open=(22, 80, 3306, 8080, 9929, 22222, 33306),
+             about="no targets; listeners on the scanner's own 127.0.0.1"),
+    Scenario("mixed", _mixed_hosts(),
+             about="4 hosts at 0 ms: open, closed, filtered and ICMP-rejected ports"),
+    Scenario("rtt50", (Host(10, open=(22, 80, 443, 8080), filtered=tuple(range(3000, 3300))),),
+             delay_ms=25, about="1 host at 50 ms RTT with 300 filtered ports"),
+    Scenario("lossy", (Host(10, open=(22, 80, 443, 3306, 8080, 9929)),),
+             delay_ms=10, loss=0.02, seed=1, about="1 host at 20 ms RTT, 2% loss each way"),
+    Scenario("fleet", _fleet(), about="198.18.0.64/26: 44 hosts up, 20 down"),
+    Scenario("rst_limit", (Host(10, open=(22, 80), rst_per_second=100),),
+             about="1 host whose firewall lets out at most 100 RSTs a second"),
+)})
