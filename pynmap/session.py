@@ -245,8 +245,9 @@ class Session:
                     if exclude_words else None)
 
         self.resolver = dns.ReverseResolver(system=o.system_dns, dns_servers=o.dns_servers,
-                                            warn=self.warn,
-                                            debug=rep.interactive if o.debugging else None)
+                                            warn=self.warn, reporter=rep,
+                                            verbosity=o.verbosity, debugging=o.debugging,
+                                            source=o.source_address, device=o.device)
         self.group_times = Times()  # the ping scan's timing carries over between groups
         if o.input_stream is not None:
             words: Iterator[str] = targets.read_target_words(o.input_stream)  # type: ignore[arg-type]
@@ -382,22 +383,10 @@ class Session:
         self._log_rate()
 
     def _reverse_dns(self, hosts: list[HostResult], *, every: bool) -> None:
-        o, rep = self.options, self.reporter
-        if o.no_resolve:
+        """Names for the batch's hosts; the resolver prints nmap's DNS task lines itself."""
+        if self.options.no_resolve:
             return
-        task = ""
-
-        def starting(count: int, system: bool) -> None:
-            nonlocal task
-            word = "host" if count == 1 else "hosts"
-            task = f"{'System' if system else 'Parallel'} DNS resolution of {count} {word}."
-            rep.task_begin(task, time.time())
-
-        found = self.resolver.lookup((h.address for h in hosts), starting)
-        if task:
-            rep.task_end(task, time.time(), None)
-        if found.stats.actual and (o.debugging or o.verbosity >= 3):
-            rep.interactive(dns.summary_line(found.stats, system=found.system))
+        found = self.resolver.lookup(h.address for h in hosts)
         for host in hosts:
             host.ptr_name = found.names.get(host.address)
 
