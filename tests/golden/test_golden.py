@@ -30,12 +30,12 @@ import pytest
 from tests.support.compare import first_difference
 from tests.support.mask import mask
 from tests.support.netns import in_ci, pynmap_command
+from tests.support.reference import CASES, REFERENCE
 
 pytestmark = pytest.mark.lab
 
 ROOT = Path(__file__).resolve().parents[2]
-REFERENCE = Path(os.environ.get("PYNMAP_REFERENCE", ROOT.parent / "shared" / "nmap-reference"))
-CASES_DIR = REFERENCE / "cases"
+CASES_DIR = CASES
 ENV_SETUP = REFERENCE / "tools" / "env_setup.sh"
 NAMESPACE = "nmapref"
 DTD = Path("/usr/share/nmap/nmap.dtd")

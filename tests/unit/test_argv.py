@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 
 from pynmap.cli.argv import LONG_OPTIONS, ArgvLexer, Token
 from pynmap.errors import UsageError
+from tests.support.reference import CASES
 
-CASES = Path(__file__).resolve().parents[3] / "shared" / "nmap-reference" / "cases"
 AS_LINE = re.compile(r"^# Nmap 7\.93 scan initiated .*? as: (.*)$", re.M)
 
 

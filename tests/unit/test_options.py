@@ -6,14 +6,12 @@ import csv
 import shlex
 import socket
 import time
-from pathlib import Path
 
 import pytest
 
 from pynmap.errors import NmapError, PlainExit
 from pynmap.options import Options, output_filename, parse_options
-
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "nmap-reference"
+from tests.support.reference import REFERENCE
 
 
 def parse(line: str) -> tuple[Options, list[str]]:

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +26,9 @@ from pynmap.errors import Fatal, SystemFatal
 from pynmap.output import OutputSpec, Reporter
 from pynmap.results import HostResult, PortResult, RunStats, Times
 from tests.support.mask import mask
+from tests.support.reference import REFERENCE
 
-REF = Path("/work/shared/nmap-reference")
+REF = REFERENCE
 CASES = REF / "cases"
 DTD = Path("/usr/share/nmap/nmap.dtd")
 # The href nmap found in the capture environment (its binary is /usr/bin/nmap).
@@ -37,7 +36,10 @@ GOLDEN_HREF = "file:///usr/bin/../share/nmap/nmap.xsl"
 READ_DATA = "Read data files from: /usr/bin/../share/nmap"
 T0 = 1795576136.25
 
-pytestmark = pytest.mark.skipif(not CASES.is_dir(), reason="reference captures not present")
+pytestmark = [
+    pytest.mark.skipif(not CASES.is_dir(), reason="reference captures not present"),
+    pytest.mark.usefixtures("utc"),  # times print as in the captures
+]
 
 
 def _load_services() -> dict[int, str]:
@@ -143,17 +145,6 @@ TOP_1000 = ports_of(
 )
 
 
-@pytest.fixture(autouse=True)
-def utc() -> Iterator[None]:
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
 
 
 @dataclass

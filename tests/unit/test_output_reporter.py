@@ -7,8 +7,6 @@ import io
 import os
 import random
 import socket
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,22 +17,13 @@ from pynmap.output import OutputSpec, Reporter, expand_log_filename
 from pynmap.output import stylesheet as stylesheet_mod
 from pynmap.output.kiddie import kiddie
 from pynmap.results import HostResult, PortResult, RunStats, Times
+from tests.support.reference import CASES
 
 T0 = 1795576136.25
-OSCASE = Path("/work/shared/nmap-reference/cases/oS")
+OSCASE = CASES / "oS"
 
 
-@pytest.fixture(autouse=True)
-def utc() -> Iterator[None]:
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")  # times print as in the captures
 
 
 def names(port: int) -> str | None:

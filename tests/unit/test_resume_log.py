@@ -17,8 +17,8 @@ import pytest
 
 from pynmap.errors import Fatal, SystemFatal
 from pynmap.resume import Resumption, parse_log, read_resume_file, xml_unescape
+from tests.support.reference import CASES
 
-CASES = Path("/work/shared/nmap-reference/cases")
 HEAD = b"# Nmap 7.93 scan initiated Wed Nov 25 03:09:48 2026 as: "
 NOTHING_DONE = (
     "Warning: You asked for --resume but it doesn't look like any hosts in the log file were "

@@ -14,7 +14,6 @@ import socket
 import time
 from collections.abc import Iterable
 from itertools import islice
-from pathlib import Path
 
 import pytest
 
@@ -32,9 +31,9 @@ from pynmap.targets import (
     split_exclude_spec,
     system_resolver,
 )
+from tests.support.reference import CASES
 
 V4, V6 = socket.AF_INET, socket.AF_INET6
-CASES = Path(__file__).resolve().parents[3] / "shared" / "nmap-reference" / "cases"
 
 # What getaddrinfo(AF_UNSPEC) answered in the namespace the facts were taken in.
 NAMES: dict[str, list[tuple[int, str]]] = {
