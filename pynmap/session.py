@@ -318,11 +318,10 @@ class Session:
         if scan_type == "list":
             for host in batch:
                 host.status, host.reason = "unknown", "user-set"
-            self._reverse_dns(batch, every=True)
+            self._reverse_dns(batch)
         else:
             self._discover(batch)
-            self._reverse_dns([h for h in batch if h.status == "up" or o.always_resolve],
-                              every=False)
+            self._reverse_dns([h for h in batch if h.status == "up" or o.always_resolve])
         return batch
 
     def _scan_all(self, stream: targets.TargetStream, scan_type: str,
@@ -382,7 +381,7 @@ class Session:
         self.reporter.task_end(task, time.time(), f"{len(batch)} total hosts")
         self._log_rate()
 
-    def _reverse_dns(self, hosts: list[HostResult], *, every: bool) -> None:
+    def _reverse_dns(self, hosts: list[HostResult]) -> None:
         """Names for the batch's hosts; the resolver prints nmap's DNS task lines itself."""
         if self.options.no_resolve:
             return
