@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import socket
@@ -25,6 +26,8 @@ from pynmap.cli.texts import usage_text, version_text
 from pynmap.errors import Fatal, Interrupted, NmapError, SystemFatal
 from pynmap.options import Options, parse_options
 from pynmap.output.writers import OutputSpec, Reporter
+from pynmap.pacing import ENV_VAR as PACING_VAR
+from pynmap.pacing import pacing_named
 from pynmap.progress import ProgressMeter, StatsSchedule, status_line
 from pynmap.results import HostResult, RunStats, Times
 from pynmap.tty import Keyboard
@@ -145,6 +148,7 @@ class Session:
     def run(self) -> int:
         self.options = o = parse_options(self.argv, warn=self._early_warning, say=self._say,
                                          usage=usage_text, version=version_text)
+        o.timing = o.timing.with_(pacing=pacing_named(os.environ.get(PACING_VAR)))
         self.reporter = Reporter(
             OutputSpec(normal=o.normal_file, grepable=o.grepable_file, xml=o.xml_file,
                        kiddie=o.kiddie_file, append=o.append_output,

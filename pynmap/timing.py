@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from pynmap.pacing import PYNMAP, Pacing
+
 
 @dataclass(frozen=True, slots=True)
 class Timing:
@@ -27,6 +29,7 @@ class Timing:
     min_hostgroup: int = 1
     max_hostgroup: int = 100000
     level: int = 3  # the -T template in force
+    pacing: Pacing = PYNMAP  # the engine's own choices (pynmap.pacing), not an nmap option
 
     def with_(self, **changes: object) -> Timing:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -30,8 +30,9 @@ class CongestionParams:
 
     @classmethod
     def from_timing(cls, timing: Timing) -> CongestionParams:
+        pacing = timing.pacing
         low = timing.min_parallelism or 1
-        high = max(low, timing.max_parallelism or DEFAULT_MAX_CWND)
+        high = max(low, timing.max_parallelism or pacing.max_cwnd)
         if timing.level <= 3:
             divisor = 3 / 2
         elif timing.level == 4:
@@ -41,7 +42,8 @@ class CongestionParams:
         return cls(
             low_cwnd=low,
             max_cwnd=high,
-            initial_cwnd=min(max(10, low), high),
+            initial_cwnd=min(max(pacing.initial_cwnd, low), high),
+            initial_ssthresh=pacing.initial_ssthresh,
             # Aggressive templates open the window faster once past slow start.
             ca_incr=1.0 if timing.level < 4 else 2.0,
             ssthresh_divisor=divisor,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import operator
 import os
 import resource
 import select
@@ -106,8 +107,7 @@ def _open_fds() -> int:
         return 3
 
 
-def _send_order(probe: Probe) -> tuple[int, float]:
-    return probe.host, probe.sent
+_send_order = operator.attrgetter("host", "sent")
 
 
 def _same_endpoint(local: tuple[str, int], remote: tuple[str, int], family: int) -> bool:
@@ -276,16 +276,15 @@ class ConnectLoop:
         outcome = classify(err)
         if self.trace:
             self.trace(probe.host, probe.port, outcome.text)
-        family, address = self.targets[probe.host]
         if outcome.fatal:
-            raise Fatal(fatal_message(address, err))
+            raise Fatal(fatal_message(self.targets[probe.host][1], err))
         if outcome.strange:
-            self.warn(strange_message(address, err))
+            self.warn(strange_message(self.targets[probe.host][1], err))
         if (
             err == 0
             and not probe.ping
             and not self.sched.ping_scan
-            and self._self_connected(fd, family, address, probe.port)
+            and self._self_connected(fd, *self.targets[probe.host], probe.port)
         ):
             self._close(fd)
             self.sched.on_timeout(probe, now)

@@ -27,6 +27,7 @@ class Probe:
     ping: bool = False  # a timing ping: re-probe of a port known to answer
     live: bool = True  # still waiting for its answer (has a socket)
     handle: int = -1  # the loop's file descriptor; the scheduler never reads it
+    lost_sent: float = 0.0  # a retransmission: when the try before it (the lost one) was sent
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,11 @@ The rules are nmap's:
 * at most 50 probes per round, --scan-delay, --min-rate/--max-rate,
   --host-timeout, and a cap on sockets in flight.
 
+Where nmap's numbers are engineering choices rather than options (the first
+and largest window, the round size, the one-second pause, how a loss is
+dated), they come from the Timing's pacing (pynmap.pacing): nmap's own, or
+pynmap's faster one, which keeps the results.
+
 Call order, once per round: expired(now) (then on_timeout, or on_outcome with
 late=True, for what it returns), next_probes(now), next_deadline(); between
 rounds, on_outcome() for every answer.  Probes the scheduler gives up on
@@ -41,7 +46,6 @@ from .congestion import CongestionParams, Window
 from .probe import Outcome, Probe
 from .rtt import RttEstimator, RttLimits
 
-ROUND_CAP = 50  # probes per round before the loop must look for answers
 RLD_WAIT = 1.0  # seconds a target pauses before its first try at a new try number
 PING_INTERVAL = 1.25  # silence (s) after which a target gets a timing ping
 PING_EVERY = 10  # ... and only after this many probes since the last ping
@@ -98,6 +102,7 @@ class HostState:
         "ping_port",
         "probes_sent",
         "reason",
+        "replies",
         "retry",
         "rld_max_tryno",
         "rld_until",
@@ -105,6 +110,7 @@ class HostState:
         "rtt",
         "status",
         "timed_out",
+        "timeouts",
         "waiting",
         "window",
     )
@@ -137,6 +143,8 @@ class HostState:
         self.last_boost = float("-inf")
         self.good = 0
         self.bad = 0
+        self.replies = 0  # probes answered, for rate-limit suspicion (pynmap pacing)
+        self.timeouts = 0  # probes timed out
         self.capped_warned = False
         self.clock_start: float | None = None  # host-timeout clock (port scan only)
         self.end: float | None = None
@@ -176,6 +184,9 @@ class Scheduler:
         self.events = events or SchedulerEvents()
         self.limits = RttLimits.from_timing(timing)
         self.params = CongestionParams.from_timing(timing)
+        self.round_cap = timing.pacing.round_cap
+        self.always_pause = timing.pacing.always_pause
+        self.date_loss_by_lost_try = timing.pacing.date_loss_by_lost_try
         self.max_sockets = max(1, max_sockets)
         self.tryno_cap = timing.max_retries
         self.max_scan_delay = timing.max_scan_delay / 1000
@@ -340,7 +351,7 @@ class Scheduler:
             t = self._host_send_time(h, now, maxtries)
             if t is not None:
                 t = max(t, group_time)
-                if t <= now and self._round >= ROUND_CAP:
+                if t <= now and self._round >= self.round_cap:
                     return now
                 best = min(best, t)
             # Timing pings need no deadline of their own: like nmap, a target
@@ -396,6 +407,7 @@ class Scheduler:
             return
         self._finish(h, probe)
         self._adjust_timing(h, probe, False, now)
+        h.timeouts += 1
         if not probe.ping:
             h.waiting.append(probe)
 
@@ -460,6 +472,14 @@ class Scheduler:
             may_increase = any(p.tryno < maxval for p in h.waiting)
         return maxval, False, may_increase
 
+    @staticmethod
+    def _looks_rate_limited(h: HostState) -> bool:
+        # A target that answers some probes but lets as many go unanswered
+        # may be dropping answers over a rate limit: a pause lets it refill.
+        # One that never answered, or lost only a few, is filtering or lossy,
+        # and waiting would change nothing but the duration.
+        return h.replies > 0 and h.timeouts >= h.replies
+
     def _timing(self, h: HostState) -> Window:
         # A target with few probes sent (or a known ping port) judges by its
         # own answers; after that the group's experience is the better guide.
@@ -485,7 +505,7 @@ class Scheduler:
             return False
         if self.min_rate and self._no_later <= now:
             return True
-        if self._round >= ROUND_CAP:
+        if self._round >= self.round_cap:
             return False
         if len(self._incomplete) < 2:
             return True
@@ -536,9 +556,11 @@ class Scheduler:
         return h
 
     def _send(
-        self, h: HostState, port: int, tryno: int, now: float, out: list[Probe], ping: bool = False
+        self, h: HostState, port: int, tryno: int, now: float, out: list[Probe],
+        ping: bool = False, lost_sent: float | None = None,
     ) -> None:
         p = Probe(h.index, port, tryno, now, ping)
+        p.lost_sent = now if lost_sent is None else lost_sent
         h.active.append(p)
         h.n_active += 1
         self.n_active += 1
@@ -589,13 +611,14 @@ class Scheduler:
                         # First probe at a new try number: pause, in case the
                         # target is rate limiting (nmap's RLD).
                         h.rld_max_tryno = p.tryno + 1
-                        h.rld_waiting = True
-                        h.rld_until = now + RLD_WAIT
-                    else:
-                        h.rld_waiting = False
-                        del h.waiting[i]
-                        self._send(h, p.port, p.tryno + 1, now, out)
-                        sent_any = True
+                        if self.always_pause or self._looks_rate_limited(h):
+                            h.rld_waiting = True
+                            h.rld_until = now + RLD_WAIT
+                            break
+                    h.rld_waiting = False
+                    del h.waiting[i]
+                    self._send(h, p.port, p.tryno + 1, now, out, lost_sent=p.sent)
+                    sent_any = True
                     break  # one per target per pass spreads the load
 
     def _send_retry_stack(self, now: float, out: list[Probe]) -> None:
@@ -642,6 +665,7 @@ class Scheduler:
         h.waiting = []
 
     def _sample(self, h: HostState, probe: Probe, now: float, late: bool = False) -> None:
+        h.replies += 1
         if not late:
             delta = round((now - probe.sent) * 1e6)
             for est in (h.rtt, self.group_rtt):
@@ -656,16 +680,20 @@ class Scheduler:
         # An answer to a retransmission means the first try was lost; a
         # silent timing ping means something was.
         is_drop = (answered and not probe.ping and probe.tryno > 0) or (probe.ping and not answered)
+        # nmap dates a loss by the retransmission that revealed it; pynmap
+        # pacing by the try that was lost, as TCP does, so that losses from
+        # before the last cut (or delay increase) do not cut again.
+        lost = probe.lost_sent if self.date_loss_by_lost_try and not probe.ping else probe.sent
         if is_drop:
-            if probe.sent > h.window.last_drop:
+            if lost > h.window.last_drop:
                 h.window.drop(h.n_active, self.params, now)
-            if probe.sent > self.window.last_drop:
+            if lost > self.window.last_drop:
                 self.window.drop_group(self.n_active, self.params, now)
         if answered:
             scale = PING_WEIGHT if probe.ping else 1
             self.window.ack(self.params, scale)
             h.window.ack(self.params, scale)
-        if is_drop and probe.sent > h.last_boost:
+        if is_drop and lost > h.last_boost:
             h.bad += 1
         elif answered:
             h.good += 1

@@ -39,6 +39,8 @@ _RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("scanned in", re.compile(r"scanned in \d+\.\d+ seconds"), "scanned in <s> seconds"),
     ("elapsed=", re.compile(r' elapsed="\d+\.\d+"'), ' elapsed="<s>"'),
     ("s elapsed", re.compile(r"\b\d+\.\d+s elapsed"), "<s>s elapsed"),
+    # -v3/-d: "DNS resolution of 3 IPs took 0.00s. Mode: ..."
+    ("IPs took", re.compile(r"(DNS resolution of \d+ IPs took )\d+\.\d+s\."), r"\1<s>s."),
     (" elapsed", re.compile(r"\b\d+:\d\d:\d\d elapsed"), "<h:mm:ss> elapsed"),
     (
         "ETC:",

@@ -13,6 +13,7 @@ Starting Nmap 7.93 ( https://nmap.org ) at 2026-11-25 03:09 UTC
 Initiating Connect Scan at 03:09
 Completed Connect Scan at 03:09, 0.00s elapsed (12 total ports)
 Overall sending rates: 23809.52 packets / s.
+DNS resolution of 3 IPs took 0.00s. Mode: Async [#: 1, OK: 2, NX: 1, DR: 0, SF: 0, TR: 3, CN: 0]
 Nmap scan report for localhost (127.0.0.1)
 Host is up, received conn-refused (0.000092s latency).
 Scanned at 2026-11-25 03:09:36 UTC for 0s
@@ -28,6 +29,7 @@ Starting Nmap 7.93 ( https://nmap.org ) at 2027-01-02 23:59 UTC
 Initiating Connect Scan at 23:59
 Completed Connect Scan at 00:00, 12.34s elapsed (12 total ports)
 Overall sending rates: 5.00 packets / s.
+DNS resolution of 3 IPs took 10.25s. Mode: Async [#: 1, OK: 2, NX: 1, DR: 0, SF: 0, TR: 3, CN: 0]
 Nmap scan report for localhost (127.0.0.1)
 Host is up, received conn-refused (0.0013s latency).
 Scanned at 2027-01-02 23:59:58 UTC for 14s

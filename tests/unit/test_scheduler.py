@@ -8,6 +8,7 @@ down host about 3 s) and nmap's packet traces in the lab (first probe of a
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 from collections.abc import Callable
@@ -16,8 +17,12 @@ import pytest
 
 from pynmap.engine.congestion import CongestionParams, Window
 from pynmap.engine.probe import CLOSED, OPEN, Outcome, Probe, classify
-from pynmap.engine.scheduler import ROUND_CAP, Scheduler, SchedulerEvents
+from pynmap.engine.scheduler import Scheduler, SchedulerEvents
+from pynmap.pacing import NMAP, PYNMAP
 from pynmap.timing import TEMPLATES, Timing
+
+# Most tests here check nmap's own rules, which nmap pacing reproduces exactly.
+NmapTiming = functools.partial(Timing, pacing=NMAP)
 
 LOOPBACK = 0.0001  # 100 µs round trip
 T0 = 1000.0
@@ -116,7 +121,7 @@ def scheduler(
     n_hosts: int, ports: list[int], timing: Timing | None = None, **kw: object
 ) -> Scheduler:
     addresses = [f"127.0.0.{i + 1}" for i in range(n_hosts)]
-    return Scheduler(addresses, ports, timing or Timing(), **kw)  # type: ignore[arg-type]
+    return Scheduler(addresses, ports, timing or NmapTiming(), **kw)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ congestion windows
@@ -126,7 +131,7 @@ P = CongestionParams()
 
 
 def test_congestion_params_follow_nmap() -> None:
-    assert CongestionParams.from_timing(Timing()) == CongestionParams(
+    assert CongestionParams.from_timing(NmapTiming()) == CongestionParams(
         low_cwnd=1,
         max_cwnd=300,
         initial_cwnd=10,
@@ -134,13 +139,13 @@ def test_congestion_params_follow_nmap() -> None:
         ca_incr=1.0,
         ssthresh_divisor=1.5,
     )
-    t4 = CongestionParams.from_timing(Timing(**TEMPLATES[4], level=4))
+    t4 = CongestionParams.from_timing(NmapTiming(**TEMPLATES[4], level=4))
     assert (t4.ca_incr, t4.ssthresh_divisor) == (2.0, 4 / 3)
-    t5 = CongestionParams.from_timing(Timing(**TEMPLATES[5], level=5))
+    t5 = CongestionParams.from_timing(NmapTiming(**TEMPLATES[5], level=5))
     assert t5.ssthresh_divisor == 5 / 4
-    serial = CongestionParams.from_timing(Timing(max_parallelism=1))
+    serial = CongestionParams.from_timing(NmapTiming(max_parallelism=1))
     assert (serial.initial_cwnd, serial.max_cwnd) == (1, 1)
-    wide = CongestionParams.from_timing(Timing(min_parallelism=20, max_parallelism=50))
+    wide = CongestionParams.from_timing(NmapTiming(min_parallelism=20, max_parallelism=50))
     assert (wide.low_cwnd, wide.initial_cwnd, wide.max_cwnd) == (20, 20, 50)
 
 
@@ -215,8 +220,8 @@ def test_window_grows_in_slow_start_and_rounds_are_capped() -> None:
     sizes = [len(r) for r in sim.rounds if r]
     # cwnd starts at 10 and grows by one per answer (10 -> 20 -> 40 -> 80);
     # a round never exceeds 50
-    assert sizes[:4] == [10, 20, 40, ROUND_CAP]
-    assert max(sizes) == ROUND_CAP
+    assert sizes[:4] == [10, 20, 40, NMAP.round_cap]
+    assert max(sizes) == NMAP.round_cap
     # past ssthresh (75) growth slows to about one probe per window of answers
     assert 75 < s.hosts[0].window.cwnd < 100
 
@@ -258,7 +263,7 @@ def test_retransmissions_stop_at_max_retries() -> None:
     # try three times; that reaches --max-retries 2, and the ports that
     # would need a fourth try are given up on, with nmap's warning once.
     rec = Recorder()
-    s = scheduler(1, list(range(1, 11)), Timing(max_retries=2), events=rec)
+    s = scheduler(1, list(range(1, 11)), NmapTiming(max_retries=2), events=rec)
     need = {1: 1, 2: 2}
     sim = Sim(s, lambda p: (LOOPBACK, CLOSED) if p.tryno >= need.get(p.port, 3) else None)
     sim.run()
@@ -271,7 +276,7 @@ def test_retransmissions_stop_at_max_retries() -> None:
 
 
 def test_without_answers_a_port_gets_two_tries_whatever_max_retries() -> None:
-    s = scheduler(1, list(range(1, 11)), Timing(max_retries=10))
+    s = scheduler(1, list(range(1, 11)), NmapTiming(max_retries=10))
     sim = Sim(s, lambda p: None)
     sim.run()
     assert max(p.tryno for p in sim.sent) == 1
@@ -280,7 +285,7 @@ def test_without_answers_a_port_gets_two_tries_whatever_max_retries() -> None:
 def test_max_retries_zero_means_one_try_and_the_warning() -> None:
     # nmap -p 22,44444 --max-retries 0 prints exactly this warning (checked in the lab)
     rec = Recorder()
-    s = scheduler(1, [22, 44444], Timing(max_retries=0), events=rec)
+    s = scheduler(1, [22, 44444], NmapTiming(max_retries=0), events=rec)
     sim = Sim(s, lambda p: None if p.port == 44444 else (LOOPBACK, OPEN))
     sim.run()
     assert [p.tryno for p in sim.sent if p.port == 44444] == [0]
@@ -321,16 +326,16 @@ def test_repeated_drops_raise_the_scan_delay() -> None:
 
 
 def test_scan_delay_boost_stops_at_max_scan_delay() -> None:
-    s = scheduler(1, list(range(1, 41)), Timing(max_scan_delay=7))
+    s = scheduler(1, list(range(1, 41)), NmapTiming(max_scan_delay=7))
     Sim(s, lambda p: (LOOPBACK, CLOSED) if p.tryno >= 1 else None).run()
     assert s.hosts[0].delay == pytest.approx(0.007)  # 5, then min(10, 7)
-    s = scheduler(1, list(range(1, 41)), Timing(max_scan_delay=3))
+    s = scheduler(1, list(range(1, 41)), NmapTiming(max_scan_delay=3))
     Sim(s, lambda p: (LOOPBACK, CLOSED) if p.tryno >= 1 else None).run()
     assert s.hosts[0].delay == pytest.approx(0.003)
 
 
 def test_max_rate_spaces_the_probes() -> None:
-    s = scheduler(1, list(range(1, 21)), Timing(max_rate=10))
+    s = scheduler(1, list(range(1, 21)), NmapTiming(max_rate=10))
     sim = Sim(s, closed)
     sim.run()
     times = [p.sent - T0 for p in sim.sent]
@@ -341,7 +346,7 @@ def test_max_rate_spaces_the_probes() -> None:
 
 def test_min_rate_sends_beyond_the_window() -> None:
     # Silent ports and no RTT sample: the window alone allows 10 per second.
-    s = scheduler(1, list(range(1, 101)), Timing(min_rate=100))
+    s = scheduler(1, list(range(1, 101)), NmapTiming(min_rate=100))
     sim = Sim(s, lambda p: None)
     sim.run()
     early = [p for p in sim.sent if p.sent - T0 < 0.5]
@@ -349,7 +354,7 @@ def test_min_rate_sends_beyond_the_window() -> None:
 
 
 def test_scan_delay_spaces_probes_to_a_host() -> None:
-    s = scheduler(1, list(range(1, 6)), Timing(scan_delay=400))
+    s = scheduler(1, list(range(1, 6)), NmapTiming(scan_delay=400))
     sim = Sim(s, closed)
     sim.run()
     gaps = [b.sent - a.sent for a, b in itertools.pairwise(sim.sent)]
@@ -358,7 +363,7 @@ def test_scan_delay_spaces_probes_to_a_host() -> None:
 
 
 def test_max_parallelism_and_socket_limit_bound_the_flight() -> None:
-    s = scheduler(1, list(range(1, 51)), Timing(max_parallelism=3))
+    s = scheduler(1, list(range(1, 51)), NmapTiming(max_parallelism=3))
     sim = Sim(s, closed)
     sim.run()
     assert sim.max_in_flight <= 3
@@ -372,7 +377,7 @@ def test_max_parallelism_and_socket_limit_bound_the_flight() -> None:
 def test_host_timeout_gives_up_on_the_host() -> None:
     # the reference's host_timeout case: 100 DROPped ports, --max-rate 10, --host-timeout 2s
     rec = Recorder()
-    s = scheduler(1, list(range(45000, 45100)), Timing(max_rate=10, host_timeout=2000), events=rec)
+    s = scheduler(1, list(range(45000, 45100)), NmapTiming(max_rate=10, host_timeout=2000), events=rec)
     sim = Sim(s, lambda p: None)
     elapsed = sim.run()
     h = s.hosts[0]
@@ -386,7 +391,7 @@ def test_host_timeout_gives_up_on_the_host() -> None:
 def test_host_timeout_abandons_the_probes_in_flight() -> None:
     # No answer, no RTT sample: ten probes wait out the 1 s initial timeout,
     # and the 0.5 s host timeout comes first.
-    s = scheduler(1, list(range(1, 21)), Timing(host_timeout=500))
+    s = scheduler(1, list(range(1, 21)), NmapTiming(host_timeout=500))
     sim = Sim(s, lambda p: None)
     sim.run()
     assert s.hosts[0].timed_out
@@ -620,3 +625,73 @@ def test_late_timing_ping_answer_gives_no_sample() -> None:
     assert [(p.port, p.tryno) for p in reader.sent if p.ping] == [(80, 0)]
     assert h.answers == {22: ("closed", "conn-refused")}
     assert (h.rtt.srtt, h.rtt.timeout) == (100, 100_000)
+
+
+# ------------------------------------------------------------------ pynmap pacing
+
+FAST = Timing(pacing=PYNMAP)
+
+
+def test_pynmap_pacing_starts_wider_and_passes_nmaps_ceiling() -> None:
+    s = scheduler(1, list(range(1, 2001)), FAST)
+
+    def slow(_: Probe) -> tuple[float, Outcome]:
+        return 0.05, CLOSED
+
+    sim = Sim(s, slow)
+    sim.run()
+    sizes = [len(r) for r in sim.rounds if r]
+    assert sizes[0] == PYNMAP.initial_cwnd
+    assert max(sizes) == PYNMAP.round_cap
+    assert s.hosts[0].window.cwnd > NMAP.max_cwnd
+    assert len(s.hosts[0].answers) == 2000
+
+
+def test_max_parallelism_still_bounds_pynmap_pacing() -> None:
+    s = scheduler(1, list(range(1, 201)), Timing(pacing=PYNMAP, max_parallelism=7))
+    in_flight: list[int] = []
+
+    def slow(_: Probe) -> tuple[float, Outcome]:
+        in_flight.append(s.in_flight)
+        return 0.01, CLOSED
+
+    Sim(s, slow).run()
+    assert max(in_flight) == 7
+
+
+def test_pynmap_pacing_skips_the_pause_for_a_filtering_target() -> None:
+    ports = [22, 80, 44444, 443]
+    answers = []
+    for timing in (NmapTiming(), FAST):
+        s = scheduler(1, ports, timing)
+        sim = Sim(s, dropping({44444}))
+        elapsed = sim.run()
+        assert [p.tryno for p in sim.sent if p.port == 44444] == [0, 1]
+        answers.append(s.hosts[0].answers)
+    assert answers[0] == answers[1]  # the same results, without nmap's 1 s pause
+    assert elapsed == pytest.approx(0.2, abs=0.01)
+
+
+def test_pynmap_pacing_pauses_for_what_looks_like_rate_limiting() -> None:
+    # Only every fourth first try is answered; every retransmission is.
+    s = scheduler(1, list(range(1, 41)), FAST)
+    sim = Sim(s, lambda p: (LOOPBACK, CLOSED) if p.tryno or p.port % 4 == 0 else None)
+    sim.run()
+    assert len(s.hosts[0].answers) == 40
+    first = {p.port: p.sent for p in sim.sent if p.tryno == 0}
+    again = min(p.sent - first[p.port] for p in sim.sent if p.tryno == 1)
+    assert again >= 1.0  # nmap's pause before the first retransmission
+
+
+def test_pynmap_pacing_counts_one_burst_of_losses_once() -> None:
+    # Every first try is lost.  nmap dates each loss by the retransmission
+    # that reveals it, so the burst raises the scan delay twice
+    # (test_repeated_drops_raise_the_scan_delay); dated by the lost tries,
+    # all sent before the first increase, it raises it once.
+    rec = Recorder()
+    s = scheduler(1, list(range(1, 41)), FAST, events=rec)
+    Sim(s, lambda p: (LOOPBACK, CLOSED) if p.tryno >= 1 else None).run()
+    assert [text for text, _ in rec.notices] == [
+        "Increasing send delay for 127.0.0.1 from 0 to 5 due to 11 out of 11 dropped probes since last increase.",
+    ]
+    assert len(s.hosts[0].answers) == 40
