@@ -274,6 +274,8 @@ class Scheduler:
         self._remove_completed(now)
         due: list[Probe] = []
         for h in self._incomplete:
+            if not (h.active or h.waiting or h.bench):
+                continue  # nothing in flight or parked: nothing can expire
             maxtries, capped, may_increase = self._allowed_tryno(h)
             if h.bench:
                 if maxtries == h.bench_tryno and not may_increase:
@@ -354,6 +356,8 @@ class Scheduler:
                 if t <= now and self._round >= self.round_cap:
                     return now
                 best = min(best, t)
+            if best <= now:
+                return now  # no later target can make it sooner
             # Timing pings need no deadline of their own: like nmap, a target
             # pings only when it could send a probe anyway.
         if best == float("inf"):
@@ -598,9 +602,11 @@ class Scheduler:
         while sent_any:
             sent_any = False
             for h in self._incomplete:
+                if not h.waiting:
+                    continue
                 if not self._group_may_send(now):
                     return
-                if not h.waiting or not self._host_may_send(h, now):
+                if not self._host_may_send(h, now):
                     continue
                 maxtries = self._allowed_tryno(h)[0]
                 for i in range(len(h.waiting) - 1, -1, -1):
@@ -622,6 +628,12 @@ class Scheduler:
                     break  # one per target per pass spreads the load
 
     def _send_retry_stack(self, now: float, out: list[Probe]) -> None:
+        if not any(h.retry for h in self._incomplete):
+            # A fruitless pass of the loop below visits every target once and
+            # ends one step on: so does this, without the visits.
+            if self._incomplete and self._group_may_send(now):
+                self._next_host()
+            return
         unable: HostState | None = None
         while self._incomplete and self._group_may_send(now):
             h = self._next_host()
@@ -803,30 +815,40 @@ class Scheduler:
         h.bench_tryno = 0
 
     def _remove_completed(self, now: float) -> None:
-        removed = False
-        for h in self._incomplete:
-            timed_out = False
-            if self._completed(h) or (timed_out := self._host_timed_out(h, now)):
-                removed = True
-                h.end = now
-                if timed_out:
-                    h.timed_out = True
-                    self._abandon_all(h)
-                    h.retry = []
-                    h.bench = []
-                self._note_removal(h, timed_out, now)
-                self.events.host_done(h.index, now)
-        if removed:
-            old = self._incomplete
-            # Keep the round robin pointing at the same next target.
-            pos = self._rr % len(old)
-            self._rr = sum(1 for x in old[:pos] if x.end is None)
-            self._incomplete = [h for h in old if h.end is None]
+        # Runs several times a round over every target of the group (thousands
+        # in a big host group), so the test of _completed() is spelt out here.
+        nports = len(self.ports)
+        ping = self.ping_scan
+        timeouts = self.host_timeout > 0 and not ping
+        incomplete = self._incomplete
+        leaving = [
+            h for h in incomplete
+            if (not (h.n_active or h.waiting or h.bench or h.retry)
+                and ((ping and h.status is not None) or h.next_fresh >= nports))
+            or (timeouts and self._host_timed_out(h, now))
+        ]
+        if not leaving:
+            return
+        remain = len(incomplete)
+        for h in leaving:
+            remain -= 1
+            timed_out = not self._completed(h)
+            h.end = now
+            if timed_out:
+                h.timed_out = True
+                self._abandon_all(h)
+                h.retry = []
+                h.bench = []
+            self._note_removal(h, timed_out, now, remain)
+            self.events.host_done(h.index, now)
+        # Keep the round robin pointing at the same next target.
+        pos = self._rr % len(incomplete)
+        self._rr = sum(1 for x in incomplete[:pos] if x.end is None)
+        self._incomplete = [h for h in incomplete if h.end is None]
 
-    def _note_removal(self, h: HostState, timed_out: bool, now: float) -> None:
+    def _note_removal(self, h: HostState, timed_out: bool, now: float, remain: int) -> None:
         if len(self.ports) <= 50:
             return
-        remain = sum(1 for x in self._incomplete if x.end is None)
         hosts_left = f"{remain} {'host' if remain == 1 else 'hosts'} left"
         if timed_out:
             self.events.notice(f"{h.address} timed out during {self._name} ({hosts_left})", 1)
