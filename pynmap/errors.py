@@ -46,6 +46,11 @@ class SystemFatal(NmapError):
     def text(self) -> str:
         return f"{self.message}: {os.strerror(self.errno)} ({self.errno})\n"
 
+    def __reduce__(self) -> tuple[type[SystemFatal], tuple[str, int]]:
+        # Exceptions pickle as cls(*args), and args holds the message only;
+        # a scan's second process (engine/split.py) sends its errors pickled.
+        return type(self), (self.message, self.errno)
+
 
 class UsageError(NmapError):
     """A getopt error (unknown option, missing argument, ambiguous prefix): exit 255.

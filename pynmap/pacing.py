@@ -11,7 +11,8 @@ stay the same: wider windows, bigger rounds, and the one-second pause only
 for a target whose silence looks like rate limiting (it answered, but timed
 out on at least as many probes as it answered), and losses dated by the try
 that was lost, so one burst of losses shrinks a window or raises a scan
-delay once, not once per retransmission it causes.  "nmap" pacing
+delay once, not once per retransmission it causes; and a host group with
+many ports is shared between two processes, so both cores connect().  "nmap" pacing
 (PYNMAP_PACING=nmap) reproduces nmap's choices exactly.  The timing options
 a user sets (-T, --max-parallelism, --min-parallelism, --max-rate, ...)
 are honoured the same way under both.
@@ -35,12 +36,14 @@ class Pacing:
     # A loss (an answer to a retransmission) counts from when the lost try
     # was sent (TCP) rather than from its retransmission (nmap).
     date_loss_by_lost_try: bool
+    split: bool  # a host group with many ports is scanned by two processes (engine/split.py)
 
 
 NMAP = Pacing("nmap", initial_cwnd=10, initial_ssthresh=75, max_cwnd=300, round_cap=50,
-              always_pause=True, date_loss_by_lost_try=False)
+              always_pause=True, date_loss_by_lost_try=False, split=False)
 PYNMAP = Pacing("pynmap", initial_cwnd=100, initial_ssthresh=1000, max_cwnd=4096,
-                round_cap=250, always_pause=False, date_loss_by_lost_try=True)
+                round_cap=250, always_pause=False, date_loss_by_lost_try=True,
+                split=True)
 PACINGS = {p.name: p for p in (NMAP, PYNMAP)}
 
 

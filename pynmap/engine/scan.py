@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from pynmap.results import HostResult, PortResult
 from pynmap.timing import Timing
@@ -10,6 +11,8 @@ from pynmap.timing import Timing
 from .discovery import DEFAULT_PING_PORTS, assume_up, discover
 from .events import Events, estimator, run_phase, times_of, wall_clock
 from .loop import SocketSetup
+from .scheduler import Scheduler
+from .split import Recorder, replay, run_halves, worth_splitting
 
 __all__ = ["DEFAULT_PING_PORTS", "Events", "SocketSetup", "assume_up", "connect_scan",
            "discover"]
@@ -39,17 +42,16 @@ def connect_scan(
         return
     order = list(ports)
     rtt = [estimator(h.times, timing) for h in hosts]
-    scheduler = run_phase(
-        hosts,
-        order,
-        timing,
-        events,
-        t0,
-        ping_scan=False,
-        rtt=rtt,
-        ping_ports=[h.ping_port for h in hosts],
-        setup=setup,
-    )
+    ping_ports = [h.ping_port for h in hosts]
+
+    def scan(part: Sequence[int], to: object) -> Scheduler:
+        return run_phase(hosts, part, timing, to, t0, ping_scan=False, rtt=rtt,
+                         ping_ports=ping_ports, setup=setup)
+
+    if worth_splitting(hosts, order, timing, events):
+        scheduler = _split_scan(hosts, order, events, scan)
+    else:
+        scheduler = scan(order, events)
     by_number = sorted(order)
     for host, state in zip(hosts, scheduler.hosts, strict=True):
         host.times = times_of(state.rtt)
@@ -62,3 +64,42 @@ def connect_scan(
             continue
         answers = state.answers
         host.ports = [PortResult(port, *answers.get(port, UNANSWERED)) for port in by_number]
+
+
+# What a half scan hands back: per target, its port answers, whether it
+# timed out, and when its scan started and ended (monotonic clock).
+_Half = list[tuple[dict[int, tuple[str, str]], bool, float | None, float | None]]
+
+
+def _split_scan(hosts: Sequence[HostResult], order: list[int], events: object,
+                scan: Callable[[Sequence[int], object], Scheduler]) -> Scheduler:
+    """Scan every other port in a second process (engine/split.py) and merge
+    its answers into this process's scheduler, which the caller then reads."""
+    theirs, mine = order[1::2], order[0::2]
+    started = time.monotonic()
+
+    def child() -> tuple[_Half, list, int]:
+        recorder = Recorder(hosts)
+        done = scan(theirs, recorder)
+        half = [(s.answers, s.timed_out, s.clock_start, s.end) for s in done.hosts]
+        return half, recorder.calls, done.probes_sent
+
+    got, scheduler = run_halves(child, lambda: scan(mine, events))
+    if got is None:
+        # The second process died without its answers: scan its ports here.
+        again = scan(theirs, events)
+        got = ([(s.answers, s.timed_out, s.clock_start, s.end) for s in again.hosts], [],
+               again.probes_sent)
+    half, calls, probes = got
+    replay(calls, hosts, events)
+    for state, (answers, timed_out, clock_start, end) in zip(scheduler.hosts, half, strict=True):
+        state.answers.update(answers)
+        state.timed_out = state.timed_out or timed_out
+        if clock_start is not None:
+            state.clock_start = min(clock_start, state.clock_start or clock_start)
+        if end is not None:
+            state.end = max(end, state.end or end)
+    done = getattr(events, "phase_done", None)
+    if done is not None:
+        done(scheduler.probes_sent + probes, time.monotonic() - started)
+    return scheduler

@@ -1,0 +1,158 @@
+"""A big port scan on two cores: a forked child scans every other port.
+
+On a fast path (loopback, a LAN) a connect scan is bound by the CPU, and
+most of that is the kernel's own work inside connect(), done on the calling
+process's core.  Python cannot share one process's work between cores, so
+for a host group with many ports pynmap forks once: the child runs the same
+phase over every second port of the scan order and hands back, through a
+pipe, what its scheduler learnt; the parent scans the rest and merges.  The
+results are the same port table; only the order of -v lines changes (the
+child's "Discovered open port" lines come when the phase ends).
+
+Only pynmap's own pacing splits, and never where the split would show or
+would break a promise: --packet-trace (one CONN line per probe, in order),
+a user's parallelism, rate or scan-delay limit, or --host-timeout (each is
+a bound on the whole scan, not on each half).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pynmap.results import HostResult
+from pynmap.timing import Timing
+
+SPLIT_MIN_PORTS = 10000  # below this, forking costs more than it saves
+# Event methods that only make sense in the parent (or carry no result).
+_NOT_REPLAYED = frozenset({"tick", "tracing", "conn_trace", "phase_done", "host_up"})
+
+
+def worth_splitting(hosts: Sequence[HostResult], ports: Sequence[int], timing: Timing,
+                    events: object) -> bool:
+    """Whether this port-scan group should run on two cores."""
+    tracing = getattr(events, "tracing", None)
+    return (
+        timing.pacing.split
+        and len(ports) >= SPLIT_MIN_PORTS
+        and len(hosts) > 0
+        and _cores() >= 2
+        and not (timing.max_parallelism or timing.min_parallelism or timing.max_rate
+                 or timing.min_rate or timing.scan_delay or timing.host_timeout)
+        and not (tracing is not None and tracing())
+    )
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class Recorder:
+    """The child's Events: records each call, with targets as their index, for the parent."""
+
+    def __init__(self, hosts: Sequence[HostResult]) -> None:
+        self._index = {id(h): i for i, h in enumerate(hosts)}
+        self.calls: list[tuple[str, list[Any]]] = []
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        if name.startswith("_") or name in _NOT_REPLAYED:
+            raise AttributeError(name)
+
+        def record(*args: Any) -> None:
+            self.calls.append((name, [self._ref(a) for a in args]))
+
+        return record
+
+    def _ref(self, value: Any) -> Any:
+        if isinstance(value, HostResult):
+            return _HostRef(self._index[id(value)])
+        return value
+
+
+class _HostRef:
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __getstate__(self) -> int:
+        return self.index
+
+    def __setstate__(self, index: int) -> None:
+        self.index = index
+
+
+def replay(calls: list[tuple[str, list[Any]]], hosts: Sequence[HostResult], events: object) -> None:
+    """Make the child's recorded calls on the parent's events object."""
+    for name, args in calls:
+        method = getattr(events, name, None)
+        if method is not None:
+            method(*(hosts[a.index] if isinstance(a, _HostRef) else a for a in args))
+
+
+def run_halves(child: Callable[[], Any], parent: Callable[[], Any]) -> tuple[Any, Any]:
+    """Run `child()` in a forked process and `parent()` here at the same time;
+    returns (child's result, parent's result).
+
+    The child's result is None if it died without one (killed, or a result
+    that would not pickle): the caller then does the child's part itself,
+    so no port goes unscanned.  An exception the child raised is raised
+    here once the parent's part is done; an exception here (Ctrl-C, a fatal
+    error) kills the child.
+    """
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's exit skips coverage
+        _be_the_child(child, read_fd, write_fd)
+    os.close(write_fd)
+    reaped = False
+    try:
+        mine = parent()
+        with os.fdopen(read_fd, "rb") as pipe:
+            read_fd = -1
+            data = pipe.read()
+        os.waitpid(pid, 0)
+        reaped = True
+    finally:
+        if read_fd >= 0:
+            os.close(read_fd)
+        if not reaped:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.waitpid(pid, 0)
+    try:
+        ok, value = pickle.loads(data)
+    except Exception:  # nothing (or garbage) came back
+        return None, mine
+    if not ok:
+        raise value
+    return value, mine
+
+
+def _be_the_child(child: Callable[[], Any], read_fd: int, write_fd: int) -> None:
+    # The parent handles the user's signals and owns every output; the child
+    # dies of a signal at once (unless the parent ignores it too, as under
+    # nohup or in a background job), and never flushes a buffer it shares.
+    status = 1
+    try:
+        os.close(read_fd)
+        for signo in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+            if signal.getsignal(signo) is not signal.SIG_IGN:
+                signal.signal(signo, signal.SIG_DFL)
+        try:
+            payload = pickle.dumps((True, child()))
+        except Exception as exc:  # sent to the parent, which raises it
+            payload = pickle.dumps((False, exc))
+        with os.fdopen(write_fd, "wb") as pipe:
+            pipe.write(payload)
+        status = 0
+    finally:
+        os._exit(status)

@@ -1,0 +1,138 @@
+"""The two-process port scan's plumbing (pynmap/engine/split.py), without sockets.
+
+The real scan through it is tests/lab/test_scenarios.py::test_loopback (-p-).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+
+import pytest
+
+from pynmap.engine import split
+from pynmap.errors import Fatal, SystemFatal
+from pynmap.pacing import NMAP, PYNMAP
+from pynmap.results import HostResult
+from pynmap.timing import Timing
+
+
+def test_both_halves_run_in_two_processes() -> None:
+    child, parent = split.run_halves(lambda: ("child", os.getpid()), lambda: os.getpid())
+    assert child[0] == "child"
+    assert child[1] != parent == os.getpid()
+
+
+def test_a_large_result_comes_back_whole() -> None:
+    # far more than a pipe's buffer: the child blocks until the parent reads
+    answers = {port: ("closed", "conn-refused") for port in range(1, 65536)}
+    child, _ = split.run_halves(lambda: answers, lambda: None)
+    assert child == answers
+
+
+def test_the_childs_scan_error_is_raised_after_the_parents_part() -> None:
+    done = []
+
+    def child() -> None:
+        raise SystemFatal("Socket creation in sendConnectScanProbe", 24)
+
+    with pytest.raises(SystemFatal) as caught:
+        split.run_halves(child, lambda: done.append(True))
+    assert done == [True]
+    assert caught.value.text == "Socket creation in sendConnectScanProbe: Too many open files (24)\n"
+
+
+def test_a_child_that_dies_gives_no_result() -> None:
+    def child() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    assert split.run_halves(child, lambda: "mine") == (None, "mine")
+
+
+def test_an_error_here_kills_the_child() -> None:
+    pids = []
+
+    def parent() -> None:
+        # the child is the only process this one has started since
+        time.sleep(0.05)
+        pids.extend(int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == os.getpid())
+        raise Fatal("Strange SO_ERROR from connection to 127.0.0.1 (100 - 'Network is down') "
+                    "-- bailing scan")
+
+    with pytest.raises(Fatal):
+        split.run_halves(lambda: time.sleep(60), parent)
+    assert pids
+    for pid in pids:
+        assert not os.path.exists(f"/proc/{pid}")  # killed and reaped
+
+
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+class _Said:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def discovered_open(self, host: HostResult, port: int) -> None:
+        self.lines.append(f"Discovered open port {port}/tcp on {host.address}")
+
+    def notice(self, text: str, verbosity: int) -> None:
+        self.lines.append(f"{verbosity}: {text}")
+
+
+def test_the_childs_events_are_replayed_on_the_parents_targets() -> None:
+    hosts = [HostResult("127.0.0.1", socket.AF_INET), HostResult("127.0.0.2", socket.AF_INET)]
+    recorder = split.Recorder(hosts)
+    recorder.discovered_open(hosts[1], 22)
+    recorder.notice("Increasing send delay for 127.0.0.2 from 0 to 5 due to ...", 1)
+    assert getattr(recorder, "tick", None) is None  # the parent keeps the keyboard
+    child, _ = split.run_halves(lambda: recorder.calls, lambda: None)
+    said = _Said()
+    split.replay(child, hosts, said)
+    assert said.lines == [
+        "Discovered open port 22/tcp on 127.0.0.2",
+        "1: Increasing send delay for 127.0.0.2 from 0 to 5 due to ...",
+    ]
+
+
+class _Tracing:
+    def __init__(self, on: bool) -> None:
+        self.on = on
+
+    def tracing(self) -> bool:
+        return self.on
+
+
+@pytest.mark.parametrize(
+    ("timing", "ports", "events", "wanted"),
+    [
+        (Timing(pacing=PYNMAP), 65535, None, True),
+        (Timing(pacing=PYNMAP), 1000, None, False),
+        (Timing(pacing=NMAP), 65535, None, False),
+        (Timing(pacing=PYNMAP), 65535, _Tracing(True), False),
+        (Timing(pacing=PYNMAP), 65535, _Tracing(False), True),
+        (Timing(pacing=PYNMAP, max_parallelism=100), 65535, None, False),
+        (Timing(pacing=PYNMAP, max_rate=1000.0), 65535, None, False),
+        (Timing(pacing=PYNMAP, scan_delay=10), 65535, None, False),
+        (Timing(pacing=PYNMAP, host_timeout=60000), 65535, None, False),
+    ],
+)
+def test_only_pynmap_pacing_without_user_limits_splits(
+    timing: Timing, ports: int, events: object, wanted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(split, "_cores", lambda: 2)
+    hosts = [HostResult("127.0.0.1", socket.AF_INET)]
+    assert split.worth_splitting(hosts, range(1, ports + 1), timing, events) is wanted
+
+
+def test_one_core_never_splits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(split, "_cores", lambda: 1)
+    hosts = [HostResult("127.0.0.1", socket.AF_INET)]
+    assert not split.worth_splitting(hosts, range(1, 65536), Timing(pacing=PYNMAP), None)
