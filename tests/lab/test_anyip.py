@@ -34,6 +34,14 @@ def neighbours(namespace: str) -> set[str]:
     return {line.split()[0] for line in listing.splitlines() if line.strip()}
 
 
+def tcp_counters(namespace: str) -> dict[str, int]:
+    """The namespace's TCP extension counters (/proc/net/netstat is per namespace)."""
+    text = subprocess.run(["ip", "netns", "exec", namespace, "cat", "/proc/net/netstat"],
+                          check=True, capture_output=True, text=True).stdout
+    lines = [line.split() for line in text.splitlines() if line.startswith("TcpExt:")]
+    return dict(zip(lines[0][1:], map(int, lines[1][1:]), strict=True))
+
+
 def test_a_22_answered_by_one_namespace(nmap_oracle: str, tmp_path: Path) -> None:
     scenario = SCENARIOS["anyip22"]
     (host,) = scenario.hosts
@@ -44,6 +52,8 @@ def test_a_22_answered_by_one_namespace(nmap_oracle: str, tmp_path: Path) -> Non
         nmap, pynmap = run_both(args, running.scanner, tmp_path, outputs=OUTPUTS)
         router_neighbours = neighbours(running.router.name)
         scanner_neighbours = neighbours(running.scanner.name)
+        listener = tcp_counters(running.host_netns(host).name)
+        scanner = tcp_counters(running.scanner.name)
     truth = scenario.truth(PORTS, ping=False)
     want = {str(a): truth[str(a)] for a in network}
     assert nmap.exit == 0, f"harness: nmap failed\n{nmap.stderr}"
@@ -56,6 +66,10 @@ def test_a_22_answered_by_one_namespace(nmap_oracle: str, tmp_path: Path) -> Non
     # one entry each way, however large the range: never one per target
     assert router_neighbours == {host.address, SCANNER4}, "harness: router neighbours"
     assert scanner_neighbours == {UPLINK4}, "harness: scanner neighbours"
+    # the listener kept up: no connection attempt was dropped and sent again
+    assert listener["ListenOverflows"] == listener["ListenDrops"] == 0, \
+        "harness: the listener's accept queue overflowed"
+    assert scanner["TCPSynRetrans"] == 0, "harness: a SYN went unanswered"
     pynmap_table = port_table(pynmap.files["out.xml"] or "")
     missing = sorted(set(found) - set(pynmap_table), key=ipaddress.IPv4Address)
     assert not missing, f"pynmap reports {len(missing)} addresses fewer, e.g. {missing[:3]}"

@@ -21,6 +21,8 @@ import sys
 from collections.abc import Iterator
 
 CLONE_NEWNET = 0x40000000
+# Asks for the deepest queue: the kernel cuts it to net.core.somaxconn, which
+# the lab sets in the namespaces that need one
 BACKLOG = 65535
 NETNS_RUN = "/run/netns"
 
@@ -59,7 +61,6 @@ def listen(address: str, port: int) -> socket.socket:
         # "::" must leave IPv4 to its own wildcard listener
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     sock.bind((address, port))
-    # the kernel caps this at the namespace's net.core.somaxconn
     sock.listen(BACKLOG)
     sock.setblocking(False)
     return sock

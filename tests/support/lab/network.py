@@ -41,7 +41,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.lab.listeners import BACKLOG
 from tests.support.lab.scenario import REJECTS, ROUTER4, ROUTER6, SCENARIOS, Host, Scenario
 from tests.support.netns import ETC_NETNS, HOSTS, NAMESERVER, Netns, NetnsUnavailable, in_ci
 
@@ -67,6 +66,7 @@ _ICMP_FREE = ("net.ipv4.icmp_ratelimit=0", "net.ipv4.icmp_ratemask=0",
 # An AnyIP host takes a connection on every address of its range: tens of
 # thousands may wait for the listener's accept() at once, and a full queue
 # drops SYNs (the scan would see retransmissions, even filtered ports)
+BACKLOG = 65535
 _DEEP_QUEUES = (f"net.core.somaxconn={BACKLOG}", f"net.ipv4.tcp_max_syn_backlog={BACKLOG}")
 
 _SETTLE = """
