@@ -27,6 +27,9 @@ LAB_WORKLOADS = {
                           ("-sT", "-n", "-Pn", "198.18.0.10")),
     "mixed": Workload("lab: 4 hosts, 0 ms, top 1000 ports",
                       ("-sT", "-n", "198.18.0.10-13")),
+    # 131072 probes: the large fleet, and pynmap's peak memory on it
+    "anyip16": Workload("lab: AnyIP /16, -Pn, ports 80,443",
+                        ("-sT", "-n", "-Pn", "-p", "80,443", "198.19.0.0/16")),
 }
 
 

@@ -25,7 +25,7 @@ from tests.support.lab import (
     leftovers,
     scenario_network,
 )
-from tests.support.lab.network import default_prefix
+from tests.support.lab.network import UPLINK4, default_prefix
 from tests.support.netns import ETC_NETNS, NAMESERVER, Netns, NetnsUnavailable, in_ci
 
 pytestmark = pytest.mark.lab
@@ -155,7 +155,7 @@ def test_layout_routes_and_resolver_files() -> None:
 
         # the lab's range goes through the router, never on-link from the scanner
         to_host = route(running.scanner, "route", "get", "198.18.0.77")
-        assert " via 198.19.255.2 " in to_host.stdout
+        assert f" via {UPLINK4} " in to_host.stdout
         to_host6 = route(running.scanner, "-6", "route", "get", "fd00:18::4d")
         assert " via fd00:18::1:2 " in to_host6.stdout
         # nothing else is reachable from the scanner, nor from the router (asking the

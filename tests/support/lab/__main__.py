@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     except NetnsUnavailable as exc:
         print(f"lab: {exc}", file=sys.stderr)
         return 1
-    targets = " ".join(running.targets) or "127.0.0.1"
+    targets = " ".join([*running.targets, *scenario.ranges()]) or "127.0.0.1"
     print(f"lab {scenario.name} is up: {scenario.about}\n"
           f"  rtt {2 * scenario.delay_ms:g} ms, loss {scenario.loss:.0%} each way, "
           f"seed {scenario.seed}\n"

@@ -21,6 +21,9 @@ import sys
 from collections.abc import Iterator
 
 CLONE_NEWNET = 0x40000000
+# Asks for the deepest queue: the kernel cuts it to net.core.somaxconn, which
+# the lab sets in the namespaces that need one
+BACKLOG = 65535
 NETNS_RUN = "/run/netns"
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -54,8 +57,11 @@ def listen(address: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        # "::" must leave IPv4 to its own wildcard listener
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     sock.bind((address, port))
-    sock.listen(1024)
+    sock.listen(BACKLOG)
     sock.setblocking(False)
     return sock
 
@@ -72,8 +78,16 @@ def serve(items: list[str]) -> None:
         for key, _ in selector.select():
             sock = key.fileobj
             assert isinstance(sock, socket.socket)
-            with contextlib.suppress(OSError):
-                sock.accept()[0].close()
+            # the whole queue at each wake-up: a scan of a large AnyIP range fills it fast
+            while True:
+                try:
+                    sock.accept()[0].close()
+                except BlockingIOError:
+                    break
+                except ConnectionAbortedError:
+                    continue  # that connection was reset while queued: the next one
+                except OSError:
+                    break  # e.g. out of descriptors: the next wake-up tries again
 
 
 if __name__ == "__main__":

@@ -1,20 +1,24 @@
 """Build and tear down a lab: scanner, link, router and one namespace per live host.
 
-    PREFIX-scan   s0 198.19.255.1/30 fd00:18::1:1/112; 198.18.0.0/15 and
+    PREFIX-scan   s0 198.18.255.1/30 fd00:18::1:1/112; 198.18.0.0/15 and
          |            fd00:18::/64 via the router, no other route at all
          |  veth
     PREFIX-link   ls <-> lr: delaylink copies frames both ways (delay, loss)
          |  veth
-    PREFIX-rtr    r0 198.19.255.2/30 fd00:18::1:2/112, forwarding;
-         |        br0 198.18.0.1/24 fd00:18::1/120, no default route
+    PREFIX-rtr    r0 198.18.255.2/30 fd00:18::1:2/112, forwarding;
+         |        br0 198.18.0.1/24 fd00:18::1/120, no default route;
+         |        each AnyIP range via its host
          |  one veth per live host, on br0
-    PREFIX-hN     eth0 198.18.0.N/24 fd00:18::N/120, default via the router
+    PREFIX-hN     eth0 198.18.0.N/24 fd00:18::N/120, default via the router;
+                  an AnyIP host: `local RANGE dev lo`, RANGE in 198.19.0.0/16
 
 The scanner's only way out is the link, and the router knows no network
 but the lab's, so no scan packet can leave the lab.  The scanner reaches
 the whole range through a next hop: the kernel's neighbour table is shared
 by all namespaces, and a large on-link range would fill it.  A down host
-is an address on br0's subnet that nobody answers ARP for.  Port behaviour
+is an address on br0's subnet that nobody answers ARP for.  An AnyIP
+host's namespace takes every address of its range as its own, and so the
+whole range costs the router a single neighbour entry too.  Port behaviour
 comes from the host's own kernel (closed: RST), iptables in its namespace
 (matching connection attempts only, `--syn`, so answers to the scanner's
 own ports are never touched) and one listener process for all open ports.
@@ -41,7 +45,8 @@ from tests.support.lab.scenario import REJECTS, ROUTER4, ROUTER6, SCENARIOS, Hos
 from tests.support.netns import ETC_NETNS, HOSTS, NAMESERVER, Netns, NetnsUnavailable, in_ci
 
 ROOT = Path(__file__).resolve().parents[3]
-SCANNER4, UPLINK4 = "198.19.255.1", "198.19.255.2"
+# off 198.19.0.0/16, which is left whole for AnyIP ranges
+SCANNER4, UPLINK4 = "198.18.255.1", "198.18.255.2"
 SCANNER6, UPLINK6 = "fd00:18::1:1", "fd00:18::1:2"
 LAB_NET4, LAB_NET6 = "198.18.0.0/15", "fd00:18::/64"
 # Fixed hardware addresses on the scanner-router link (each lab is its own Ethernet)
@@ -58,6 +63,11 @@ _QUIET6 = ("net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0
 # answer every probe of both programs, or their results would depend on timing
 _ICMP_FREE = ("net.ipv4.icmp_ratelimit=0", "net.ipv4.icmp_ratemask=0",
               "net.ipv6.icmp.ratelimit=0", "net.ipv6.icmp.ratemask=")
+# An AnyIP host takes a connection on every address of its range: tens of
+# thousands may wait for the listener's accept() at once, and a full queue
+# drops SYNs (the scan would see retransmissions, even filtered ports)
+BACKLOG = 65535
+_DEEP_QUEUES = (f"net.core.somaxconn={BACKLOG}", f"net.ipv4.tcp_max_syn_backlog={BACKLOG}")
 
 _SETTLE = """
 import socket, sys
@@ -179,7 +189,8 @@ class Lab:
         _in(self.router, "sysctl", "-qw", *_QUIET6, *_ICMP_FREE, "net.ipv4.ip_forward=1",
             "net.ipv6.conf.all.forwarding=1")
         for host in self.scenario.live:
-            _in(self.host_netns(host), "sysctl", "-qw", *_QUIET6, *_ICMP_FREE)
+            deep = _DEEP_QUEUES if host.anyip else ()
+            _in(self.host_netns(host), "sysctl", "-qw", *_QUIET6, *_ICMP_FREE, *deep)
 
     def _wires(self) -> None:
         s, link, r = self.scanner, self.link, self.router
@@ -200,6 +211,9 @@ class Lab:
             port = f"h{host.number}"
             router += [f"link add {port} type veth peer name eth0 netns {self.host_netns(host).name}",
                        f"link set {port} master br0", f"link set {port} up"]
+        # a down host's range, too: the router then fails on its ARP like for any down host
+        router += [f"route add {h.anyip} via {h.address}" for h in self.scenario.hosts
+                   if h.anyip]
         _batch(r, router)
         _batch(s, [
             "link set lo up",
@@ -226,6 +240,8 @@ class Lab:
                 "link set eth0 up",
                 f"route add default via {ROUTER4}",
                 f"route add default via {ROUTER6}",
+                # AnyIP: the whole range is this namespace's own, as 127.0.0.0/8 is
+                *([f"route add local {host.anyip} dev lo"] if host.anyip else []),
             ])
 
     def _firewalls(self) -> None:
@@ -240,7 +256,9 @@ class Lab:
         binds = [f"{self.scanner.name},127.0.0.1,{p}" for p in sc.scanner_open]
         for host in sc.live:
             ns = self.host_netns(host).name
-            binds += [f"{ns},{a},{p}" for p in host.open for a in (host.address, host.address6)]
+            # the wildcard answers on every address of an AnyIP range
+            addresses = ("0.0.0.0", "::") if host.anyip else (host.address, host.address6)
+            binds += [f"{ns},{a},{p}" for p in host.open for a in addresses]
         if binds:
             # from the router's namespace, so that `ip netns pids` finds it at teardown
             self._spawn(self.router, "listeners", binds, detach)

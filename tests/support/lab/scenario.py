@@ -7,11 +7,17 @@ kernel answers RST) unless the host lists it as open (a listener), filtered
 down host's address is routed to the segment but nobody answers ARP or
 neighbour solicitations for it.  `scanner_open` puts listeners on the
 scanner namespace's own loopback, for scans of 127.0.0.1.
+
+An AnyIP host also answers for a whole IPv4 range inside 198.19.0.0/16
+(`anyip`): its namespace holds the range as one local route, the router
+sends the range to the host as next hop, and its ports behave alike on
+every address of the range and on its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import ipaddress
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -19,6 +25,8 @@ NET4 = "198.18.0"
 NET6 = "fd00:18:"
 ROUTER4 = f"{NET4}.1"
 ROUTER6 = f"{NET6}:1"
+# Where AnyIP ranges live: off the targets' segment and off the scanner's uplink
+ANYIP_SPACE = ipaddress.IPv4Network("198.19.0.0/16")
 
 State = tuple[str, str]  # (state, reason) as nmap's connect scan reports a port
 # an unprivileged nmap's host discovery: connect() to these, up on any open or closed
@@ -62,10 +70,19 @@ class Host:
     rejected: Mapping[int, str] = field(default_factory=dict)  # port -> REJECTS key
     rst_per_second: int | None = None  # closed ports answer at most this many RSTs a second
     down: bool = False
+    anyip: str | None = None  # an IPv4 range (CIDR) in ANYIP_SPACE it answers for as well
 
     def __post_init__(self) -> None:
         if not 2 <= self.number <= 254:
             raise ValueError(f"host number {self.number} is not in 2..254")
+        if self.anyip is not None:
+            try:
+                network = ipaddress.IPv4Network(self.anyip)
+            except ValueError as exc:
+                raise ValueError(f"host {self.number}: anyip {self.anyip!r}: {exc}") from None
+            if not network.subnet_of(ANYIP_SPACE):
+                raise ValueError(f"host {self.number}: anyip {self.anyip} is not inside "
+                                 f"{ANYIP_SPACE}")
         if self.rst_per_second is not None and self.rst_per_second < 1:
             raise ValueError(f"host {self.number}: rst_per_second must be at least 1")
         unknown = sorted(set(self.rejected.values()) - set(REJECTS))
@@ -90,6 +107,17 @@ class Host:
 
     def addr(self, *, ipv6: bool = False) -> str:
         return self.address6 if ipv6 else self.address
+
+    @property
+    def anyip_network(self) -> ipaddress.IPv4Network | None:
+        return ipaddress.IPv4Network(self.anyip) if self.anyip is not None else None
+
+    def answered(self, *, ipv6: bool = False) -> Iterator[str]:
+        """Every address this host answers for: its own, then its AnyIP range (IPv4 only)."""
+        yield self.addr(ipv6=ipv6)
+        network = self.anyip_network
+        if network is not None and not ipv6:
+            yield from map(str, network)
 
     def answers_ping(self, ports: Iterable[int] = PING_PORTS, *, ipv6: bool = False) -> bool:
         """Whether a connect-based host discovery to `ports` finds this host up."""
@@ -124,6 +152,10 @@ class Scenario:
         numbers = [h.number for h in self.hosts]
         if len(numbers) != len(set(numbers)):
             raise ValueError(f"scenario {self.name}: a host number appears twice")
+        ranges = [n for n in (h.anyip_network for h in self.hosts) if n is not None]
+        for i, network in enumerate(ranges):
+            if any(network.overlaps(other) for other in ranges[i + 1:]):
+                raise ValueError(f"scenario {self.name}: AnyIP range {network} overlaps another")
         if not 0 <= self.loss < 1 or self.delay_ms < 0:
             raise ValueError(f"scenario {self.name}: loss must be in [0, 1), delay >= 0")
 
@@ -135,16 +167,26 @@ class Scenario:
         """Every declared host's address, the down ones included, in host order."""
         return [h.addr(ipv6=ipv6) for h in self.hosts]
 
+    def ranges(self) -> list[str]:
+        """The AnyIP ranges (CIDR) of the declared hosts, the down ones included."""
+        return [h.anyip for h in self.hosts if h.anyip is not None]
+
     def seen_up(self, *, ipv6: bool = False, ping: bool = True) -> tuple[Host, ...]:
         """The hosts a scan reports up: with discovery (`ping`), those that answer it."""
         return tuple(h for h in self.live if not ping or h.answers_ping(ipv6=ipv6))
 
     def truth(self, ports: Iterable[int], *, ipv6: bool = False,
               ping: bool = True) -> dict[str, dict[int, State]]:
-        """address -> port -> (state, reason) for the hosts found up: what nmap must report."""
+        """address -> port -> (state, reason) for the addresses found up: what nmap must report.
+
+        An AnyIP host contributes every address of its range besides its own.
+        """
         wanted = sorted(set(ports))
-        return {h.addr(ipv6=ipv6): {p: h.truth(p, ipv6=ipv6) for p in wanted}
-                for h in self.seen_up(ipv6=ipv6, ping=ping)}
+        found: dict[str, dict[int, State]] = {}
+        for host in self.seen_up(ipv6=ipv6, ping=ping):
+            states = {p: host.truth(p, ipv6=ipv6) for p in wanted}
+            found.update((address, states) for address in host.answered(ipv6=ipv6))
+        return found
 
     def with_seed(self, seed: int) -> Scenario:
         return replace(self, seed=seed)
@@ -177,6 +219,10 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType({s.name: s for s in (
     Scenario("lossy", (Host(10, open=(22, 80, 443, 3306, 8080, 9929)),),
              delay_ms=10, loss=0.02, seed=1, about="1 host at 20 ms RTT, 2% loss each way"),
     Scenario("fleet", _fleet(), about="198.18.0.64/26: 44 hosts up, 20 down"),
+    Scenario("anyip22", (Host(2, open=(80,), anyip="198.19.0.0/22"),),
+             about="198.19.0.0/22 (1024 addresses) answered by one namespace: 80 open"),
+    Scenario("anyip16", (Host(2, open=(80,), anyip="198.19.0.0/16"),),
+             about="198.19.0.0/16 (65536 addresses) answered by one namespace: 80 open"),
     Scenario("rst_limit", (Host(10, open=(22, 80), rst_per_second=100),),
              about="1 host whose firewall lets out at most 100 RSTs a second"),
 )})

@@ -1,0 +1,96 @@
+"""A whole range answered by one namespace (AnyIP): the lab's large-fleet building block.
+
+The scenario anyip22 is the benchmark's /16 in small: 198.19.0.0/22 held as
+one local route by host 198.18.0.2, port 80 open behind a wildcard listener,
+443 closed.  nmap's table is held against the declared truth first (a broken
+lab is reported as "harness: ..."), then pynmap's against nmap's, and the
+scan must have cost the router and the scanner one neighbour entry each.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.compare import assert_same, run_both
+from tests.support.lab import SCENARIOS, Host, Scenario, lab
+from tests.support.lab.network import SCANNER4, UPLINK4
+from tests.support.lab.results import port_table
+
+pytestmark = [pytest.mark.lab, pytest.mark.nmap]
+
+PORTS = [80, 443]
+OUTPUTS = ["out.nmap", "out.gnmap", "out.xml"]
+FILES = ["-oN", "out.nmap", "-oG", "out.gnmap", "-oX", "out.xml"]
+
+
+def neighbours(namespace: str) -> set[str]:
+    """The IPv4 addresses of the namespace's neighbour entries (the table is shared)."""
+    listing = subprocess.run(["ip", "-n", namespace, "-4", "neigh", "show"], check=True,
+                             capture_output=True, text=True).stdout
+    return {line.split()[0] for line in listing.splitlines() if line.strip()}
+
+
+def tcp_counters(namespace: str) -> dict[str, int]:
+    """The namespace's TCP extension counters (/proc/net/netstat is per namespace)."""
+    text = subprocess.run(["ip", "netns", "exec", namespace, "cat", "/proc/net/netstat"],
+                          check=True, capture_output=True, text=True).stdout
+    lines = [line.split() for line in text.splitlines() if line.startswith("TcpExt:")]
+    return dict(zip(lines[0][1:], map(int, lines[1][1:]), strict=True))
+
+
+def test_a_22_answered_by_one_namespace(nmap_oracle: str, tmp_path: Path) -> None:
+    scenario = SCENARIOS["anyip22"]
+    (host,) = scenario.hosts
+    assert host.anyip is not None
+    network = ipaddress.IPv4Network(host.anyip)
+    args = ["-sT", "-n", "-Pn", "--reason", "-p", "80,443", *FILES, str(network)]
+    with lab(scenario) as running:
+        nmap, pynmap = run_both(args, running.scanner, tmp_path, outputs=OUTPUTS)
+        router_neighbours = neighbours(running.router.name)
+        scanner_neighbours = neighbours(running.scanner.name)
+        listener = tcp_counters(running.host_netns(host).name)
+        scanner = tcp_counters(running.scanner.name)
+    truth = scenario.truth(PORTS, ping=False)
+    want = {str(a): truth[str(a)] for a in network}
+    assert nmap.exit == 0, f"harness: nmap failed\n{nmap.stderr}"
+    found = port_table(nmap.files["out.xml"] or "")
+    assert len(found) == network.num_addresses, \
+        f"harness: nmap reports {len(found)} of {network.num_addresses} addresses"
+    wrong = {a: (found.get(a), states) for a, states in want.items() if found.get(a) != states}
+    assert not wrong, f"harness: nmap disagrees with the scenario on {len(wrong)} " \
+                      f"addresses, e.g. {next(iter(wrong.items()))}"
+    # one entry each way, however large the range: never one per target
+    assert router_neighbours == {host.address, SCANNER4}, "harness: router neighbours"
+    assert scanner_neighbours == {UPLINK4}, "harness: scanner neighbours"
+    # the listener kept up: no connection attempt was dropped and sent again
+    assert listener["ListenOverflows"] == listener["ListenDrops"] == 0, \
+        "harness: the listener's accept queue overflowed"
+    assert scanner["TCPSynRetrans"] == 0, "harness: a SYN went unanswered"
+    pynmap_table = port_table(pynmap.files["out.xml"] or "")
+    missing = sorted(set(found) - set(pynmap_table), key=ipaddress.IPv4Address)
+    assert not missing, f"pynmap reports {len(missing)} addresses fewer, e.g. {missing[:3]}"
+    differ = [a for a in found if pynmap_table[a] != found[a]]
+    assert not differ, f"pynmap differs from nmap on {len(differ)} addresses, e.g. " \
+                       f"{differ[0]}: nmap {found[differ[0]]}, pynmap {pynmap_table[differ[0]]}"
+    assert_same(nmap, pynmap, args)
+
+
+def test_anyip_declaration() -> None:
+    host = Host(2, open=(80,), anyip="198.19.4.0/30")
+    assert list(host.answered()) == ["198.18.0.2", "198.19.4.0", "198.19.4.1",
+                                     "198.19.4.2", "198.19.4.3"]
+    assert list(host.answered(ipv6=True)) == ["fd00:18::2"]
+    truth = Scenario("t", (host, Host(3))).truth(PORTS)
+    assert sorted(truth) == sorted([*host.answered(), "198.18.0.3"])
+    assert truth["198.19.4.3"] == {80: ("open", "syn-ack"), 443: ("closed", "conn-refused")}
+    assert Scenario("t", (Host(2, anyip="198.19.0.0/16", down=True),)).truth(PORTS) == {}
+    # outside 198.19.0.0/16 it would take the targets' segment or the scanner's uplink
+    for bad in ("198.18.0.0/24", "198.18.255.0/30", "198.19.0.1/16", "fd00:18::/120"):
+        with pytest.raises(ValueError):
+            Host(2, anyip=bad)
+    with pytest.raises(ValueError, match="overlaps"):
+        Scenario("t", (Host(2, anyip="198.19.0.0/22"), Host(3, anyip="198.19.3.0/24")))
