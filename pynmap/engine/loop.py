@@ -100,6 +100,16 @@ def _nr_open() -> int:
         return 1 << 20
 
 
+def _ephemeral_ports() -> tuple[int, int]:
+    """The kernel's range of automatically chosen local ports (every port if unknown)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(word) for word in f.read().split())
+    except (OSError, ValueError):
+        return 1, 65535
+    return low, high
+
+
 def _open_fds() -> int:
     try:
         return len(os.listdir("/proc/self/fd"))
@@ -158,6 +168,9 @@ class ConnectLoop:
             self.ep = select.epoll()
         except OSError as exc:
             raise SystemFatal("epoll_create", exc.errno or 0) from None
+        # A socket can only connect to itself on a port the kernel could have
+        # given it: outside that range the check (a getsockname()) is skipped.
+        self._ephemeral = _ephemeral_ports()
         self._resume_at = 0.0  # no sending before this (backing off)
         self._backoff = _BACKOFF_FIRST
         self._starved_since: float | None = None
@@ -282,6 +295,7 @@ class ConnectLoop:
             self.warn(strange_message(self.targets[probe.host][1], err))
         if (
             err == 0
+            and self._ephemeral[0] <= probe.port <= self._ephemeral[1]
             and not probe.ping
             and not self.sched.ping_scan
             and self._self_connected(fd, *self.targets[probe.host], probe.port)
