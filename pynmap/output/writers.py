@@ -77,6 +77,7 @@ from pynmap.output.context import (
     is_reported,
 )
 from pynmap.output.kiddie import kiddie
+from pynmap.output.portstencil import PortStencil
 from pynmap.output.render import macros
 from pynmap.output.stencil import ListStencil, Rendered
 from pynmap.output.stylesheet import stylesheet_href
@@ -215,6 +216,7 @@ class Reporter:
         self._m_grep = macros("grepable")
         self._m_xml = macros("xml")
         self._stencil = ListStencil(self._render_list_host)
+        self._port_stencil = PortStencil(service_name)
         self._last_flush = 0.0
 
     def adjust(self, **changes: Any) -> None:
@@ -471,6 +473,10 @@ class Reporter:
                 self._write_host(fast[0], fast, throttle=True)
                 return
         if not is_reported(host, scan_type, self._opts):
+            return
+        texts = self._port_stencil.render(host, scan_type, self._opts, xml=self._xml is not None)
+        if texts is not None:
+            self._write_host(texts[0], texts[1:])
             return
         view = build_host_view(host, scan_type, self._opts, self._service_name)
         normal: str = self._m_normal.host(view, False)

@@ -1,0 +1,215 @@
+"""A fast path for the reports of port-scanned, pinged and down hosts.
+
+A port scan of a /16 reports tens of thousands of hosts that mostly look
+alike: the same port table, the same options, only the address, the reason
+and the times differ.  As for list scans (`pynmap.output.stencil`), the host
+templates are rendered once per *shape* of host with marker strings in place
+of the per-host values, turned into str.format patterns and filled in for
+each host.  The text is the templates' own, so it cannot drift from them.
+
+The shape is everything that changes the text apart from those values: the
+kind of report, address family, which names are known, which timing lines
+are shown, the whole port table (ports, states, reasons; services follow
+from the ports) and the output options.  The markers only ever reach the
+templates through plain `{{ }}` printing or `|xa`, which leaves them as they
+are; values are escaped here the same way for XML.  Hosts of an unusual
+shape (other addresses of a typed name, timed out, a huge port table) and
+new shapes once the table of patterns is full take the full path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from pynmap.output import fmt
+from pynmap.output.context import HostView, ServiceName, ViewOptions, build_host_view, host_kind
+from pynmap.output.render import macros
+from pynmap.output.xmlesc import xml_escape
+from pynmap.results import HostResult, PortResult, Times
+
+# (console, normal, grepable, xml): console differs from normal only by the
+# -d "Final times for host" line.
+HostTexts = tuple[str, str, str, str]
+
+# Patterns are kept for this many shapes; a scan whose hosts have more
+# shapes than that renders the rest in full rather than growing memory.
+MAX_SHAPES = 256
+# Larger port tables make long keys for little gain: their text dominates.
+MAX_PORTS = 1024
+
+_KINDS = frozenset({"port", "ping", "down"})
+_PLACEHOLDER = re.compile(
+    r"@@(address|user_name|ptr_name|reason|latency|srtt|rttvar|timeout"
+    r"|starttime|endtime|scanned_at|scanned_for)@@"
+)
+# The values that may hold XML specials; the others are numbers.
+_TEXT_FIELDS = ("address", "user_name", "ptr_name", "reason", "scanned_at")
+
+
+def _mark(field: str) -> str:
+    # Letters, digits, '@' and '_' pass every escaping rule unchanged.
+    return f"@@{field}@@"
+
+
+def _to_pattern(text: str) -> str:
+    text = text.replace("{", "{{").replace("}", "}}")
+    return _PLACEHOLDER.sub(lambda m: "{" + m.group(1) + "}", text)
+
+
+def render_view(view: HostView) -> HostTexts:
+    """The full template path for one host view."""
+    normal: str = macros("normal").host(view, False)
+    console: str = macros("normal").host(view, True) if view.debug_times else normal
+    return (console, normal, macros("grepable").host(view), macros("xml").host(view))
+
+
+class PortStencil:
+    """Replays the host templates for hosts that are not list-scanned."""
+
+    def __init__(
+        self,
+        service_name: ServiceName,
+        render: Callable[[HostView], HostTexts] = render_view,
+    ) -> None:
+        self._service_name = service_name
+        self._render = render
+        self._patterns: dict[tuple[Any, ...], HostTexts] = {}
+
+    @staticmethod
+    def shape(host: HostResult, scan_type: str, opts: ViewOptions) -> tuple[Any, ...] | None:
+        """The host's shape, or None when it needs the full renderer."""
+        kind = host_kind(host, scan_type)
+        if kind not in _KINDS:
+            return None
+        user = host.user_name
+        if user and host.other_addresses:
+            return None
+        ports = host.ports
+        if len(ports) > MAX_PORTS:
+            return None
+        ptr = host.ptr_name
+        times = host.times
+        # build_host_view: ports and the -vv "Scanned at" line only for "port".
+        table = (
+            tuple([(p.port, p.protocol, p.state, p.reason) for p in ports])
+            if kind == "port"
+            else ()
+        )
+        scanned_at = (
+            bool(table) and bool(opts.verbosity > 1 or opts.debugging) and bool(host.start_time)
+        )
+        return (
+            kind,
+            scan_type,
+            host.family,
+            bool(user),
+            bool(ptr),
+            bool(user) and user == ptr,
+            times.srtt != -1,
+            times.srtt != -1 or times.rttvar != -1,
+            scanned_at,
+            table,
+            opts,
+        )
+
+    def _build(self, shape: tuple[Any, ...]) -> HostTexts:
+        (
+            kind,
+            scan_type,
+            family,
+            has_user,
+            has_ptr,
+            same,
+            latency,
+            timed,
+            scanned_at,
+            table,
+            opts,
+        ) = shape
+        fake = HostResult(
+            address=_mark("address"),
+            family=family,
+            status="down" if kind == "down" else "up",
+            reason=_mark("reason"),
+            user_name=_mark("user_name") if has_user else None,
+            ptr_name=_mark("user_name" if same else "ptr_name") if has_ptr else None,
+            # real numbers here decide which lines exist; their text is replaced below
+            times=Times(1 if latency else -1, 1 if timed else -1),
+            ports=[PortResult(port, state, reason, proto) for port, proto, state, reason in table],
+            start_time=1.0 if scanned_at else None,
+            end_time=None,
+        )
+        view = build_host_view(fake, scan_type, opts, self._service_name)
+        view = replace(
+            view,
+            latency=_mark("latency") if view.latency is not None else None,
+            times=(
+                Times(_mark("srtt"), _mark("rttvar"), _mark("timeout"))  # type: ignore[arg-type]
+                if view.times is not None
+                else None
+            ),
+            starttime=_mark("starttime") if view.starttime is not None else None,  # type: ignore[arg-type]
+            endtime=_mark("endtime") if view.endtime is not None else None,  # type: ignore[arg-type]
+            scanned_at=_mark("scanned_at") if view.scanned_at is not None else None,
+            scanned_for=_mark("scanned_for"),  # type: ignore[arg-type]
+        )
+        console, normal, grep, xml = self._render(view)
+        normal_pattern = _to_pattern(normal)
+        # the same object tells render() that console is a copy of normal
+        console_pattern = normal_pattern if console == normal else _to_pattern(console)
+        return (console_pattern, normal_pattern, _to_pattern(grep), _to_pattern(xml))
+
+    def render(
+        self, host: HostResult, scan_type: str, opts: ViewOptions, *, xml: bool = True
+    ) -> HostTexts | None:
+        """(console, normal, grepable, xml) text for the host, or None for the full path.
+
+        The caller has already decided that the host is reported at all; xml is
+        "" unless asked for.
+        """
+        shape = self.shape(host, scan_type, opts)
+        if shape is None:
+            return None
+        patterns = self._patterns.get(shape)
+        if patterns is None:
+            if len(self._patterns) >= MAX_SHAPES:
+                return None
+            patterns = self._patterns[shape] = self._build(shape)
+        values = self._values(host, shape[0] == "port", shape[8])
+        console, normal, grep, xml_pattern = patterns
+        normal_text = normal.format_map(values)
+        console_text = normal_text if console is normal else console.format_map(values)
+        xml_text = ""
+        if xml:
+            escaped = values.copy()
+            for key in _TEXT_FIELDS:
+                escaped[key] = xml_escape(values[key])
+            xml_text = xml_pattern.format_map(escaped)
+        return (console_text, normal_text, grep.format_map(values), xml_text)
+
+    @staticmethod
+    def _values(host: HostResult, timed: bool, scanned_at: bool) -> dict[str, str]:
+        # Mirrors build_host_view for the values the markers stand for;
+        # str() is what Jinja prints for a number.
+        times = host.times
+        start = int(host.start_time or 0) if timed else 0
+        end = int(host.end_time or 0) if timed else 0
+        return {
+            "address": host.address,
+            "user_name": host.user_name or "",
+            "ptr_name": host.ptr_name or "",
+            "reason": host.reason,
+            "latency": fmt.sigdigits(times.srtt / 1e6) if times.srtt != -1 else "",
+            "srtt": str(times.srtt),
+            "rttvar": str(times.rttvar),
+            "timeout": str(times.timeout),
+            "starttime": str(start),
+            "endtime": str(end),
+            "scanned_at": fmt.seconds_time(host.start_time)
+            if scanned_at and host.start_time
+            else "",
+            "scanned_for": str(end - start),
+        }
