@@ -19,7 +19,6 @@ new shapes once the table of patterns is full take the full path.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 from pynmap.output import fmt
 from pynmap.output.context import HostView, ServiceName, ViewOptions, build_host_view, host_kind
 from pynmap.output.render import macros
+from pynmap.output.stencil import mark, to_pattern
 from pynmap.output.xmlesc import xml_escape
 from pynmap.results import HostResult, PortResult, Times
 
@@ -41,22 +41,10 @@ MAX_SHAPES = 256
 MAX_PORTS = 1024
 
 _KINDS = frozenset({"port", "ping", "down"})
-_PLACEHOLDER = re.compile(
-    r"@@(address|user_name|ptr_name|reason|latency|srtt|rttvar|timeout"
-    r"|starttime|endtime|scanned_at|scanned_for)@@"
-)
+_FIELDS = ("address", "user_name", "ptr_name", "reason", "latency", "srtt", "rttvar",
+           "timeout", "starttime", "endtime", "scanned_at", "scanned_for")
 # The values that may hold XML specials; the others are numbers.
 _TEXT_FIELDS = ("address", "user_name", "ptr_name", "reason", "scanned_at")
-
-
-def _mark(field: str) -> str:
-    # Letters, digits, '@' and '_' pass every escaping rule unchanged.
-    return f"@@{field}@@"
-
-
-def _to_pattern(text: str) -> str:
-    text = text.replace("{", "{{").replace("}", "}}")
-    return _PLACEHOLDER.sub(lambda m: "{" + m.group(1) + "}", text)
 
 
 def render_view(view: HostView) -> HostTexts:
@@ -130,12 +118,12 @@ class PortStencil:
             opts,
         ) = shape
         fake = HostResult(
-            address=_mark("address"),
+            address=mark("address"),
             family=family,
             status="down" if kind == "down" else "up",
-            reason=_mark("reason"),
-            user_name=_mark("user_name") if has_user else None,
-            ptr_name=_mark("user_name" if same else "ptr_name") if has_ptr else None,
+            reason=mark("reason"),
+            user_name=mark("user_name") if has_user else None,
+            ptr_name=mark("user_name" if same else "ptr_name") if has_ptr else None,
             # real numbers here decide which lines exist; their text is replaced below
             times=Times(1 if latency else -1, 1 if timed else -1),
             ports=[PortResult(port, state, reason, proto) for port, proto, state, reason in table],
@@ -145,22 +133,22 @@ class PortStencil:
         view = build_host_view(fake, scan_type, opts, self._service_name)
         view = replace(
             view,
-            latency=_mark("latency") if view.latency is not None else None,
+            latency=mark("latency") if view.latency is not None else None,
             times=(
-                Times(_mark("srtt"), _mark("rttvar"), _mark("timeout"))  # type: ignore[arg-type]
+                Times(mark("srtt"), mark("rttvar"), mark("timeout"))  # type: ignore[arg-type]
                 if view.times is not None
                 else None
             ),
-            starttime=_mark("starttime") if view.starttime is not None else None,  # type: ignore[arg-type]
-            endtime=_mark("endtime") if view.endtime is not None else None,  # type: ignore[arg-type]
-            scanned_at=_mark("scanned_at") if view.scanned_at is not None else None,
-            scanned_for=_mark("scanned_for"),  # type: ignore[arg-type]
+            starttime=mark("starttime") if view.starttime is not None else None,  # type: ignore[arg-type]
+            endtime=mark("endtime") if view.endtime is not None else None,  # type: ignore[arg-type]
+            scanned_at=mark("scanned_at") if view.scanned_at is not None else None,
+            scanned_for=mark("scanned_for"),  # type: ignore[arg-type]
         )
         console, normal, grep, xml = self._render(view)
-        normal_pattern = _to_pattern(normal)
+        normal_pattern = to_pattern(normal, _FIELDS)
         # the same object tells render() that console is a copy of normal
-        console_pattern = normal_pattern if console == normal else _to_pattern(console)
-        return (console_pattern, normal_pattern, _to_pattern(grep), _to_pattern(xml))
+        console_pattern = normal_pattern if console == normal else to_pattern(console, _FIELDS)
+        return (console_pattern, normal_pattern, to_pattern(grep, _FIELDS), to_pattern(xml, _FIELDS))
 
     def render(
         self, host: HostResult, scan_type: str, opts: ViewOptions, *, xml: bool = True

@@ -10,6 +10,7 @@ each host.  The text is the templates' own, so it cannot drift from them.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -20,17 +21,28 @@ from pynmap.results import HostResult
 Rendered = tuple[str, str, str]
 Shape = tuple[int, bool, bool, bool]
 
-_PLACEHOLDER = re.compile(r"@@(address|user_name|ptr_name|reason)@@")
+_FIELDS = ("address", "user_name", "ptr_name", "reason")
 
 
-def _mark(field: str) -> str:
+def mark(field: str) -> str:
+    """The placeholder a stencil renders in place of `field`'s value."""
     # Letters, digits, '@' and '_' pass every escaping rule unchanged.
     return f"@@{field}@@"
 
 
-def _to_pattern(text: str) -> str:
+@functools.cache
+def _placeholders(fields: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("@@(" + "|".join(fields) + ")@@")
+
+
+def to_pattern(text: str, fields: tuple[str, ...] = _FIELDS) -> str:
+    """Text rendered with the placeholders of `fields`, as a str.format pattern.
+
+    Only those markers become fields: anything else that looks like one
+    (a service name from a user's --servicedb, say) stays text.
+    """
     text = text.replace("{", "{{").replace("}", "}}")
-    return _PLACEHOLDER.sub(lambda m: "{" + m.group(1) + "}", text)
+    return _placeholders(fields).sub(lambda m: "{" + m.group(1) + "}", text)
 
 
 class ListStencil:
@@ -55,15 +67,15 @@ class ListStencil:
         family, has_user, has_ptr, same = shape
         ptr_field = "user_name" if same else "ptr_name"
         fake = HostResult(
-            address=_mark("address"),
+            address=mark("address"),
             family=family,
             status="unknown",
-            reason=_mark("reason"),
-            user_name=_mark("user_name") if has_user else None,
-            ptr_name=_mark(ptr_field) if has_ptr else None,
+            reason=mark("reason"),
+            user_name=mark("user_name") if has_user else None,
+            ptr_name=mark(ptr_field) if has_ptr else None,
         )
         normal, grepable, xml = self._render(fake)
-        return (_to_pattern(normal), _to_pattern(grepable), _to_pattern(xml))
+        return (to_pattern(normal), to_pattern(grepable), to_pattern(xml))
 
     def render(self, host: HostResult, *, xml: bool = True) -> Rendered | None:
         """The host's (normal, grepable, xml) text; xml is "" unless asked for."""
