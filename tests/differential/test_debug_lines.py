@@ -1,9 +1,9 @@
 """-d2 (and -d) output: pynmap against the live nmap on loopback.
 
-The namespace has listeners on 22 and 3306 of 127.0.0.1 (open), a port
-that answers every connection attempt with ICMP host-unreachable (44445:
-filtered, with an answer) and a host that does so for every port
-(127.0.0.6: down, with an answer); everything else is closed.  -d2 adds
+The namespace (tests.support.loopback_ports) has listeners on 22 and 3306 of
+127.0.0.1 (open), a port that answers every connection attempt with ICMP
+host-unreachable (filtered, with an answer) and a host that does so for
+every port (down, with an answer); everything else used here is closed.  -d2 adds
 nmap's engine lines: each port's state as it is found ("Discovered closed
 port ..."), the host-discovery updates, the timing-ping and global-ping-host
 changes, and at startup the data files found and the socket limit.  All of
@@ -12,42 +12,15 @@ them go to stdout; the LOG_PLAIN ones (Fetchfile, Changing ...) also to -oN.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.compare import assert_same, run_both
-from tests.support.netns import Netns, in_ci, listening, netns_for_tests
+from tests.support.loopback_ports import REJECTED_HOST, REJECTED_PORT
+from tests.support.netns import Netns
 
 pytestmark = [pytest.mark.nmap, pytest.mark.lab]
-
-OPEN = (22, 3306)
-REJECTED_PORT = "44445"
-REJECTED_HOST = "127.0.0.6"
-RULES = (
-    ["-A", "INPUT", "-i", "lo", "-p", "tcp", "--syn", "--dport", REJECTED_PORT,
-     "-j", "REJECT", "--reject-with", "icmp-host-unreachable"],
-    ["-A", "INPUT", "-i", "lo", "-d", REJECTED_HOST, "-p", "tcp",
-     "-j", "REJECT", "--reject-with", "icmp-host-unreachable"],
-)
-
-
-@pytest.fixture(scope="module")
-def debug_ns(nmap_oracle: str) -> Iterator[Netns]:
-    if shutil.which("iptables") is None:
-        message = "iptables is not installed"
-        if in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    with netns_for_tests("pynmap-d2") as ns:
-        for rule in RULES:
-            subprocess.run([*ns.exec_prefix(), "iptables", *rule], check=True, timeout=30)
-        with listening(ns, OPEN):
-            yield ns
-
 
 CASES = {
     # open, closed and ICMP-filtered ports of one host
@@ -68,10 +41,10 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_debug_output_matches_nmap(case: str, debug_ns: Netns, tmp_path: Path) -> None:
+def test_debug_output_matches_nmap(case: str, ports_ns: Netns, tmp_path: Path) -> None:
     args = CASES[case]
     outputs = ["out.nmap"] if "-oN" in args else []
-    nmap, pynmap = run_both(args, debug_ns, tmp_path, outputs=outputs)
+    nmap, pynmap = run_both(args, ports_ns, tmp_path, outputs=outputs)
     # the setup as nmap sees it, so a broken namespace shows up as such
     if "-d2" in args and "-sT" in args:
         assert "Discovered open port 22/tcp on 127.0.0.1" in nmap.stdout, nmap.stdout

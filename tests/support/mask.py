@@ -42,6 +42,8 @@ _RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("elapsed=", re.compile(r' elapsed="\d+\.\d+"'), ' elapsed="<s>"'),
     ("s elapsed", re.compile(r"\b\d+\.\d+s elapsed"), "<s>s elapsed"),
     (" elapsed", re.compile(r"\b\d+:\d\d:\d\d elapsed"), "<h:mm:ss> elapsed"),
+    # -v3 "DNS resolution of 3 IPs took 0.00s. Mode: ..."
+    ("DNS resolution of", re.compile(r"(DNS resolution of \d+ IPs? took )\d+\.\d+s"), r"\1<s>s"),
     (
         "ETC:",
         re.compile(r"ETC: \d\d:\d\d \(\d+:\d\d:\d\d remaining\)"),

@@ -208,3 +208,10 @@ def test_probe_update_wait_is_masked_but_not_the_rest() -> None:
     for old, new in (("trynum 0", "trynum 1"), ("HOST_UP", "HOST_DOWN"),
                      ("127.0.0.1", "127.0.0.2"), ("UNKNOWN", "HOST_DOWN")):
         assert mask(line) != mask(line.replace(old, new, 1))
+
+
+def test_dns_resolution_time_is_masked_but_not_its_counts() -> None:
+    line = "DNS resolution of 3 IPs took 0.00s. Mode: System [OK: 2, ??: 1]\n"
+    assert mask(line) == mask(line.replace("0.00s", "0.01s"))
+    assert mask(line) != mask(line.replace("OK: 2", "OK: 3"))
+    assert mask(line) != mask(line.replace("of 3 IPs", "of 4 IPs"))
