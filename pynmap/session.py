@@ -106,9 +106,8 @@ class _Events:
                 reporter.interactive(text)
 
     def tracing(self) -> bool:
-        """Whether this phase needs CONN lines (a `p` key press counts from the next phase)."""
-        spec = self.session.reporter.spec
-        return spec.traces_packets
+        """Whether CONN lines are wanted now (--packet-trace, -d3, the p/P keys)."""
+        return self.session.reporter.spec.traces_packets
 
     def conn_trace(self, host: HostResult, port: int, text: str, elapsed: float) -> None:
         self.session.reporter.packet_trace(

@@ -60,11 +60,11 @@ class _Bridge(SchedulerEvents):
         self._discovered = getattr(events, "discovered", None)
         self._debug = getattr(events, "debug", None)
         self._pinghost: int | None = None  # nmap's "global ping host" of this phase
-        # a caller that does not trace now saves a call per connect() event
-        tracing = getattr(events, "tracing", None)
         self._trace = getattr(events, "conn_trace", None)
-        if tracing is not None and not tracing():
-            self._trace = None
+        # Whether CONN lines are wanted may change mid-phase (the p/P keys, or d
+        # to -d3); without the caller's say, it wants them whenever it takes them.
+        self.tracing: Callable[[], bool] = getattr(events, "tracing", None) or (
+            lambda: self._trace is not None)
         self._up = getattr(events, "host_up", None)
         self._notice = getattr(events, "notice", None)
         self._warn = getattr(events, "warn", None)
@@ -197,14 +197,26 @@ def run_phase(
         events=bridge,
     )
     bridge.scheduler = scheduler
-    trace = bridge.trace if bridge._trace is not None else None
+    traced = bridge._trace is not None
     ticker = getattr(events, "tick", None)
-    tick = None if ticker is None else (lambda: ticker(scheduler.completion))
+    tick: Callable[[], float | None] | None = None
+    if ticker is not None:
+        def on_tick() -> float | None:
+            wait = ticker(scheduler.completion)
+            # A key press takes effect at once: the loop reads its trace
+            # callback at every connect() event, and None costs nothing there.
+            if traced and bridge.tracing() != (loop.trace is not None):
+                loop.trace = bridge.trace if loop.trace is None else None
+            return wait
+
+        tick = on_tick
     started = time.monotonic()
-    ConnectLoop(
-        scheduler, [(h.family, h.address) for h in hosts], trace=trace, warn=bridge.warn,
+    loop = ConnectLoop(
+        scheduler, [(h.family, h.address) for h in hosts],
+        trace=bridge.trace if traced and bridge.tracing() else None, warn=bridge.warn,
         tick=tick, setup=setup,
-    ).run()
+    )
+    loop.run()
     done = getattr(events, "phase_done", None)
     if done is not None:
         done(scheduler.probes_sent, time.monotonic() - started)
