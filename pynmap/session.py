@@ -95,14 +95,22 @@ class _Events:
     def warn(self, text: str) -> None:
         self.session.warn(text)
 
-    def discovered_open(self, host: HostResult, port: int) -> None:
-        if self.session.options.verbosity > 0:
-            self.session.reporter.interactive(f"Discovered open port {port}/tcp on {host.address}")
+    def discovered(self, host: HostResult, port: int, state: str) -> None:
+        o = self.session.options
+        if (state == "open" and o.verbosity > 0) or o.debugging > 1:
+            self.session.reporter.interactive(f"Discovered {state} port {port}/tcp on {host.address}")
+
+    def debug(self, text: str, level: int, plain: bool) -> None:
+        if self.session.options.debugging >= level:
+            reporter = self.session.reporter
+            if plain:
+                reporter.plain(text)
+            else:
+                reporter.interactive(text)
 
     def tracing(self) -> bool:
-        """Whether this phase needs CONN lines (a `p` key press counts from the next phase)."""
-        spec = self.session.reporter.spec
-        return spec.traces_packets
+        """Whether CONN lines are wanted now (--packet-trace, -d3, the p/P keys)."""
+        return self.session.reporter.spec.traces_packets
 
     def conn_trace(self, host: HostResult, port: int, text: str, elapsed: float) -> None:
         self.session.reporter.packet_trace(
@@ -130,6 +138,7 @@ class Session:
         self.stderr = stderr
         self.stats = RunStats()
         self.services: services.ServiceDB | None = None
+        self.xsl_path: str | None = None  # the default stylesheet found, if that is used
 
     # -- helpers -------------------------------------------------------------------------------
     def _early_warning(self, line: str) -> None:
@@ -149,10 +158,14 @@ class Session:
         self.options = o = parse_options(self.argv, warn=self._early_warning, say=self._say,
                                          usage=usage_text, version=version_text)
         o.timing = o.timing.with_(pacing=pacing_named(os.environ.get(PACING_VAR)))
+        if o.stylesheet == "default":
+            from pynmap.output.stylesheet import find_stylesheet
+
+            self.xsl_path = find_stylesheet(o.datadir)
         self.reporter = Reporter(
             OutputSpec(normal=o.normal_file, grepable=o.grepable_file, xml=o.xml_file,
                        kiddie=o.kiddie_file, append=o.append_output,
-                       stylesheet=_stylesheet(o.stylesheet, o.datadir), verbosity=o.verbosity,
+                       stylesheet=_stylesheet(o.stylesheet, self.xsl_path), verbosity=o.verbosity,
                        debugging=o.debugging, reason=o.reason, open_only=o.open_only,
                        packet_trace=o.packet_trace, quiet=o.stdout_muted),
             self._service_name, stdout=self.stdout, stderr=self.stderr)
@@ -193,8 +206,11 @@ class Session:
                         "doing a port scan")
         db = o.services
         if db is None or not db.loaded:
+            requested = {services.SERVICES_FILE: o.servicedb} if o.servicedb is not None else None
+            files = services.DataFiles(warn=self.warn, datadir=o.datadir, requested=requested,
+                                       debugging=o.debugging, plain_log=rep.plain)
             db = services.ServiceDB.lazy(servicedb=o.servicedb, datadir=o.datadir,
-                                         warn=self.warn, debugging=o.debugging)
+                                         warn=self.warn, debugging=o.debugging, files=files)
         self.services = db
         selected = ports.select_ports(
             spec=o.port_spec, exclude_spec=o.exclude_ports, fast=o.fast,
@@ -230,8 +246,13 @@ class Session:
             self.warn("Warning: pynmap does not run NSE scripts (-sC/--script/-A); none were run.")
 
         scan_type = "list" if o.list_scan else ("ping" if o.no_port_scan else "connect")
+        if self.xsl_path is not None and not self.resuming and o.debugging > 1:
+            # nmap looks for its stylesheet as it starts the XML, -oX or not
+            rep.plain(f"Fetchfile found {self.xsl_path}")
         rep.begin(args=o.args, start=o.start_time, scan_ports=scan_ports if o.port_scan else None,
                   scan_type=scan_type, resuming=self.resuming)
+        if o.debugging > 1:
+            rep.interactive(f"The max # of sockets we are using is: {o.timing.max_parallelism}")
         if o.debugging:
             for line in _timing_report(o):
                 rep.plain(line)
@@ -511,12 +532,13 @@ def _scanning_label(hosts: list[HostResult], port_count: int) -> str:
     return f"{len(hosts)} hosts [{port_count} {unit}/host]"
 
 
-def _stylesheet(value: str | None, datadir: str | None) -> str | None:
+def _stylesheet(value: str | None, found: str | None) -> str | None:
+    """The XML stylesheet href: the option's value, or the default nmap.xsl `found`."""
     if value != "default":
         return value
-    from pynmap.output.stylesheet import stylesheet_href
+    from pynmap.output.stylesheet import filename_to_url
 
-    return stylesheet_href(datadir)
+    return "nmap.xsl" if found is None else filename_to_url(found)
 
 
 def _timing_report(o: Options) -> list[str]:

@@ -21,8 +21,13 @@ from .scheduler import Scheduler, SchedulerEvents
 class Events:
     """Callbacks for what nmap prints during a scan (-v, --packet-trace, warnings)."""
 
-    def discovered_open(self, host: HostResult, port: int) -> None:
-        """`Discovered open port P/tcp on ADDR` (-v)."""
+    def discovered(self, host: HostResult, port: int, state: str) -> None:
+        """A port got a state or changed it: nmap's `Discovered <state> port P/tcp on ADDR`
+        (-v shows it for open ports, -d2 for every state)."""
+
+    def debug(self, text: str, level: int, plain: bool) -> None:
+        """One of nmap's -d lines (no newline), shown when debugging >= `level`: on
+        stdout only, or with `plain` also in the normal and kiddie outputs (LOG_PLAIN)."""
 
     def conn_trace(self, host: HostResult, port: int, text: str, elapsed: float) -> None:
         """One --packet-trace CONN line: text is "Operation now in progress",
@@ -52,12 +57,14 @@ class _Bridge(SchedulerEvents):
 
     def __init__(self, hosts: Sequence[HostResult], events: object, t0: float | None) -> None:
         self.hosts = hosts
-        self._open = getattr(events, "discovered_open", None)
-        # a caller that does not trace now saves a call per connect() event
-        tracing = getattr(events, "tracing", None)
+        self._discovered = getattr(events, "discovered", None)
+        self._debug = getattr(events, "debug", None)
+        self._pinghost: int | None = None  # nmap's "global ping host" of this phase
         self._trace = getattr(events, "conn_trace", None)
-        if tracing is not None and not tracing():
-            self._trace = None
+        # Whether CONN lines are wanted may change mid-phase (the p/P keys, or d
+        # to -d3); without the caller's say, it wants them whenever it takes them.
+        self.tracing: Callable[[], bool] = getattr(events, "tracing", None) or (
+            lambda: self._trace is not None)
         self._up = getattr(events, "host_up", None)
         self._notice = getattr(events, "notice", None)
         self._warn = getattr(events, "warn", None)
@@ -68,8 +75,54 @@ class _Bridge(SchedulerEvents):
         self.scheduler: Scheduler | None = None
 
     def port_state(self, host: int, port: int, state: str, reason: str) -> None:
-        if state == "open" and self._open is not None:
-            self._open(self.hosts[host], port)
+        if self._discovered is not None:
+            self._discovered(self.hosts[host], port, state)
+
+    # nmap's debugging lines, worded as nmap words them
+    def host_answer(self, host: int, before: str | None, up: bool, tryno: int,
+                    waited: float) -> None:
+        if self._debug is not None:
+            self._debug(
+                f"ultrascan_host_probe_update called for machine {self.hosts[host].address} "
+                f"state {_HOST_STATES[before]} -> {_HOST_STATES['up' if up else 'down']} "
+                f"(trynum {tryno} time: {int(waited * 1e6)})", 2, False)
+
+    def ping_probe(self, host: int, port: int) -> None:
+        if self._debug is not None:
+            self._debug(f"Changing ping technique for {self.hosts[host].address} to connect "
+                        f"to port {port}", 2, True)
+
+    def untimed(self, host: int, state: str) -> None:
+        if self._debug is not None:
+            self._debug(f"Response for {self.hosts[host].address} means new state is {state}; "
+                        "not adjusting timing.", 2, True)
+
+    def dropped(self, host: int) -> None:
+        if self._debug is not None:
+            self._debug(f"Ultrascan DROPPED probe packet to {self.hosts[host].address} detected",
+                        2, True)
+
+    def max_tryno(self, host: int, tryno: int) -> None:
+        if self._debug is not None:
+            self._debug(f"Increased max_successful_tryno for {self.hosts[host].address} to "
+                        f"{tryno} (packet drop)", 1, False)
+
+    def host_done(self, host: int, now: float) -> None:
+        if self._debug is None or self.scheduler is None:
+            return
+        hosts = self.scheduler.hosts
+        state = hosts[host]
+        address = self.hosts[host].address
+        left = state.n_active + len(state.waiting)
+        self._debug(f"Moving {address} to completed hosts list with {left} outstanding "
+                    f"{'probe' if left == 1 else 'probes'}.", 3, True)
+        # nmap keeps the finished host with the best timing ping for global
+        # pings; every connect ping scores the same, so the newest one wins
+        # unless the current one still has a ping in flight
+        if state.ping_port is not None and (
+                self._pinghost is None or hosts[self._pinghost].n_active == 0):
+            self._pinghost = host
+            self._debug(f"Changing global ping host to {address}.", 2, True)
 
     def host_up(self, host: int) -> None:
         result = self.hosts[host]
@@ -92,6 +145,10 @@ class _Bridge(SchedulerEvents):
     def trace(self, host: int, port: int, text: str) -> None:
         if self._trace is not None:
             self._trace(self.hosts[host], port, text, time.monotonic() - self._origin)
+
+
+# nmap's names for a target's status in its -d2 lines
+_HOST_STATES = {None: "UNKNOWN", "up": "HOST_UP", "down": "HOST_DOWN"}
 
 
 def estimator(times: Times, timing: Timing) -> RttEstimator:
@@ -140,14 +197,26 @@ def run_phase(
         events=bridge,
     )
     bridge.scheduler = scheduler
-    trace = bridge.trace if bridge._trace is not None else None
+    traced = bridge._trace is not None
     ticker = getattr(events, "tick", None)
-    tick = None if ticker is None else (lambda: ticker(scheduler.completion))
+    tick: Callable[[], float | None] | None = None
+    if ticker is not None:
+        def on_tick() -> float | None:
+            wait = ticker(scheduler.completion)
+            # A key press takes effect at once: the loop reads its trace
+            # callback at every connect() event, and None costs nothing there.
+            if traced and bridge.tracing() != (loop.trace is not None):
+                loop.trace = bridge.trace if loop.trace is None else None
+            return wait
+
+        tick = on_tick
     started = time.monotonic()
-    ConnectLoop(
-        scheduler, [(h.family, h.address) for h in hosts], trace=trace, warn=bridge.warn,
+    loop = ConnectLoop(
+        scheduler, [(h.family, h.address) for h in hosts],
+        trace=bridge.trace if traced and bridge.tracing() else None, warn=bridge.warn,
         tick=tick, setup=setup,
-    ).run()
+    )
+    loop.run()
     done = getattr(events, "phase_done", None)
     if done is not None:
         done(scheduler.probes_sent, time.monotonic() - started)

@@ -58,7 +58,7 @@ class SchedulerEvents:
     """What the scheduler reports as it happens; every method is a no-op here."""
 
     def port_state(self, host: int, port: int, state: str, reason: str) -> None:
-        """A port got its first state (port scan)."""
+        """A port got its first state, or an answer changed it (port scan)."""
 
     def host_up(self, host: int) -> None:
         """Host discovery found the host up (first time)."""
@@ -71,6 +71,26 @@ class SchedulerEvents:
 
     def warn(self, text: str) -> None:
         """A line nmap writes to stderr (its error())."""
+
+    def host_answer(self, host: int, before: str | None, up: bool, tryno: int,
+                    waited: float) -> None:
+        """Host discovery: an answer is about to decide the host's status.
+
+        `before` is the status it had (None or "down"), `up` what the answer
+        says, `waited` the seconds since that probe was sent.
+        """
+
+    def ping_probe(self, host: int, port: int) -> None:
+        """The host had no timing ping; from now on it is a connect to `port`."""
+
+    def untimed(self, host: int, state: str) -> None:
+        """An ICMP error ("down" or "filtered") answered a retransmission: no timing change."""
+
+    def dropped(self, host: int) -> None:
+        """An answer to a retransmission: the earlier try was lost."""
+
+    def max_tryno(self, host: int, tryno: int) -> None:
+        """The host's highest try that got an answer rose to `tryno`."""
 
 
 class HostState:
@@ -736,6 +756,7 @@ class Scheduler:
         if outcome.host_up is None:
             return
         up = outcome.host_up
+        self.events.host_answer(h.index, h.status, up, probe.tryno, now - probe.sent)
         if h.status != "up":
             h.status = "up" if up else "down"
             h.hint_reason = h.reason or "unknown-response"
@@ -746,9 +767,14 @@ class Scheduler:
         # A "down" answer is an ICMP error: rate limited and unreliable, so it
         # may speed the scan up but never counts as a drop.
         if up or probe.tryno == 0:
+            if probe.tryno:
+                self.events.dropped(h.index)
             self._adjust_timing(h, probe, True, now)
+        else:
+            self.events.untimed(h.index, "down")
         if up and h.ping_port is None:
             h.ping_port = probe.port
+            self.events.ping_probe(h.index, probe.port)
         self._finish(h, probe)
         if up:
             # The first sign of life settles it: the other pings are moot.
@@ -769,15 +795,22 @@ class Scheduler:
         elif old[0] == "filtered" or (old[0] == "closed" and state == "open"):
             # Connect scan precedence: open beats everything, filtered nothing.
             h.answers[probe.port] = (state, outcome.reason)
+            if state != old[0]:
+                self.events.port_state(h.index, probe.port, state, outcome.reason)
         self._sample(h, probe, now, late)
         adjust = True
         if state == "filtered":
             # ICMP errors: see _host_answer.
             adjust = probe.tryno == 0
+            if not adjust:
+                self.events.untimed(h.index, state)
         if adjust:
+            if probe.tryno:
+                self.events.dropped(h.index)
             self._adjust_timing(h, probe, True, now)
             if probe.tryno > h.max_ok_tryno:
                 h.max_ok_tryno = probe.tryno
+                self.events.max_tryno(h.index, probe.tryno)
                 if h.max_ok_tryno > (4 if self.timing.level >= 4 else 3):
                     old_delay = h.delay
                     self._boost_delay(h, now)
@@ -789,6 +822,7 @@ class Scheduler:
                         )
         if state != "filtered" and h.ping_port is None:
             h.ping_port = probe.port
+            self.events.ping_probe(h.index, probe.port)
         self._finish(h, probe)
 
     def _give_up(self, h: HostState, probe: Probe, capped: bool) -> None:

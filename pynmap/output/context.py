@@ -346,7 +346,8 @@ def build_host_view(
         show_reason=opts.show_reason,
         latency=fmt.sigdigits(times.srtt / 1e6) if times.srtt != -1 else None,
         times=times if has_times else None,
-        debug_times=opts.debugging > 0 and has_times,
+        # nmap prints a down host's times only where -sn reports it
+        debug_times=opts.debugging > 0 and has_times and (kind != "down" or scan_type == "ping"),
         starttime=start,
         endtime=end,
         scanned_at=scanned_at,

@@ -51,10 +51,16 @@ def filename_to_url(path: str) -> str:
     return f"file://{encoded}"
 
 
-def stylesheet_href(datadir: str | None = None) -> str:
-    """The default stylesheet href: the file:// URL of the nmap.xsl found, else `nmap.xsl`."""
+def find_stylesheet(datadir: str | None = None) -> str | None:
+    """The path of the first readable nmap.xsl on the search path, if any."""
     for directory in _candidate_dirs(datadir):
         path = f"{directory}/nmap.xsl"
         if os.path.isfile(path) and os.access(path, os.R_OK):
-            return filename_to_url(path)
-    return "nmap.xsl"
+            return path
+    return None
+
+
+def stylesheet_href(datadir: str | None = None) -> str:
+    """The default stylesheet href: the file:// URL of the nmap.xsl found, else `nmap.xsl`."""
+    path = find_stylesheet(datadir)
+    return "nmap.xsl" if path is None else filename_to_url(path)

@@ -53,6 +53,10 @@ Decided here rather than in the CLI:
   `Note: Host seems down...` when the single address scanned was down (not
   for -sL, not when `ping_disabled`, i.e. -Pn).
 * The default stylesheet href: see `pynmap.output.stylesheet`.
+* When several formats go to stdout (`-oN - -oG -`, `-oX - -oN -`), their
+  headers, host reports and trailers are written piece by piece in nmap's
+  order (`pynmap.output.interleave`), and error lines go to -oN and stderr
+  call by call, so even a merged 2>&1 matches nmap's.
 * `interrupted` closes the XML with `exit="error"` so the file stays
   well-formed (nmap itself leaves it cut short); the other files are left as
   they are, without trailers.
@@ -64,7 +68,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
@@ -74,8 +78,10 @@ from pynmap.output.context import (
     ServiceName,
     ViewOptions,
     build_host_view,
+    host_kind,
     is_reported,
 )
+from pynmap.output.interleave import header_pieces, host_pieces, split_xml_end
 from pynmap.output.kiddie import kiddie
 from pynmap.output.portstencil import PortStencil
 from pynmap.output.render import macros
@@ -91,6 +97,8 @@ _FILES = (
     ("kiddie", "_skid", "$Cr!pT |<!dd!3"),
     ("xml", "_xml", "XML"),
 )
+# Each format's Reporter attribute, in nmap's log order (its LOG_* bits).
+_LOG_ORDER = (("normal", "_normal"), ("grepable", "_grep"), ("kiddie", "_skid"), ("xml", "_xml"))
 # nmap formats its error message into a 1024-byte buffer.
 _ERRBUF = 1023
 # Longest delay before a list-scan host line reaches its files (seconds).
@@ -218,6 +226,9 @@ class Reporter:
         self._stencil = ListStencil(self._render_list_host)
         self._port_stencil = PortStencil(service_name)
         self._last_flush = 0.0
+        # formats written to stdout ("-"), in nmap's log order, when more than one is:
+        # their writes then interleave as nmap's do (pynmap.output.interleave)
+        self._shared: tuple[str, ...] = ()
 
     def adjust(self, **changes: Any) -> None:
         """Runtime interaction (v/V, d/D, p/P): the spec's levels change mid-scan."""
@@ -252,6 +263,8 @@ class Reporter:
                     ) from None
                 self._owned.append(stream)
             setattr(self, attr, stream)
+        on_stdout = tuple(name for name, attr in _LOG_ORDER if getattr(self, attr) is self._stdout)
+        self._shared = on_stdout if len(on_stdout) > 1 else ()
 
     def close(self) -> None:
         """Flush everything and close the files this Reporter opened (idempotent)."""
@@ -305,12 +318,20 @@ class Reporter:
 
     def warning(self, text: str) -> None:
         """nmap's error(): the line (without its newline) on stderr and in -oN."""
-        if self._normal is not None:
-            self._normal.write(text + "\n")
-            self._normal.flush()
-        self._stdout.flush()
-        self._stderr.write(text + "\n")
-        self._stderr.flush()
+        self._error_calls(text, "\n")
+
+    def _error_calls(self, *calls: str) -> None:
+        """Text nmap writes to -oN and stderr, one write of each per call, with
+        stdout flushed before each stderr write: with -oN - and stderr on the
+        same file as stdout, the message shows twice before its newline, as
+        nmap's does."""
+        for text in calls:
+            if self._normal is not None:
+                self._normal.write(text)
+                self._normal.flush()
+            self._stdout.flush()
+            self._stderr.write(text)
+            self._stderr.flush()
 
     # ----------------------------------------------------------------- events
 
@@ -371,14 +392,15 @@ class Reporter:
             "debugging": self.spec.debugging,
             "verbose": self.spec.verbosity > 0,
         }
+        texts = {}
         if self._xml is not None:
-            if not resuming:
-                self._xml.write(self._m_xml.header(d))
+            texts["xml"] = "" if resuming else self._m_xml.header(d)
             self._xml_root = True
         if self._normal is not None:
-            self._normal.write(self._m_normal.begin(d))
+            texts["normal"] = self._m_normal.begin(d)
         if self._grep is not None:
-            self._grep.write(self._m_grep.begin(d))
+            texts["grepable"] = self._m_grep.begin(d)
+        self._write_formats(texts, header_pieces)
         self._flush_all()
 
     def task_begin(self, task: str, when: float) -> None:
@@ -470,37 +492,42 @@ class Reporter:
         if scan_type == "list":
             fast = self._stencil.render(host, xml=self._xml is not None)
             if fast is not None:
-                self._write_host(fast[0], fast, throttle=True)
+                self._write_host(fast[0], fast, "list", throttle=True)
                 return
         if not is_reported(host, scan_type, self._opts):
             return
         texts = self._port_stencil.render(host, scan_type, self._opts, xml=self._xml is not None)
         if texts is not None:
-            self._write_host(texts[0], texts[1:])
+            self._write_host(texts[0], texts[1:], host_kind(host, scan_type))
             return
         view = build_host_view(host, scan_type, self._opts, self._service_name)
         normal: str = self._m_normal.host(view, False)
         console = self._m_normal.host(view, True) if view.debug_times else normal
         grep = self._m_grep.host(view) if self._grep is not None else ""
         xml = self._m_xml.host(view) if self._xml is not None else ""
-        self._write_host(console, (normal, grep, xml))
+        self._write_host(console, (normal, grep, xml), view.kind)
 
     def _render_list_host(self, host: HostResult) -> Rendered:
         view = build_host_view(host, "list", self._opts, self._service_name)
         return (self._m_normal.host(view, False), self._m_grep.host(view), self._m_xml.host(view))
 
-    def _write_host(self, console: str, rendered: Rendered, *, throttle: bool = False) -> None:
+    def _write_host(self, console: str, rendered: Rendered, kind: str, *,
+                    throttle: bool = False) -> None:
         normal, grep, xml = rendered
         if self._out is not None:
             self._out.write(console)
-        if self._normal is not None:
-            self._normal.write(normal)
-        if self._skid is not None:
-            self._to_skid(normal)
-        if self._grep is not None:
-            self._grep.write(grep)
-        if self._xml is not None:
-            self._xml.write(xml)
+        if self._shared:
+            texts = {"normal": normal, "grepable": grep, "kiddie": normal, "xml": xml}
+            self._write_formats(texts, lambda shared: host_pieces(kind, shared))
+        else:
+            if self._normal is not None:
+                self._normal.write(normal)
+            if self._skid is not None:
+                self._to_skid(normal)
+            if self._grep is not None:
+                self._grep.write(grep)
+            if self._xml is not None:
+                self._xml.write(xml)
         # List-scan lines arrive back to back, a million of them for a /12; a
         # flush (a write() each) per line per file would cost more than the
         # formatting, so they are flushed at most every _LIST_FLUSH seconds.
@@ -510,6 +537,20 @@ class Reporter:
                 return
             self._last_flush = now
         self._flush_outputs()
+
+    def _write_formats(self, texts: dict[str, str],
+                       order: Callable[[list[tuple[str, str]]], list[tuple[str, str]]]) -> None:
+        """Each format's text to its stream; the formats that share stdout in the
+        pieces and order `order` gives (nmap's interleaving)."""
+        shared = [(name, texts[name]) for name in self._shared if name in texts]
+        for name, attr in _LOG_ORDER:
+            stream = getattr(self, attr)
+            if name not in texts or stream is None or name in self._shared:
+                continue
+            stream.write(kiddie(texts[name], self._rng) if name == "kiddie" else texts[name])
+        if shared:
+            for name, piece in order(shared):
+                self._stdout.write(kiddie(piece, self._rng) if name == "kiddie" else piece)
 
     def _flush_outputs(self) -> None:
         for stream in (self._out, self._normal, self._skid, self._grep, self._xml):
@@ -526,9 +567,12 @@ class Reporter:
         elapsed: float,
         exit_status: str,
         errormsg: str | None,
-    ) -> None:
+        hold_end: bool = False,
+    ) -> str:
+        """Writes the XML trailer; with `hold_end`, all but its `</nmaprun>`, which
+        is returned for the caller to write."""
         if self._xml is None or self._xml_done:
-            return
+            return ""
         ctime = fmt.ctime(end)
         r = {
             "open_root": not self._xml_root,
@@ -542,9 +586,14 @@ class Reporter:
             "down": stats.total - stats.up,
             "total": stats.total,
         }
-        self._xml.write(self._m_xml.runstats(r))
+        text = self._m_xml.runstats(r)
+        tail = ""
+        if hold_end:
+            text, tail = split_xml_end(text)
+        self._xml.write(text)
         self._xml_root = True
         self._xml_done = True
+        return tail
 
     def finish(
         self,
@@ -572,11 +621,17 @@ class Reporter:
         done = self._m_console.nmap_done(d)
         self._to_stdout(done)
         self._to_skid(done)
-        self._runstats(stats=stats, end=end, elapsed=elapsed, exit_status="success", errormsg=None)
+        # nmap writes its "# Nmap done at" lines before it closes <nmaprun>, which
+        # shows when the XML shares stdout with one of them
+        hold = "xml" in self._shared
+        tail = self._runstats(stats=stats, end=end, elapsed=elapsed, exit_status="success",
+                              errormsg=None, hold_end=hold)
         if self._normal is not None:
             self._normal.write(self._m_normal.finish(d))
         if self._grep is not None:
             self._grep.write(self._m_grep.finish(d))
+        if tail and self._xml is not None:
+            self._xml.write(tail)
         self.close()
 
     def fatal(
@@ -598,12 +653,10 @@ class Reporter:
             self._stderr.flush()
             self.close()
             return
-        if self._normal is not None:
-            self._normal.write(text)
-            self._normal.flush()
-        self._stdout.flush()
-        self._stderr.write(text)
-        self._stderr.flush()
+        if isinstance(err, Fatal):
+            self._error_calls(err.message, "\nQUITTING!\n")
+        else:
+            self._error_calls(text)
         if end is None:
             end = time.time()
         if elapsed is None:

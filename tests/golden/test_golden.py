@@ -51,16 +51,7 @@ OUTPUT_PREFIXES = ("out.", "scan.")
 OWN_STDOUT = {"help", "no_args", "version", "bad_scantype"}
 
 # Known differences, each with its cause; strict, so a fix is noticed.
-KNOWN: dict[str, str] = {
-    "debug2": "-d2 lines pynmap does not print: 'Fetchfile found <path>' for nmap-services and "
-              "nmap.xsl and 'The max # of sockets we are using is: 0' (startup, pynmap/session.py); "
-              "'ultrascan_host_probe_update called for machine A state UNKNOWN -> HOST_UP "
-              "(trynum 0 time: <usec>)', 'Changing ping technique for A to connect to port 80' "
-              "and 'Changing global ping host to A.' (ping and port scan phases, pynmap/engine); "
-              "'Discovered closed port P/tcp on A' (nmap reports every state at -d2, pynmap "
-              "only open ones); the mask would then also need the time: figure and the "
-              "Fetchfile install path",
-}
+KNOWN: dict[str, str] = {}
 
 # Cases whose stdout depends on how long the scan takes, not only on its
 # results: they run under nmap's pacing (PYNMAP_PACING=nmap), which pynmap

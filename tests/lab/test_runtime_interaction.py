@@ -131,3 +131,20 @@ def test_stats_every_matches_nmap(slow_ns: Netns, tmp_path: Path) -> None:
     def shape(lines: list[str]) -> list[str]:
         return [re.sub(r"About \d+\.\d\d% done", "About P% done", ln) for ln in lines]
     assert shape(pynmap_lines) == shape(nmap_lines)
+
+
+def test_p_and_P_toggle_packet_tracing_at_once(slow_ns: Netns, tmp_path: Path) -> None:
+    """nmap traces from the key press on, in the phase under way, and stops as soon."""
+    for command in (_nmap(), pynmap_command()):
+        steps = [(b"p", b"CONN ("), (b"P", b"Packet Tracing disabled."),
+                 (b"v", b"Verbosity Increased")]
+        text = _under_pty(slow_ns, [*command, *SCAN], steps, tmp_path)
+        enabled = text.find("Packet Tracing enabled.")
+        disabled = text.find("Packet Tracing disabled.")
+        assert 0 <= enabled < disabled, f"{command[-1]}:\n{text}"
+        assert "Completed Connect Scan" not in text, f"{command[-1]}: the phase ended:\n{text}"
+        # tracing started within the phase, and nothing was traced after P
+        assert "CONN (" in text[enabled:disabled], f"{command[-1]}:\n{text}"
+        assert "CONN (" not in text[disabled:], f"{command[-1]}:\n{text}"
+        assert re.search(r"^CONN \(\d+\.\d{4}s\) TCP localhost > 127\.0\.0\.2:\d+ => "
+                         r"Operation now in progress$", text, re.MULTILINE), text

@@ -1,9 +1,11 @@
 """The one mask every golden and differential comparison goes through.
 
 Only what changes from one run to the next is hidden: dates and clock times,
-elapsed seconds, latencies and the <times> round-trip figures.  Besides
-those, where each program is installed: nmap reads its data files from
-/usr/bin/../share/nmap and pynmap from its own bundled data directory, and
+elapsed seconds, latencies, the <times> round-trip figures and the waits in
+-d2's ultrascan_host_probe_update lines.  Besides those, where each program
+is installed: nmap reads its data files from /usr/bin/../share/nmap and
+pynmap from its own bundled data directory ("Read data files from", -d2's
+"Fetchfile found" keeps only the file name), and
 nmap names the packaged nmap.xsl by way of its binary's directory
 (file:///usr/bin/../share/nmap/nmap.xsl) where pynmap names the same file
 directly (file:///usr/share/nmap/nmap.xsl).  Everything
@@ -42,6 +44,8 @@ _RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     # -v3/-d: "DNS resolution of 3 IPs took 0.00s. Mode: ..."
     ("IPs took", re.compile(r"(DNS resolution of \d+ IPs took )\d+\.\d+s\."), r"\1<s>s."),
     (" elapsed", re.compile(r"\b\d+:\d\d:\d\d elapsed"), "<h:mm:ss> elapsed"),
+    # -v3 "DNS resolution of 3 IPs took 0.00s. Mode: ..."
+    ("DNS resolution of", re.compile(r"(DNS resolution of \d+ IPs? took )\d+\.\d+s"), r"\1<s>s"),
     (
         "ETC:",
         re.compile(r"ETC: \d\d:\d\d \(\d+:\d\d:\d\d remaining\)"),
@@ -65,6 +69,11 @@ _RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("Read from ", re.compile(r"^Read from .*?: (?=\S+\.$)", re.MULTILINE), "Read from <datadir>: "),
     ("/usr/bin/../share/nmap/nmap.xsl", re.compile(r"file:///usr/bin/\.\./share/nmap/nmap\.xsl"),
      "file:///usr/share/nmap/nmap.xsl"),
+    # -d2 "Fetchfile found /usr/bin/../share/nmap/nmap-services": the directory only
+    ("Fetchfile found ", re.compile(r"^Fetchfile found .*/(?=[^/\n]+$)", re.MULTILINE),
+     "Fetchfile found <datadir>/"),
+    # -d2 "ultrascan_host_probe_update called ... (trynum 0 time: 122)": microseconds waited
+    ("ultrascan_host_probe_update", re.compile(r"(\(trynum \d+ time: )-?\d+\)"), r"\1<us>)"),
     # round-trip estimates: XML <times .../> and the -d "Final times for host" line
     (
         "<times ",
@@ -79,9 +88,9 @@ _RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
 )
 
 
-# "Discovered open port" lines and --packet-trace CONN lines follow the
-# randomised port order
-_DISCOVERED = re.compile(r"(?:^Discovered open port [^\n]*\n)+", re.MULTILINE)
+# "Discovered <state> port" lines (open ones with -v, every state with -d2)
+# and --packet-trace CONN lines follow the randomised port order
+_DISCOVERED = re.compile(r"(?:^Discovered [a-z|]+ port [^\n]*\n)+", re.MULTILINE)
 _HOSTHINTS = re.compile(r"(?:<hosthint>.*?</hosthint>\n)+", re.DOTALL)
 _CONN = re.compile(r"(?:^CONN \(<s>s\) [^\n]*\n)+", re.MULTILINE)
 
@@ -98,7 +107,7 @@ def _sorted_hints(match: re.Match[str]) -> str:
 def mask(text: str) -> str:
     """Replace the run-dependent times in nmap-style output by fixed placeholders.
 
-    Also run-dependent: the order of a run of "Discovered open port" lines
+    Also run-dependent: the order of a run of "Discovered <state> port" lines
     or of --packet-trace CONN lines, which follows the randomised port
     order, and of a run of XML <hosthint> elements, which follows the order
     in which hosts answered; such a run is sorted (its lines stay as they are).
@@ -106,7 +115,7 @@ def mask(text: str) -> str:
     for needle, pattern, replacement in _RULES:
         if needle in text:
             text = pattern.sub(replacement, text)
-    if "Discovered open port" in text:
+    if "Discovered " in text:
         text = _DISCOVERED.sub(_sorted_block, text)
     if "CONN (" in text:
         text = _CONN.sub(_sorted_block, text)

@@ -185,3 +185,35 @@ def test_discovered_lines_compare_in_any_order_but_not_with_other_ports() -> Non
     c = "x\nDiscovered open port 80/tcp on 127.0.0.1\nDiscovered open port 23/tcp on 127.0.0.1\ny\n"
     assert mask(a) == mask(b)
     assert mask(a) != mask(c)
+
+
+def test_discovered_lines_of_every_state_compare_in_any_order() -> None:
+    # -d2 reports each state as it is found, in the randomised port order
+    a = ("Discovered open port 22/tcp on 127.0.0.1\nDiscovered closed port 21/tcp on 127.0.0.1\n"
+         "Discovered filtered port 44445/tcp on 127.0.0.1\n")
+    b = ("Discovered filtered port 44445/tcp on 127.0.0.1\nDiscovered closed port 21/tcp on "
+         "127.0.0.1\nDiscovered open port 22/tcp on 127.0.0.1\n")
+    assert mask(a) == mask(b)
+    assert mask(a) != mask(a.replace("closed port 21", "open port 21"))
+
+
+def test_fetchfile_lines_lose_their_directory_only() -> None:
+    nmap = "Fetchfile found /usr/bin/../share/nmap/nmap-services\n"
+    assert mask(nmap) == mask("Fetchfile found /opt/pynmap/data/nmap-services\n")
+    assert mask(nmap) != mask("Fetchfile found /usr/bin/../share/nmap/nmap.xsl\n")
+
+
+def test_probe_update_wait_is_masked_but_not_the_rest() -> None:
+    line = ("ultrascan_host_probe_update called for machine 127.0.0.1 state UNKNOWN -> HOST_UP "
+            "(trynum 0 time: 122)\n")
+    assert mask(line) == mask(line.replace("time: 122", "time: 100082"))
+    for old, new in (("trynum 0", "trynum 1"), ("HOST_UP", "HOST_DOWN"),
+                     ("127.0.0.1", "127.0.0.2"), ("UNKNOWN", "HOST_DOWN")):
+        assert mask(line) != mask(line.replace(old, new, 1))
+
+
+def test_dns_resolution_time_is_masked_but_not_its_counts() -> None:
+    line = "DNS resolution of 3 IPs took 0.00s. Mode: System [OK: 2, ??: 1]\n"
+    assert mask(line) == mask(line.replace("0.00s", "0.01s"))
+    assert mask(line) != mask(line.replace("OK: 2", "OK: 3"))
+    assert mask(line) != mask(line.replace("of 3 IPs", "of 4 IPs"))
