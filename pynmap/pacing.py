@@ -13,7 +13,8 @@ out on at least as many probes as it answered), and losses dated by the try
 that was lost, so one burst of losses shrinks a window or raises a scan
 delay once, not once per retransmission it causes; and a host group with
 many ports is shared between two processes, so both cores connect().  "nmap" pacing
-(PYNMAP_PACING=nmap) reproduces nmap's choices exactly.  The timing options
+(PYNMAP_PACING=nmap) reproduces nmap's choices exactly, and is the default where the output
+shows each probe (--packet-trace, -d2 and up).  The timing options
 a user sets (-T, --max-parallelism, --min-parallelism, --max-rate, ...)
 are honoured the same way under both.
 """
@@ -47,6 +48,12 @@ PYNMAP = Pacing("pynmap", initial_cwnd=100, initial_ssthresh=1000, max_cwnd=4096
 PACINGS = {p.name: p for p in (NMAP, PYNMAP)}
 
 
-def pacing_named(name: str | None) -> Pacing:
-    """The pacing called `name` (PYNMAP_PACING's value); anything unknown is pynmap's."""
-    return PACINGS.get(name or "", PYNMAP)
+def choose_pacing(name: str | None, *, shows_probes: bool) -> Pacing:
+    """The pacing for a run: the one PYNMAP_PACING names (`name`), else nmap's
+    when the output shows the engine probe by probe (--packet-trace, -d2 and
+    up: those lines follow nmap's order and timing only under its pacing),
+    else pynmap's.  An unknown name counts as unset."""
+    chosen = PACINGS.get(name or "")
+    if chosen is not None:
+        return chosen
+    return NMAP if shows_probes else PYNMAP

@@ -27,7 +27,7 @@ from pynmap.errors import Fatal, Interrupted, NmapError, SystemFatal
 from pynmap.options import Options, parse_options
 from pynmap.output.writers import OutputSpec, Reporter
 from pynmap.pacing import ENV_VAR as PACING_VAR
-from pynmap.pacing import pacing_named
+from pynmap.pacing import choose_pacing
 from pynmap.progress import ProgressMeter, StatsSchedule, status_line
 from pynmap.results import HostResult, RunStats, Times
 from pynmap.tty import Keyboard
@@ -157,7 +157,9 @@ class Session:
     def run(self) -> int:
         self.options = o = parse_options(self.argv, warn=self._early_warning, say=self._say,
                                          usage=usage_text, version=version_text)
-        o.timing = o.timing.with_(pacing=pacing_named(os.environ.get(PACING_VAR)))
+        shows_probes = o.packet_trace or o.debugging >= 2
+        o.timing = o.timing.with_(pacing=choose_pacing(os.environ.get(PACING_VAR),
+                                                       shows_probes=shows_probes))
         if o.stylesheet == "default":
             from pynmap.output.stylesheet import find_stylesheet
 

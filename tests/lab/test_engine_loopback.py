@@ -130,7 +130,7 @@ import json, socket, sys, time
 from pynmap.engine import events as engine_events
 from pynmap.engine.scan import Events, assume_up, connect_scan, discover
 from pynmap.results import HostResult
-from pynmap.pacing import pacing_named
+from pynmap.pacing import choose_pacing
 from pynmap.timing import Timing
 
 spec = json.load(sys.stdin)
@@ -173,7 +173,7 @@ class Trace(Events):
     def conn_trace(self, host, port, text, elapsed):
         traces.append([host.address, port, text])
 
-timing = Timing(**spec.get("timing", {}), pacing=pacing_named(spec.get("pacing")))
+timing = Timing(**spec.get("timing", {}), pacing=choose_pacing(spec.get("pacing"), shows_probes=False))
 hosts = [HostResult(a, socket.AF_INET6 if ":" in a else socket.AF_INET) for a in spec["hosts"]]
 events = Trace() if spec.get("trace") else None
 start = time.monotonic()

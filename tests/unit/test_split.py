@@ -136,3 +136,4 @@ def test_one_core_never_splits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(split, "_cores", lambda: 1)
     hosts = [HostResult("127.0.0.1", socket.AF_INET)]
     assert not split.worth_splitting(hosts, range(1, 65536), Timing(pacing=PYNMAP), None)
+
