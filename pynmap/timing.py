@@ -8,7 +8,7 @@ scan_delay, min_rate, max_rate).
 from __future__ import annotations
 
 from pynmap.pacing import PYNMAP, Pacing
-from pynmap.plain import FrozenData
+from pynmap.plain import FrozenData, replace
 
 
 class Timing(FrozenData):
@@ -42,10 +42,7 @@ class Timing(FrozenData):
         self.pacing = pacing  # the engine's own choices (pynmap.pacing), not an nmap option
 
     def with_(self, **changes: object) -> Timing:
-        """A copy with some fields changed (dataclasses.replace)."""
-        fields = {name: getattr(self, name) for name in self.__match_args__}
-        fields.update(changes)
-        return Timing(**fields)  # type: ignore[arg-type]
+        return replace(self, **changes)
 
 
 # -T levels, by the fields each template sets (the rest keep their defaults).

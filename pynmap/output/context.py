@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from pynmap.output import fmt
 from pynmap.plain import FrozenData
@@ -215,46 +214,59 @@ class PortsView(FrozenData):
         self.defeat_rst_note = defeat_rst_note
 
 
-# HostView and ViewOptions stay dataclasses: the Reporter derives new ones
-# with dataclasses.replace().
-@dataclass(frozen=True, slots=True)
-class HostView:
+class HostView(FrozenData):
     """Everything a template needs for one host report.
 
     kind: "list" (-sL), "ping" (-sn, up), "port" (port scan, up), "down",
     "timeout" (--host-timeout hit).
     """
 
-    kind: str
-    address: str
-    addrtype: str
-    user_name: str
-    ptr_name: str
-    name_ip: str
-    other_addresses: tuple[str, ...]
-    rdns_differs: bool
-    status: str  # XML status/@state
-    reason: str
-    show_reason: bool
-    latency: str | None
-    times: Times | None
-    debug_times: bool
-    starttime: int | None
-    endtime: int | None
-    scanned_at: str | None
-    scanned_for: int
-    ports: PortsView | None
-    ping_scan: bool  # -sn: down hosts carry <times> too
+    __match_args__ = ("kind", "address", "addrtype", "user_name", "ptr_name", "name_ip",
+                      "other_addresses", "rdns_differs", "status", "reason", "show_reason",
+                      "latency", "times", "debug_times", "starttime", "endtime", "scanned_at",
+                      "scanned_for", "ports", "ping_scan")
+    __slots__ = __match_args__
+
+    def __init__(self, kind: str, address: str, addrtype: str, user_name: str, ptr_name: str,
+                 name_ip: str, other_addresses: tuple[str, ...], rdns_differs: bool,
+                 status: str, reason: str, show_reason: bool, latency: str | None,
+                 times: Times | None, debug_times: bool, starttime: int | None,
+                 endtime: int | None, scanned_at: str | None, scanned_for: int,
+                 ports: PortsView | None, ping_scan: bool) -> None:
+        self.kind = kind
+        self.address = address
+        self.addrtype = addrtype
+        self.user_name = user_name
+        self.ptr_name = ptr_name
+        self.name_ip = name_ip
+        self.other_addresses = other_addresses
+        self.rdns_differs = rdns_differs
+        self.status = status  # XML status/@state
+        self.reason = reason
+        self.show_reason = show_reason
+        self.latency = latency
+        self.times = times
+        self.debug_times = debug_times
+        self.starttime = starttime
+        self.endtime = endtime
+        self.scanned_at = scanned_at
+        self.scanned_for = scanned_for
+        self.ports = ports
+        self.ping_scan = ping_scan  # -sn: down hosts carry <times> too
 
 
-@dataclass(frozen=True, slots=True)
-class ViewOptions:
+class ViewOptions(FrozenData):
     """The output options a host view depends on."""
 
-    verbosity: int = 0
-    debugging: int = 0
-    show_reason: bool = False
-    open_only: bool = False
+    __match_args__ = ("verbosity", "debugging", "show_reason", "open_only")
+    __slots__ = __match_args__
+
+    def __init__(self, verbosity: int = 0, debugging: int = 0, show_reason: bool = False,
+                 open_only: bool = False) -> None:
+        self.verbosity = verbosity
+        self.debugging = debugging
+        self.show_reason = show_reason
+        self.open_only = open_only
 
     @property
     def policy(self) -> CollapsePolicy:
