@@ -29,9 +29,9 @@ import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from pynmap.plain import FrozenData, PlainData
 
 SockAddr = tuple[Any, ...]
 
@@ -222,22 +222,29 @@ def read_name(data: bytes, offset: int) -> tuple[str, int] | None:
     return ".".join(labels), used
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(FrozenData):
     """One answer record nmap understands (A, CNAME or PTR)."""
 
-    name: str
-    rtype: int
-    rclass: int
-    value: str  # the target name for CNAME and PTR, the dotted address for A
+    __match_args__ = ("name", "rtype", "rclass", "value")
+    __slots__ = __match_args__
+
+    def __init__(self, name: str, rtype: int, rclass: int, value: str) -> None:
+        self.name = name
+        self.rtype = rtype
+        self.rclass = rclass
+        self.value = value  # the target name for CNAME and PTR, the dotted address for A
 
 
-@dataclass(frozen=True)
-class Response:
-    query_id: int
-    flags: int
-    questions: int
-    answers: tuple[Record, ...]
+class Response(FrozenData):
+    __match_args__ = ("query_id", "flags", "questions", "answers")
+    __slots__ = __match_args__
+
+    def __init__(self, query_id: int, flags: int, questions: int,
+                 answers: tuple[Record, ...]) -> None:
+        self.query_id = query_id
+        self.flags = flags
+        self.questions = questions
+        self.answers = answers
 
     @property
     def rcode(self) -> int:
@@ -345,10 +352,13 @@ def ptr_owner_address(name: str) -> tuple[bool, tuple[int, bytes]]:
 
 
 # -- the cache ------------------------------------------------------------------------------------
-@dataclass
-class _CacheEntry:
-    name: str
-    hits: int = 0
+class _CacheEntry(PlainData):
+    __match_args__ = ("name", "hits")
+    __slots__ = __match_args__
+
+    def __init__(self, name: str, hits: int = 0) -> None:
+        self.name = name
+        self.hits = hits
 
 
 class HostCache:
@@ -455,19 +465,25 @@ class UdpNetwork:
 
 
 # -- the mass resolver ----------------------------------------------------------------------------
-@dataclass
-class Stats:
+class Stats(PlainData):
     """nmap's counters for one batch, as its -d/-v3 summary line shows them."""
 
-    actual: int = 0  # addresses that needed DNS (all of them with --system-dns)
-    ok: int = 0
-    nx: int = 0
-    dropped: int = 0
-    servfail: int = 0
-    sent: int = 0  # TR: transmissions
-    cname: int = 0  # CN: deferred to the C library and named there
-    servers: int = 0
-    millis: int = 0
+    __match_args__ = ("actual", "ok", "nx", "dropped", "servfail", "sent", "cname", "servers",
+                      "millis")
+    __slots__ = __match_args__
+
+    def __init__(self, actual: int = 0, ok: int = 0, nx: int = 0, dropped: int = 0,
+                 servfail: int = 0, sent: int = 0, cname: int = 0, servers: int = 0,
+                 millis: int = 0) -> None:
+        self.actual = actual  # addresses that needed DNS (all of them with --system-dns)
+        self.ok = ok
+        self.nx = nx
+        self.dropped = dropped
+        self.servfail = servfail
+        self.sent = sent  # TR: transmissions
+        self.cname = cname  # CN: deferred to the C library and named there
+        self.servers = servers
+        self.millis = millis
 
     @property
     def seconds(self) -> float:
@@ -478,16 +494,16 @@ class Stats:
         return self.ok + self.nx + self.dropped
 
 
-@dataclass(eq=False)
 class _Server:
-    label: str  # as the user or resolv.conf wrote it
-    family: int
-    sockaddr: SockAddr
-    sock: DatagramSocket | None = None
-    capacity: int = CAPACITY_MIN
-    on_wire: int = 0
-    queue: deque[_Request] = field(default_factory=deque)
-    in_process: deque[_Request] = field(default_factory=deque)
+    def __init__(self, label: str, family: int, sockaddr: SockAddr) -> None:
+        self.label = label  # as the user or resolv.conf wrote it
+        self.family = family
+        self.sockaddr = sockaddr
+        self.sock: DatagramSocket | None = None
+        self.capacity = CAPACITY_MIN
+        self.on_wire = 0
+        self.queue: deque[_Request] = deque()
+        self.in_process: deque[_Request] = deque()
 
     def scale(self, factor: float) -> None:
         self.capacity = min(CAPACITY_MAX, max(CAPACITY_MIN, int(self.capacity * factor)))
@@ -496,17 +512,17 @@ class _Server:
         self.capacity = min(CAPACITY_MAX, max(CAPACITY_MIN, self.capacity + CAPACITY_UP))
 
 
-@dataclass(eq=False)
 class _Request:
-    address: str
-    key: tuple[int, bytes]
-    name: str | None = None
-    first: _Server | None = None
-    server: _Server | None = None
-    tries: int = 0  # sent this many times to `server`
-    servers_tried: int = 0
-    query_id: int = 0
-    deadline: float = 0.0
+    def __init__(self, address: str, key: tuple[int, bytes]) -> None:
+        self.address = address
+        self.key = key
+        self.name: str | None = None
+        self.first: _Server | None = None
+        self.server: _Server | None = None
+        self.tries = 0  # sent this many times to `server`
+        self.servers_tried = 0
+        self.query_id = 0
+        self.deadline = 0.0
 
 
 _FINISHED, _SYSTEM, _TIMEOUT = 0, 1, 2
@@ -774,14 +790,17 @@ def system_name(address: str) -> str | None:
 
 
 # -- the resolver of a run ------------------------------------------------------------------------
-@dataclass
-class Lookup:
+class Lookup(PlainData):
     """One batch's result: the names found, and nmap's counters."""
 
-    names: dict[str, str]
-    stats: Stats
-    system: bool
-    sent: bool  # a DNS task ran (its Initiating/Completed lines were due)
+    __match_args__ = ("names", "stats", "system", "sent")
+    __slots__ = __match_args__
+
+    def __init__(self, names: dict[str, str], stats: Stats, system: bool, sent: bool) -> None:
+        self.names = names
+        self.stats = stats
+        self.system = system
+        self.sent = sent  # a DNS task ran (its Initiating/Completed lines were due)
 
 
 class Reporter(Protocol):
@@ -949,6 +968,8 @@ class ReverseResolver:
         # nmap asks one address after another; the answers are the same in parallel
         if len(wanted) <= 1:
             return [self.system_lookup(a) for a in wanted]
+        from concurrent.futures import ThreadPoolExecutor  # threads only for --system-dns
+
         with ThreadPoolExecutor(max_workers=min(SYSTEM_THREADS, len(wanted))) as pool:
             return list(pool.map(self.system_lookup, wanted))
 

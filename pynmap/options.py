@@ -12,7 +12,6 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from pynmap.cli.argv import ArgvLexer, Token
 from pynmap.cnumbers import (
@@ -44,11 +43,16 @@ UNKNOWN_TIMING = (
 DEFAULT_PING_PORTS = "80,443"
 
 
-@dataclass
 class Options:
+    """What the command line asks for.
+
+    The defaults are class attributes, and the parser sets what the command
+    line changes; the mutable values are made per instance, in __init__.
+    """
+
     prog: str = "nmap"
-    args: list[str] = field(default_factory=list)  # argv as logged: program, options, then targets
-    targets: list[str] = field(default_factory=list)
+    args: list[str]  # argv as logged: program, options, then targets
+    targets: list[str]
     input_name: str | None = None  # -iL: the file name ("-" = stdin); opened at parse time
     input_stream: object | None = None
 
@@ -58,7 +62,7 @@ class Options:
     no_port_scan: bool = False  # -sn (and -sL)
     version_scan: bool = False  # -sV: accepted, not performed (see README)
     script_scan: bool = False  # -sC / --script: accepted, not performed
-    raw_scan_types: set[str] = field(default_factory=set)
+    raw_scan_types: set[str]
 
     # host discovery
     ping_none: bool = False  # -Pn (also -sL)
@@ -88,7 +92,7 @@ class Options:
     randomize_hosts: bool = False
 
     # timing
-    timing: Timing = field(default_factory=Timing)
+    timing: Timing = Timing()
 
     # output
     verbosity: int = 0
@@ -120,8 +124,16 @@ class Options:
     privileged: bool = False  # --privileged: accepted; pynmap never has raw sockets
 
     # things nmap offers that pynmap reports as not performed
-    unsupported: list[str] = field(default_factory=list)
-    start_time: float = field(default_factory=time.time)
+    unsupported: list[str]
+    start_time: float
+
+    def __init__(self, prog: str = "nmap") -> None:
+        self.prog = prog
+        self.args = []
+        self.targets = []
+        self.raw_scan_types = set()
+        self.unsupported = []
+        self.start_time = time.time()
 
     @property
     def port_scan(self) -> bool:

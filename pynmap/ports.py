@@ -31,10 +31,10 @@ import os
 import random
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
 
 from pynmap.cnumbers import strtod
 from pynmap.errors import Fatal
+from pynmap.plain import FrozenData
 from pynmap.services import ServiceDB, c_g
 
 Warn = Callable[[str], None]
@@ -103,26 +103,33 @@ _ITEM_END = frozenset(b",]")
 _MASK_LIMIT = 127  # nmap's 128-byte buffer: a mask reaching 127 bytes is refused
 
 
-@dataclass(frozen=True)
-class PortSelection:
+class PortSelection(FrozenData):
     """A parsed port spec: sorted port numbers per protocol (`ip` = protocol numbers < 256)."""
 
-    tcp: tuple[int, ...] = ()
-    udp: tuple[int, ...] = ()
-    sctp: tuple[int, ...] = ()
-    ip: tuple[int, ...] = ()
+    __match_args__ = ("tcp", "udp", "sctp", "ip")
+    __slots__ = __match_args__
+
+    def __init__(self, tcp: tuple[int, ...] = (), udp: tuple[int, ...] = (),
+                 sctp: tuple[int, ...] = (), ip: tuple[int, ...] = ()) -> None:
+        self.tcp = tcp
+        self.udp = udp
+        self.sctp = sctp
+        self.ip = ip
 
     @property
     def count(self) -> int:
         return len(self.tcp) + len(self.udp) + len(self.sctp) + len(self.ip)
 
 
-@dataclass(frozen=True)
-class ScanPorts:
+class ScanPorts(FrozenData):
     """What a scan uses: the TCP ports to probe (sorted) and the connect-ping ports."""
 
-    tcp: tuple[int, ...]
-    ping: tuple[int, ...] | None  # None when no TCP ping list was given
+    __match_args__ = ("tcp", "ping")
+    __slots__ = __match_args__
+
+    def __init__(self, tcp: tuple[int, ...], ping: tuple[int, ...] | None) -> None:
+        self.tcp = tcp
+        self.ping = ping  # None when no TCP ping list was given
 
 
 # --- the byte table --------------------------------------------------------

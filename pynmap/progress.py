@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from pynmap.plain import PlainData
 
 
 def estimate_left(fraction: float, begun: float, now: float) -> float:
@@ -27,15 +28,19 @@ def elapsed_text(seconds: float) -> str:
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
-@dataclass
-class ProgressMeter:
+class ProgressMeter(PlainData):
     """One phase's progress reports ("Connect Scan Timing: About ...")."""
 
-    task: str
-    begun: float
-    last_print: float | None = None  # when an estimate was last printed
-    last_test: float | None = None  # when the -v rule was last consulted
-    last_etc: float | None = None  # the completion time last announced
+    __match_args__ = ("task", "begun", "last_print", "last_test", "last_etc")
+    __slots__ = __match_args__
+
+    def __init__(self, task: str, begun: float, last_print: float | None = None,
+                 last_test: float | None = None, last_etc: float | None = None) -> None:
+        self.task = task
+        self.begun = begun
+        self.last_print = last_print  # when an estimate was last printed
+        self.last_test = last_test  # when the -v rule was last consulted
+        self.last_etc = last_etc  # the completion time last announced
 
     def automatic_due(self, completion: Callable[[], float], now: float, *,
                       debugging: int) -> bool:
@@ -77,12 +82,15 @@ class ProgressMeter:
         return fraction, left
 
 
-@dataclass
-class StatsSchedule:
+class StatsSchedule(PlainData):
     """--stats-every: due times counted from the start of the run."""
 
-    interval: float
-    next_due: float
+    __match_args__ = ("interval", "next_due")
+    __slots__ = __match_args__
+
+    def __init__(self, interval: float, next_due: float) -> None:
+        self.interval = interval
+        self.next_due = next_due
 
     @classmethod
     def starting(cls, start: float, interval: float) -> StatsSchedule:

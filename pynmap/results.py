@@ -6,53 +6,73 @@ seconds since the epoch (float); RTT figures are microseconds, as nmap keeps the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from pynmap.plain import PlainData
 
 
-@dataclass(slots=True)
-class PortResult:
-    port: int
-    state: str  # "open", "closed", "filtered"
-    reason: str  # "syn-ack", "conn-refused", "no-response", "host-unreach", ...
-    protocol: str = "tcp"
+class PortResult(PlainData):
+    __match_args__ = ("port", "state", "reason", "protocol")
+    __slots__ = __match_args__
+
+    def __init__(self, port: int, state: str, reason: str, protocol: str = "tcp") -> None:
+        self.port = port
+        self.state = state  # "open", "closed", "filtered"
+        self.reason = reason  # "syn-ack", "conn-refused", "no-response", "host-unreach", ...
+        self.protocol = protocol
 
 
-@dataclass(slots=True)
-class Times:
+class Times(PlainData):
     """nmap's per-host timing estimators, in microseconds (-1 = no sample)."""
 
-    srtt: int = -1
-    rttvar: int = -1
-    timeout: int = 1_000_000
+    __match_args__ = ("srtt", "rttvar", "timeout")
+    __slots__ = __match_args__
+
+    def __init__(self, srtt: int = -1, rttvar: int = -1, timeout: int = 1_000_000) -> None:
+        self.srtt = srtt
+        self.rttvar = rttvar
+        self.timeout = timeout
 
 
-@dataclass(slots=True)
-class HostResult:
-    address: str
-    family: int  # socket.AF_INET or socket.AF_INET6
-    status: str = "unknown"  # "up", "down", "unknown" (list scan)
-    reason: str = "user-set"
-    user_name: str | None = None  # the name as the user typed it, if a name was typed
-    ptr_name: str | None = None  # the reverse DNS name, if any
-    other_addresses: tuple[str, ...] = ()  # further addresses of user_name, not scanned
-    times: Times = field(default_factory=Times)
-    ports: list[PortResult] = field(default_factory=list)
-    scanned_ports: int = 0  # how many ports were scanned (the table may show fewer)
-    start_time: float | None = None
-    end_time: float | None = None
-    timed_out: bool = False
-    # The port whose answer proved the host up in discovery; the connect scan
-    # re-probes it as its timing ping (nmap's pingprobe).  Engine bookkeeping.
-    ping_port: int | None = None
-    hint_reason: str = "unknown-response"  # the reason <hosthint> shows
+class HostResult(PlainData):
+    __match_args__ = ("address", "family", "status", "reason", "user_name", "ptr_name",
+                      "other_addresses", "times", "ports", "scanned_ports", "start_time",
+                      "end_time", "timed_out", "ping_port", "hint_reason")
+    __slots__ = __match_args__
+
+    def __init__(self, address: str, family: int, status: str = "unknown",
+                 reason: str = "user-set", user_name: str | None = None,
+                 ptr_name: str | None = None, other_addresses: tuple[str, ...] = (),
+                 times: Times | None = None, ports: list[PortResult] | None = None,
+                 scanned_ports: int = 0, start_time: float | None = None,
+                 end_time: float | None = None, timed_out: bool = False,
+                 ping_port: int | None = None, hint_reason: str = "unknown-response") -> None:
+        self.address = address
+        self.family = family  # socket.AF_INET or socket.AF_INET6
+        self.status = status  # "up", "down", "unknown" (list scan)
+        self.reason = reason
+        self.user_name = user_name  # the name as the user typed it, if a name was typed
+        self.ptr_name = ptr_name  # the reverse DNS name, if any
+        self.other_addresses = other_addresses  # further addresses of user_name, not scanned
+        self.times = Times() if times is None else times
+        self.ports: list[PortResult] = [] if ports is None else ports
+        self.scanned_ports = scanned_ports  # how many ports were scanned (the table may show fewer)
+        self.start_time = start_time
+        self.end_time = end_time
+        self.timed_out = timed_out
+        # The port whose answer proved the host up in discovery; the connect scan
+        # re-probes it as its timing ping (nmap's pingprobe).  Engine bookkeeping.
+        self.ping_port = ping_port
+        self.hint_reason = hint_reason  # the reason <hosthint> shows
 
     @property
     def addrtype(self) -> str:
         return "ipv6" if ":" in self.address else "ipv4"
 
 
-@dataclass(slots=True)
-class RunStats:
-    total: int = 0  # addresses processed
-    up: int = 0
-    down: int = 0
+class RunStats(PlainData):
+    __match_args__ = ("total", "up", "down")
+    __slots__ = __match_args__
+
+    def __init__(self, total: int = 0, up: int = 0, down: int = 0) -> None:
+        self.total = total  # addresses processed
+        self.up = up
+        self.down = down

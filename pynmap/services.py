@@ -249,8 +249,9 @@ def _protocol_line() -> re.Pattern[bytes]:
     )
 
 
-_DECIMAL_RATIO = re.compile(rb"0\.[0-9]*(?:[eE][+-]?[0-9]+)?")
-_SCANF_INT = re.compile(rb"[ \t\n\v\f\r]*([+-]?[0-9]+)")
+# Only a parse needs these (and the cache spares most runs one): compiled on first use.
+_DECIMAL_RATIO = rb"0\.[0-9]*(?:[eE][+-]?[0-9]+)?"
+_SCANF_INT = rb"[ \t\n\v\f\r]*([+-]?[0-9]+)"
 
 
 def _scanf_u16(text: bytes) -> int:
@@ -263,7 +264,7 @@ def _scanf_u16(text: bytes) -> int:
 
 def _scanf_int(text: bytes, pos: int) -> tuple[int | None, int]:
     """%d at `pos`: (value as a C int, end) or (None, pos) when nothing converts."""
-    m = _SCANF_INT.match(text, pos)
+    m = re.compile(_SCANF_INT).match(text, pos)
     if not m:
         return None, pos
     value = max(min(int(m.group(1)), 2**63 - 1), -(2**63))  # strtol saturates
@@ -315,7 +316,7 @@ def _parse_ratio(token: bytes, filename: str, data: bytes, offset: int) -> tuple
             raise Fatal(f"{where} has a ratio denominator of 0 causing a division by 0 error")
         return n / d, True
     if token.startswith(b"0."):
-        m = _DECIMAL_RATIO.match(token)
+        m = re.match(_DECIMAL_RATIO, token)
         assert m is not None
         return float(m.group(0)), True
     return 0.0, False

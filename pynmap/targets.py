@@ -32,10 +32,10 @@ import os
 import re
 import socket
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import TextIO
 
 from pynmap.errors import Fatal, PlainExit
+from pynmap.plain import FrozenData
 
 AF_INET = int(socket.AF_INET)
 AF_INET6 = int(socket.AF_INET6)
@@ -51,24 +51,34 @@ _V4_MAPPED = 0xFFFF << 32
 _V6_ALL = (1 << 128) - 1
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(FrozenData):
     """One address to scan."""
 
-    address: str  # canonical text form ("127.0.0.1", "::1"), without any %scope
-    family: int  # socket.AF_INET / socket.AF_INET6
-    user_name: str | None = None  # the name as typed (without /bits) when it resolved to this
-    other_addresses: tuple[str, ...] = ()  # the name's addresses that are not scanned, any family
-    scope_id: int = 0  # IPv6 scope from a literal such as fe80::1%eth0; needed to connect
+    __match_args__ = ("address", "family", "user_name", "other_addresses", "scope_id")
+    __slots__ = __match_args__
+
+    def __init__(self, address: str, family: int, user_name: str | None = None,
+                 other_addresses: tuple[str, ...] = (), scope_id: int = 0) -> None:
+        self.address = address  # canonical text form ("127.0.0.1", "::1"), without any %scope
+        self.family = family  # socket.AF_INET / socket.AF_INET6
+        self.user_name = user_name  # the name as typed (without /bits) when it resolved to this
+        # the name's addresses that are not scanned, any family
+        self.other_addresses = other_addresses
+        # IPv6 scope from a literal such as fe80::1%eth0; needed to connect
+        self.scope_id = scope_id
 
 
-@dataclass(frozen=True, slots=True)
-class Skipped:
+class Skipped(FrozenData):
     """A word that gave no target; its stderr lines are printed when it is reached."""
 
-    spec: str
-    messages: tuple[str, ...]  # stderr lines, in order, without trailing newline
-    invalid: bool  # nmap writes <target specification=.. status="skipped" reason="invalid"/>
+    __match_args__ = ("spec", "messages", "invalid")
+    __slots__ = __match_args__
+
+    def __init__(self, spec: str, messages: tuple[str, ...], invalid: bool) -> None:
+        self.spec = spec
+        self.messages = messages  # stderr lines, in order, without trailing newline
+        # nmap writes <target specification=.. status="skipped" reason="invalid"/>
+        self.invalid = invalid
 
 
 class ResolveError(Exception):
@@ -104,7 +114,8 @@ def system_resolver(name: str, family: int) -> list[tuple[int, str]]:
 # -iL / --excludefile words
 
 
-_PIECE = re.compile(r"([^ \r\n\t\0#]+)|([ \r\n\t\0]+)|#")
+# compiled on first use: only -iL and --excludefile read words from a file
+_PIECE = r"([^ \r\n\t\0#]+)|([ \r\n\t\0]+)|#"
 
 
 def read_target_words(stream: TextIO, *, exclude_file: bool = False) -> Iterator[str]:
@@ -117,6 +128,7 @@ def read_target_words(stream: TextIO, *, exclude_file: bool = False) -> Iterator
     Open the file with newline="" so a lone CR inside a comment does not end
     it, and errors="surrogateescape" so odd bytes survive.
     """
+    match_piece = re.compile(_PIECE).match
     parts: list[str] = []
     length = 0
     in_comment = False
@@ -129,7 +141,7 @@ def read_target_words(stream: TextIO, *, exclude_file: bool = False) -> Iterator
                 continue
             in_comment, pos = False, newline
         while pos < size:
-            piece = _PIECE.match(chunk, pos)
+            piece = match_piece(chunk, pos)
             assert piece is not None  # the three branches cover every character
             if piece.lastindex == 1:
                 if length < _SPEC_BUFFER:  # enough to measure; a giant word is not kept
@@ -438,10 +450,12 @@ def _octet_mask(values: Iterable[int]) -> int:
 
 
 _FULL_OCTET_MASK = (1 << 256) - 1
-# _OCTET_PREFIX[k][p]: last octets whose k leading bits are p; _OCTET_BIT[j]: bit j (from the top) set
-_OCTET_PREFIX = [[_octet_mask(range(p << (8 - k), (p + 1) << (8 - k))) for p in range(1 << k)]
+# _OCTET_PREFIX[k][p]: last octets whose k leading bits are p (the run of 2**(8-k)
+# octets from p << (8-k)); _OCTET_BIT[j]: bit j (from the top) set, i.e. the
+# j+1 leading bits end in 1.  Built from shifts, not 256-bit sums: it runs at import.
+_OCTET_PREFIX = [[((1 << (1 << (8 - k))) - 1) << (p << (8 - k)) for p in range(1 << k)]
                  for k in range(9)]
-_OCTET_BIT = [_octet_mask(d for d in range(256) if d & (0x80 >> j)) for j in range(8)]
+_OCTET_BIT = [sum(_OCTET_PREFIX[j + 1][1::2]) for j in range(8)]
 
 
 class Excludes:
@@ -787,16 +801,9 @@ def _ipv4_targets(octets: tuple[tuple[int, ...], ...], excludes: Excludes | None
                   named: tuple[int, ...]) -> Iterator[Target]:
     """The block's targets, last octet fastest.
 
-    This is the hot loop of a big scan: Target objects are built by setting
-    their slots directly (a frozen dataclass's __init__ costs several times
-    more), and exclusions are looked up once per /24 row.
+    This is the hot loop of a big scan: exclusions are looked up once per
+    /24 row.
     """
-    new = Target.__new__
-    set_address = Target.address.__set__  # type: ignore[attr-defined]
-    set_family = Target.family.__set__  # type: ignore[attr-defined]
-    set_name = Target.user_name.__set__  # type: ignore[attr-defined]
-    set_others = Target.other_addresses.__set__  # type: ignore[attr-defined]
-    set_scope = Target.scope_id.__set__  # type: ignore[attr-defined]
     last = [(d, _OCTET_TEXT[d]) for d in octets[3]]
     last_text = [text for _, text in last]
     careful = bool(named) or seen is not None
@@ -812,13 +819,7 @@ def _ipv4_targets(octets: tuple[tuple[int, ...], ...], excludes: Excludes | None
                 prefix = f"{a}.{b}.{c}."
                 if not cut and not careful:
                     for d_text in last_text:
-                        target = new(Target)
-                        set_address(target, prefix + d_text)
-                        set_family(target, AF_INET)
-                        set_name(target, None)
-                        set_others(target, ())
-                        set_scope(target, 0)
-                        yield target
+                        yield Target(prefix + d_text, AF_INET)
                     continue
                 base = row << 8
                 for d, d_text in last:
@@ -829,17 +830,10 @@ def _ipv4_targets(octets: tuple[tuple[int, ...], ...], excludes: Excludes | None
                         if value in seen:
                             continue
                         seen.add(value)
-                    target = new(Target)
-                    set_address(target, prefix + d_text)
-                    set_family(target, AF_INET)
                     if value in named:
-                        set_name(target, name)
-                        set_others(target, others)
+                        yield Target(prefix + d_text, AF_INET, name, others)
                     else:
-                        set_name(target, None)
-                        set_others(target, ())
-                    set_scope(target, 0)
-                    yield target
+                        yield Target(prefix + d_text, AF_INET)
 
 
 def _ipv6_targets(start: int, end: int, scope: int, excludes: Excludes | None,

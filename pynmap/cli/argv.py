@@ -14,9 +14,9 @@ nmap does, so an earlier option's fatal error wins over a later getopt error.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from pynmap.errors import UsageError
+from pynmap.plain import FrozenData
 
 NO_ARG, REQUIRED_ARG, OPTIONAL_ARG = 0, 1, 2
 
@@ -146,8 +146,7 @@ def _short_arg_kind(char: str) -> int | None:
     return NO_ARG
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(FrozenData):
     """One option as getopt returns it.
 
     `name` is the short letter ("p", "v") when the option is a short one or a
@@ -155,8 +154,12 @@ class Token:
     the long name ("top-ports", "oX").  `value` is the argument or None.
     """
 
-    name: str
-    value: str | None
+    __match_args__ = ("name", "value")
+    __slots__ = __match_args__
+
+    def __init__(self, name: str, value: str | None) -> None:
+        self.name = name
+        self.value = value
 
 
 class ArgvLexer:

@@ -9,37 +9,48 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
+
+from pynmap.plain import FrozenData, PlainData
 
 
-@dataclass(slots=True, eq=False)
-class Probe:
+class Probe(PlainData):
     """One connect() in flight (or about to be).
 
     Identity matters, not value: the loop and the scheduler both hold the
-    same object, hence eq=False (hash by id).
+    same object, so probes compare and hash by identity.
     """
 
-    host: int  # index of the target in the scheduler's host list
-    port: int
-    tryno: int  # 0 for the first try, +1 per retransmission
-    sent: float  # when connect() was started, scheduler clock (seconds)
-    ping: bool = False  # a timing ping: re-probe of a port known to answer
-    live: bool = True  # still waiting for its answer (has a socket)
-    handle: int = -1  # the loop's file descriptor; the scheduler never reads it
-    lost_sent: float = 0.0  # a retransmission: when the try before it (the lost one) was sent
+    __match_args__ = ("host", "port", "tryno", "sent", "ping", "live", "handle", "lost_sent")
+    __slots__ = __match_args__
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def __init__(self, host: int, port: int, tryno: int, sent: float, ping: bool = False,
+                 live: bool = True, handle: int = -1, lost_sent: float = 0.0) -> None:
+        self.host = host  # index of the target in the scheduler's host list
+        self.port = port
+        self.tryno = tryno  # 0 for the first try, +1 per retransmission
+        self.sent = sent  # when connect() was started, scheduler clock (seconds)
+        self.ping = ping  # a timing ping: re-probe of a port known to answer
+        self.live = live  # still waiting for its answer (has a socket)
+        self.handle = handle  # the loop's file descriptor; the scheduler never reads it
+        self.lost_sent = lost_sent  # a retransmission: when the try before it (the lost one) was sent
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(FrozenData):
     """What one connect() answer means."""
 
-    errno: int
-    state: str | None  # port state; None when the answer says nothing about the port
-    reason: str  # nmap's reason name, also used for the host in host discovery
-    host_up: bool | None  # True up, False down, None unknown
-    fatal: bool = False  # nmap bails out of the scan
-    strange: bool = False  # nmap reports a "Strange read error" and ignores the answer
+    __match_args__ = ("errno", "state", "reason", "host_up", "fatal", "strange")
+    __slots__ = __match_args__
+
+    def __init__(self, errno: int, state: str | None, reason: str, host_up: bool | None,
+                 fatal: bool = False, strange: bool = False) -> None:
+        self.errno = errno
+        self.state = state  # port state; None when the answer says nothing about the port
+        self.reason = reason  # nmap's reason name, also used for the host in host discovery
+        self.host_up = host_up  # True up, False down, None unknown
+        self.fatal = fatal  # nmap bails out of the scan
+        self.strange = strange  # nmap reports a "Strange read error" and ignores the answer
 
     @property
     def text(self) -> str:

@@ -6,8 +6,7 @@ as nmap would print them in <times>.  Pure: the caller measures the delta.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from pynmap.plain import FrozenData, PlainData
 from pynmap.timing import Timing
 
 # A sample this large (or negative) is a clock problem, not a round trip.
@@ -18,14 +17,18 @@ _RTTVAR_RESET = 2_000_000
 RTTVAR_WARNING = "RTTVAR has grown to over 2.3 seconds, decreasing to 2.0"
 
 
-@dataclass(frozen=True, slots=True)
-class RttLimits:
+class RttLimits(FrozenData):
     """The timing options the estimator obeys, in microseconds."""
 
-    initial: int = 1_000_000
-    minimum: int = 100_000
-    maximum: int = 10_000_000
-    scan_delay: int = 0
+    __match_args__ = ("initial", "minimum", "maximum", "scan_delay")
+    __slots__ = __match_args__
+
+    def __init__(self, initial: int = 1_000_000, minimum: int = 100_000,
+                 maximum: int = 10_000_000, scan_delay: int = 0) -> None:
+        self.initial = initial
+        self.minimum = minimum
+        self.maximum = maximum
+        self.scan_delay = scan_delay
 
     @classmethod
     def from_timing(cls, timing: Timing) -> RttLimits:
@@ -37,13 +40,16 @@ class RttLimits:
         )
 
 
-@dataclass(slots=True)
-class RttEstimator:
+class RttEstimator(PlainData):
     """srtt, rttvar and the probe timeout `to`; -1 means "no sample yet"."""
 
-    srtt: int = -1
-    rttvar: int = -1
-    timeout: int = 1_000_000
+    __match_args__ = ("srtt", "rttvar", "timeout")
+    __slots__ = __match_args__
+
+    def __init__(self, srtt: int = -1, rttvar: int = -1, timeout: int = 1_000_000) -> None:
+        self.srtt = srtt
+        self.rttvar = rttvar
+        self.timeout = timeout
 
     @classmethod
     def fresh(cls, limits: RttLimits) -> RttEstimator:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from pynmap.output import fmt
+from pynmap.plain import FrozenData
 from pynmap.results import HostResult, PortResult, Times
 
 ServiceName = Callable[[int], str | None]
@@ -44,11 +44,14 @@ _OPEN_ONLY_KEEPS = frozenset({"open|filtered", "unfiltered"})
 OPENISH_STATES = frozenset({"open", "open|filtered", "unfiltered"})
 
 
-@dataclass(frozen=True, slots=True)
-class CollapsePolicy:
-    verbosity: int = 0
-    debugging: int = 0
-    open_only: bool = False
+class CollapsePolicy(FrozenData):
+    __match_args__ = ("verbosity", "debugging", "open_only")
+    __slots__ = __match_args__
+
+    def __init__(self, verbosity: int = 0, debugging: int = 0, open_only: bool = False) -> None:
+        self.verbosity = verbosity
+        self.debugging = debugging
+        self.open_only = open_only
 
     @property
     def threshold(self) -> int:
@@ -67,13 +70,16 @@ class CollapsePolicy:
         return count > self.threshold
 
 
-@dataclass(frozen=True, slots=True)
-class ReasonGroup:
+class ReasonGroup(FrozenData):
     """Ports of one ignored state that share a reason and a protocol."""
 
-    reason: str
-    protocol: str
-    ports: tuple[int, ...]  # ascending
+    __match_args__ = ("reason", "protocol", "ports")
+    __slots__ = __match_args__
+
+    def __init__(self, reason: str, protocol: str, ports: tuple[int, ...]) -> None:
+        self.reason = reason
+        self.protocol = protocol
+        self.ports = ports  # ascending
 
     @property
     def count(self) -> int:
@@ -84,18 +90,25 @@ class ReasonGroup:
         return fmt.port_ranges(self.ports)
 
 
-@dataclass(frozen=True, slots=True)
-class IgnoredState:
-    state: str
-    count: int
-    groups: tuple[ReasonGroup, ...]
+class IgnoredState(FrozenData):
+    __match_args__ = ("state", "count", "groups")
+    __slots__ = __match_args__
+
+    def __init__(self, state: str, count: int, groups: tuple[ReasonGroup, ...]) -> None:
+        self.state = state
+        self.count = count
+        self.groups = groups
 
 
-@dataclass(frozen=True, slots=True)
-class Collapse:
-    ignored: tuple[IgnoredState, ...]  # in "Not shown" order
-    shown: tuple[PortResult, ...]  # ascending by (protocol, port)
-    total: int
+class Collapse(FrozenData):
+    __match_args__ = ("ignored", "shown", "total")
+    __slots__ = __match_args__
+
+    def __init__(self, ignored: tuple[IgnoredState, ...], shown: tuple[PortResult, ...],
+                 total: int) -> None:
+        self.ignored = ignored  # in "Not shown" order
+        self.shown = shown  # ascending by (protocol, port)
+        self.total = total
 
     @property
     def ignored_count(self) -> int:
@@ -151,22 +164,29 @@ def collapse(ports: Sequence[PortResult], policy: CollapsePolicy) -> Collapse:
 # Views: one per host, holding exactly what the templates print.
 
 
-@dataclass(frozen=True, slots=True)
-class NotShownPart:
-    count: int
-    state: str
-    protocol: str
-    plural: bool  # follows the state's total, not the group's
-    reason: str
+class NotShownPart(FrozenData):
+    __match_args__ = ("count", "state", "protocol", "plural", "reason")
+    __slots__ = __match_args__
+
+    def __init__(self, count: int, state: str, protocol: str, plural: bool, reason: str) -> None:
+        self.count = count
+        self.state = state
+        self.protocol = protocol
+        self.plural = plural  # follows the state's total, not the group's
+        self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class PortRow:
-    port: int
-    protocol: str
-    state: str
-    reason: str
-    service: str | None  # the nmap-services name, None when the port has none
+class PortRow(FrozenData):
+    __match_args__ = ("port", "protocol", "state", "reason", "service")
+    __slots__ = __match_args__
+
+    def __init__(self, port: int, protocol: str, state: str, reason: str,
+                 service: str | None) -> None:
+        self.port = port
+        self.protocol = protocol
+        self.state = state
+        self.reason = reason
+        self.service = service  # the nmap-services name, None when the port has none
 
     @property
     def table_service(self) -> str:
@@ -179,54 +199,74 @@ class PortRow:
         return "" if self.service is None else self.service.replace("/", "|")
 
 
-@dataclass(frozen=True, slots=True)
-class PortsView:
-    collapse: Collapse
-    rows: tuple[PortRow, ...]
-    table: tuple[tuple[str, ...], ...]  # header first
-    widths: tuple[int, ...]
-    not_shown: tuple[NotShownPart, ...]
-    defeat_rst_note: bool
+class PortsView(FrozenData):
+    __match_args__ = ("collapse", "rows", "table", "widths", "not_shown", "defeat_rst_note")
+    __slots__ = __match_args__
+
+    def __init__(self, collapse: Collapse, rows: tuple[PortRow, ...],
+                 table: tuple[tuple[str, ...], ...], widths: tuple[int, ...],
+                 not_shown: tuple[NotShownPart, ...], defeat_rst_note: bool) -> None:
+        self.collapse = collapse
+        self.rows = rows
+        self.table = table  # header first
+        self.widths = widths
+        self.not_shown = not_shown
+        self.defeat_rst_note = defeat_rst_note
 
 
-@dataclass(frozen=True, slots=True)
-class HostView:
+class HostView(FrozenData):
     """Everything a template needs for one host report.
 
     kind: "list" (-sL), "ping" (-sn, up), "port" (port scan, up), "down",
     "timeout" (--host-timeout hit).
     """
 
-    kind: str
-    address: str
-    addrtype: str
-    user_name: str
-    ptr_name: str
-    name_ip: str
-    other_addresses: tuple[str, ...]
-    rdns_differs: bool
-    status: str  # XML status/@state
-    reason: str
-    show_reason: bool
-    latency: str | None
-    times: Times | None
-    debug_times: bool
-    starttime: int | None
-    endtime: int | None
-    scanned_at: str | None
-    scanned_for: int
-    ports: PortsView | None
-    ping_scan: bool  # -sn: down hosts carry <times> too
+    __match_args__ = ("kind", "address", "addrtype", "user_name", "ptr_name", "name_ip",
+                      "other_addresses", "rdns_differs", "status", "reason", "show_reason",
+                      "latency", "times", "debug_times", "starttime", "endtime", "scanned_at",
+                      "scanned_for", "ports", "ping_scan")
+    __slots__ = __match_args__
+
+    def __init__(self, kind: str, address: str, addrtype: str, user_name: str, ptr_name: str,
+                 name_ip: str, other_addresses: tuple[str, ...], rdns_differs: bool,
+                 status: str, reason: str, show_reason: bool, latency: str | None,
+                 times: Times | None, debug_times: bool, starttime: int | None,
+                 endtime: int | None, scanned_at: str | None, scanned_for: int,
+                 ports: PortsView | None, ping_scan: bool) -> None:
+        self.kind = kind
+        self.address = address
+        self.addrtype = addrtype
+        self.user_name = user_name
+        self.ptr_name = ptr_name
+        self.name_ip = name_ip
+        self.other_addresses = other_addresses
+        self.rdns_differs = rdns_differs
+        self.status = status  # XML status/@state
+        self.reason = reason
+        self.show_reason = show_reason
+        self.latency = latency
+        self.times = times
+        self.debug_times = debug_times
+        self.starttime = starttime
+        self.endtime = endtime
+        self.scanned_at = scanned_at
+        self.scanned_for = scanned_for
+        self.ports = ports
+        self.ping_scan = ping_scan  # -sn: down hosts carry <times> too
 
 
-@dataclass(frozen=True, slots=True)
-class ViewOptions:
+class ViewOptions(FrozenData):
     """The output options a host view depends on."""
 
-    verbosity: int = 0
-    debugging: int = 0
-    show_reason: bool = False
-    open_only: bool = False
+    __match_args__ = ("verbosity", "debugging", "show_reason", "open_only")
+    __slots__ = __match_args__
+
+    def __init__(self, verbosity: int = 0, debugging: int = 0, show_reason: bool = False,
+                 open_only: bool = False) -> None:
+        self.verbosity = verbosity
+        self.debugging = debugging
+        self.show_reason = show_reason
+        self.open_only = open_only
 
     @property
     def policy(self) -> CollapsePolicy:

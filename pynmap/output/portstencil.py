@@ -20,7 +20,6 @@ new shapes once the table of patterns is full take the full path.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from pynmap.output import fmt
@@ -28,6 +27,7 @@ from pynmap.output.context import HostView, ServiceName, ViewOptions, build_host
 from pynmap.output.render import macros
 from pynmap.output.stencil import mark, to_pattern
 from pynmap.output.xmlesc import xml_escape
+from pynmap.plain import replace
 from pynmap.results import HostResult, PortResult, Times
 
 # (console, normal, grepable, xml): console differs from normal only by the

@@ -69,7 +69,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from types import EllipsisType
 from typing import Any, TextIO
 
 from pynmap.errors import Fatal, NmapError, PlainExit, SystemFatal
@@ -87,6 +87,7 @@ from pynmap.output.portstencil import PortStencil
 from pynmap.output.render import macros
 from pynmap.output.stencil import ListStencil, Rendered
 from pynmap.output.stylesheet import stylesheet_href
+from pynmap.plain import FrozenData, replace
 from pynmap.results import HostResult, RunStats
 
 # (OutputSpec field, Reporter attribute, nmap's name for the file in its
@@ -105,22 +106,31 @@ _ERRBUF = 1023
 _LIST_FLUSH = 0.05
 
 
-@dataclass(frozen=True)
-class OutputSpec:
-    normal: str | None = None  # -oN path, "-" = stdout
-    grepable: str | None = None  # -oG
-    xml: str | None = None  # -oX
-    kiddie: str | None = None  # -oS
-    append: bool = False  # --append-output
-    # The <?xml-stylesheet?> href; None = --no-stylesheet.  The default is
-    # computed when the spec is made: stylesheet_href(datadir) for --datadir.
-    stylesheet: str | None = field(default_factory=stylesheet_href)
-    verbosity: int = 0
-    debugging: int = 0
-    reason: bool = False  # --reason, or any -d
-    open_only: bool = False  # --open
-    packet_trace: bool = False
-    quiet: bool = False  # -v0 was typed: nmap sends its interactive stream to /dev/null
+class OutputSpec(FrozenData):
+    __match_args__ = ("normal", "grepable", "xml", "kiddie", "append", "stylesheet", "verbosity",
+                      "debugging", "reason", "open_only", "packet_trace", "quiet")
+    __slots__ = __match_args__
+
+    def __init__(self, normal: str | None = None, grepable: str | None = None,
+                 xml: str | None = None, kiddie: str | None = None, append: bool = False,
+                 stylesheet: str | EllipsisType | None = ..., verbosity: int = 0,
+                 debugging: int = 0, reason: bool = False, open_only: bool = False,
+                 packet_trace: bool = False, quiet: bool = False) -> None:
+        self.normal = normal  # -oN path, "-" = stdout
+        self.grepable = grepable  # -oG
+        self.xml = xml  # -oX
+        self.kiddie = kiddie  # -oS
+        self.append = append  # --append-output
+        # The <?xml-stylesheet?> href; None = --no-stylesheet.  Left out (...), it is
+        # computed when the spec is made: stylesheet_href(datadir) for --datadir.
+        self.stylesheet = (stylesheet_href() if isinstance(stylesheet, EllipsisType)
+                           else stylesheet)
+        self.verbosity = verbosity
+        self.debugging = debugging
+        self.reason = reason  # --reason, or any -d
+        self.open_only = open_only  # --open
+        self.packet_trace = packet_trace
+        self.quiet = quiet  # -v0 was typed: nmap sends its interactive stream to /dev/null
 
     @property
     def show_reason(self) -> bool:

@@ -12,7 +12,7 @@ also validated against nmap.dtd.
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import io
 import socket
 from collections.abc import Callable
@@ -125,7 +125,9 @@ def down_host(address: str, *, ptr: bool = False) -> HostResult:
 
 
 def hint_of(host: HostResult) -> HostResult:
-    return dataclasses.replace(host, ptr_name=None, ports=[], reason="unknown-response")
+    hint = copy.copy(host)
+    hint.ptr_name, hint.ports, hint.reason = None, [], "unknown-response"
+    return hint
 
 
 def words(command: str) -> list[str]:
