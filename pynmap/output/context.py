@@ -353,17 +353,25 @@ def is_reported(host: HostResult, scan_type: str, opts: ViewOptions) -> bool:
     return True
 
 
+def latency_text(times: Times) -> str | None:
+    """The "(0.00030s latency)" figure: srtt in seconds, or None without a sample."""
+    return fmt.sigdigits(times.srtt / 1e6) if times.srtt != -1 else None
+
+
+def scan_span(host: HostResult) -> tuple[int, int]:
+    """The port scan's start and end, whole seconds since the epoch; 0 for a host
+    that never reached the port scan (no port left to scan), as nmap writes."""
+    return int(host.start_time or 0), int(host.end_time or 0)
+
+
 def build_host_view(
     host: HostResult, scan_type: str, opts: ViewOptions, service_name: ServiceName
 ) -> HostView:
     kind = host_kind(host, scan_type)
     times = host.times
     has_times = times.srtt != -1 or times.rttvar != -1
-    # A port-scanned host always carries its scan times; nmap writes 0 for a
-    # host that never reached the port scan (no port left to scan).
-    timed = kind in ("port", "timeout")
-    start = int(host.start_time or 0) if timed else None
-    end = int(host.end_time or 0) if timed else None
+    # A port-scanned host always carries its scan times.
+    start, end = scan_span(host) if kind in ("port", "timeout") else (None, None)
     ports: PortsView | None = None
     scanned_at: str | None = None
     if kind == "port" and host.ports:
@@ -384,7 +392,7 @@ def build_host_view(
         status="unknown" if kind == "list" else ("down" if kind == "down" else "up"),
         reason=host.reason,
         show_reason=opts.show_reason,
-        latency=fmt.sigdigits(times.srtt / 1e6) if times.srtt != -1 else None,
+        latency=latency_text(times),
         times=times if has_times else None,
         # nmap prints a down host's times only where -sn reports it
         debug_times=opts.debugging > 0 and has_times and (kind != "down" or scan_type == "ping"),

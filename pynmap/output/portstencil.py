@@ -23,7 +23,15 @@ from collections.abc import Callable
 from typing import Any
 
 from pynmap.output import fmt
-from pynmap.output.context import HostView, ServiceName, ViewOptions, build_host_view, host_kind
+from pynmap.output.context import (
+    HostView,
+    ServiceName,
+    ViewOptions,
+    build_host_view,
+    host_kind,
+    latency_text,
+    scan_span,
+)
 from pynmap.output.render import macros
 from pynmap.output.stencil import mark, to_pattern
 from pynmap.output.xmlesc import xml_escape
@@ -183,14 +191,13 @@ class PortStencil:
         # Mirrors build_host_view for the values the markers stand for;
         # str() is what Jinja prints for a number.
         times = host.times
-        start = int(host.start_time or 0) if timed else 0
-        end = int(host.end_time or 0) if timed else 0
+        start, end = scan_span(host) if timed else (0, 0)
         return {
             "address": host.address,
             "user_name": host.user_name or "",
             "ptr_name": host.ptr_name or "",
             "reason": host.reason,
-            "latency": fmt.sigdigits(times.srtt / 1e6) if times.srtt != -1 else "",
+            "latency": latency_text(times) or "",
             "srtt": str(times.srtt),
             "rttvar": str(times.rttvar),
             "timeout": str(times.timeout),
