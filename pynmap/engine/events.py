@@ -182,8 +182,13 @@ def run_phase(
     group_rtt: RttEstimator | None = None,
     ping_ports: Sequence[int | None] | None = None,
     setup: SocketSetup | None = None,
+    whole: bool = True,
 ) -> Scheduler:
-    """Run one scheduler over real sockets to the end; returns it for its results."""
+    """Run one scheduler over real sockets to the end; returns it for its results.
+
+    `whole=False`: these ports are part of a phase shared with another
+    process (split.py), whose caller reports phase_done for all of it.
+    """
     bridge = _Bridge(hosts, events, t0)
     scheduler = Scheduler(
         [h.address for h in hosts],
@@ -218,7 +223,7 @@ def run_phase(
     )
     loop.run()
     done = getattr(events, "phase_done", None)
-    if done is not None:
+    if done is not None and whole:
         done(scheduler.probes_sent, time.monotonic() - started)
     return scheduler
 

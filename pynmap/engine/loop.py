@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import operator
 import os
 import resource
@@ -100,6 +101,7 @@ def _nr_open() -> int:
         return 1 << 20
 
 
+@functools.cache
 def _ephemeral_ports() -> tuple[int, int]:
     """The kernel's range of automatically chosen local ports (every port if unknown)."""
     try:

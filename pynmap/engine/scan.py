@@ -44,14 +44,14 @@ def connect_scan(
     rtt = [estimator(h.times, timing) for h in hosts]
     ping_ports = [h.ping_port for h in hosts]
 
-    def scan(part: Sequence[int], to: object) -> Scheduler:
+    def scan(part: Sequence[int], to: object, whole: bool = False) -> Scheduler:
         return run_phase(hosts, part, timing, to, t0, ping_scan=False, rtt=rtt,
-                         ping_ports=ping_ports, setup=setup)
+                         ping_ports=ping_ports, setup=setup, whole=whole)
 
     if worth_splitting(hosts, order, timing, events):
         scheduler = _split_scan(hosts, order, events, scan)
     else:
-        scheduler = scan(order, events)
+        scheduler = scan(order, events, whole=True)
     by_number = sorted(order)
     for host, state in zip(hosts, scheduler.hosts, strict=True):
         host.times = times_of(state.rtt)
@@ -71,6 +71,10 @@ def connect_scan(
 _Half = list[tuple[dict[int, tuple[str, str]], bool, float | None, float | None]]
 
 
+def _half_of(scheduler: Scheduler) -> _Half:
+    return [(s.answers, s.timed_out, s.clock_start, s.end) for s in scheduler.hosts]
+
+
 def _split_scan(hosts: Sequence[HostResult], order: list[int], events: object,
                 scan: Callable[[Sequence[int], object], Scheduler]) -> Scheduler:
     """Scan every other port in a second process (engine/split.py) and merge
@@ -81,15 +85,13 @@ def _split_scan(hosts: Sequence[HostResult], order: list[int], events: object,
     def child() -> tuple[_Half, list, int]:
         recorder = Recorder(hosts)
         done = scan(theirs, recorder)
-        half = [(s.answers, s.timed_out, s.clock_start, s.end) for s in done.hosts]
-        return half, recorder.calls, done.probes_sent
+        return _half_of(done), recorder.calls, done.probes_sent
 
     got, scheduler = run_halves(child, lambda: scan(mine, events))
     if got is None:
         # The second process died without its answers: scan its ports here.
         again = scan(theirs, events)
-        got = ([(s.answers, s.timed_out, s.clock_start, s.end) for s in again.hosts], [],
-               again.probes_sent)
+        got = (_half_of(again), [], again.probes_sent)
     half, calls, probes = got
     replay(calls, hosts, events)
     for state, (answers, timed_out, clock_start, end) in zip(scheduler.hosts, half, strict=True):

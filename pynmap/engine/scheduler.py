@@ -583,8 +583,8 @@ class Scheduler:
         self, h: HostState, port: int, tryno: int, now: float, out: list[Probe],
         ping: bool = False, lost_sent: float | None = None,
     ) -> None:
-        p = Probe(h.index, port, tryno, now, ping)
-        p.lost_sent = now if lost_sent is None else lost_sent
+        p = Probe(h.index, port, tryno, now, ping,
+                  lost_sent=now if lost_sent is None else lost_sent)
         h.active.append(p)
         h.n_active += 1
         self.n_active += 1

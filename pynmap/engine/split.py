@@ -77,15 +77,11 @@ class Recorder:
 
 
 class _HostRef:
+    """A target in a recorded call, by its index in the group."""
+
     __slots__ = ("index",)
 
     def __init__(self, index: int) -> None:
-        self.index = index
-
-    def __getstate__(self) -> int:
-        return self.index
-
-    def __setstate__(self, index: int) -> None:
         self.index = index
 
 
