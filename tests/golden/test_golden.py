@@ -1,6 +1,6 @@
 """pynmap against nmap's golden captures, in the very environment they were taken in.
 
-Each directory of ../shared/nmap-reference/cases holds a command line (`cmd`),
+Each directory of tests/reference/cases holds a command line (`cmd`),
 what nmap printed (`stdout`, `stderr`, `exit`) and every file it wrote.
 tools/env_setup.sh rebuilds the namespace the captures came from
 (listeners, firewall rules, DNS server); each case runs pynmap there the
@@ -63,8 +63,7 @@ NMAP_PACED: dict[str, str] = {
 
 
 def _cases() -> list[str]:
-    if not CASES_DIR.is_dir():
-        return []
+    # The captures are part of the project: none found is a broken checkout, not a skip.
     return sorted(p.name for p in CASES_DIR.iterdir() if (p / "cmd").is_file())
 
 

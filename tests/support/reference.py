@@ -1,7 +1,8 @@
 """Where the written nmap reference and its golden captures are.
 
-They sit beside the project (`../shared/nmap-reference`), in a working
-copy and in CI's clean clone alike; PYNMAP_REFERENCE points elsewhere.
+They are part of the project (`tests/reference/`, see its README for where
+they came from and how to capture more), so a clone with nothing beside it
+has them; PYNMAP_REFERENCE points elsewhere, e.g. at fresh captures.
 """
 
 from __future__ import annotations
@@ -10,5 +11,5 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-REFERENCE = Path(os.environ.get("PYNMAP_REFERENCE", ROOT.parent / "shared" / "nmap-reference"))
+REFERENCE = Path(os.environ.get("PYNMAP_REFERENCE", ROOT / "tests" / "reference"))
 CASES = REFERENCE / "cases"
