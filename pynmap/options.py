@@ -9,6 +9,7 @@ data files happens later, after the banner (see pynmap.cli.run).
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -89,6 +90,7 @@ class Options:
     unique: bool = False
     exclude_spec: str | None = None
     exclude_file: str | None = None
+    decoys: str | None = None  # -D: checked (resolved) after the exclude file is opened
     randomize_hosts: bool = False
 
     # timing
@@ -455,7 +457,9 @@ class _Parser:
             elif letter in RAW_SCAN_LETTERS:
                 o.raw_scan_types.add(letter)
             else:
-                raise PlainExit(f"Scantype {letter} not supported\n\n", 255, self.usage())
+                # nmap reads the value byte by byte: a multi-byte letter is named by its first byte
+                first = os.fsencode(letter)[:1].decode("utf-8", "surrogateescape")
+                raise PlainExit(f"Scantype {first} not supported\n\n", 255, self.usage())
 
     def opt_T(self, value: str) -> None:
         level = _timing_level(value, self.warn)
@@ -701,6 +705,9 @@ class _Parser:
             raise Fatal(f"Unknown or non-available engine: {value}")
 
     def opt_proxies(self, value: str) -> None:
+        from pynmap.rawopts import check_proxy_chain
+
+        check_proxy_chain(value)
         # nmap's proxies carry NSE and version-detection traffic only, which pynmap does not send.
         self._not_performed("--proxies")
 
@@ -883,7 +890,10 @@ class _Parser:
             raise Fatal("Bogus --script-timeout argument specified")
 
     def opt_ip_options(self, value: str) -> None:
+        from pynmap.rawopts import check_ip_options
+
         self.o.raw_scan_options = True
+        check_ip_options(value)
 
     def opt_min_rate(self, value: str) -> None:
         rate = scanf_float(value)
@@ -926,6 +936,7 @@ class _Parser:
             o.version_scan = True
             o.script_scan = True
         o.traceroute_requested = d.traceroute
+        o.decoys = d.decoys
         if o.source_address is not None:
             o.source_address = _resolve_source(o.source_address, o.af)
         o.timing = self._final_timing()

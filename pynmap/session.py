@@ -221,12 +221,13 @@ class Session:
             stdout=rep.interactive)
         scan_ports = selected.tcp if o.port_scan else ()
         self.ping_ports: tuple[int, ...] = tuple(selected.ping or ())
-        if o.source_address is not None and o.device is None and not _is_local(o.source_address):
+        # an empty -e names no device, as in nmap (it tests the first byte)
+        if o.source_address is not None and not o.device and not _is_local(o.source_address):
             raise Fatal("Could not figure out what device to send the packet out on with the "
                         "source address you gave me!  If you are trying to sp00f your scan, this "
                         "is normal, just give the -e eth0 or -e ppp0 or whatever.  Otherwise you "
                         "can still use -e, but I find it kind of fishy.")
-        if o.device is not None and o.device not in {n for _, n in socket.if_nameindex()}:
+        if o.device and o.device not in {n for _, n in socket.if_nameindex()}:
             raise Fatal(f"I cannot figure out what source address to use for device {o.device}, "
                         "does it even exist?")
         exclude_stream = None
@@ -237,6 +238,10 @@ class Session:
             except OSError as exc:
                 raise SystemFatal(f"Failed to open exclude file {o.exclude_file} for reading",
                                   exc.errno or 2) from None
+        if o.decoys is not None:
+            from pynmap.rawopts import check_decoys
+
+            check_decoys(o.decoys, o.af)
         if o.raw_scan_options:
             self.warn(RAW_OPTIONS_NOTE)
         for what in o.unsupported:
@@ -253,6 +258,14 @@ class Session:
             rep.plain(f"Fetchfile found {self.xsl_path}")
         rep.begin(args=o.args, start=o.start_time, scan_ports=scan_ports if o.port_scan else None,
                   scan_type=scan_type, resuming=self.resuming)
+        if o.timing.max_parallelism:
+            from pynmap.rawopts import descriptor_limit
+
+            limit = descriptor_limit()
+            if 0 < limit < o.timing.max_parallelism:
+                self.warn(f"WARNING: Your specified max_parallel_sockets of "
+                          f"{o.timing.max_parallelism}, but your system says it might only give "
+                          f"us {limit}.  Trying anyway")
         if o.debugging > 1:
             rep.interactive(f"The max # of sockets we are using is: {o.timing.max_parallelism}")
         if o.debugging:
