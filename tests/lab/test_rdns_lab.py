@@ -11,9 +11,6 @@ line and compares every stream after the common mask.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -22,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.compare import Run, assert_same, run_both, run_one
-from tests.support.netns import Netns, in_ci, listening, netns_for_tests
+from tests.support.dnsserver import SERVER, dns_netns
+from tests.support.netns import Netns, listening
 
 pytestmark = [pytest.mark.lab, pytest.mark.nmap]
 
-SERVER = "127.0.0.1"
 # /etc/hosts wins over DNS for 127.0.0.3; 127.0.0.6 has characters nmap replaces
 HOSTS = ("127.0.0.1 localhost\n::1 ip6-localhost\n127.0.0.3 hosts-three beta-alias\n"
          "127.0.0.6 we!rd\n")
@@ -63,48 +60,11 @@ def steady(run: Run) -> Run:
     return replace(run, stdout=_TOOK.sub(r"\1<s>s", stdout))
 
 
-def _wait_for_dnsmasq(proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"dnsmasq exited: {log.read_text(errors='replace')}")
-        if "started" in log.read_text(errors="replace"):
-            return
-        time.sleep(0.05)
-    raise RuntimeError("dnsmasq did not start")
-
-
 @pytest.fixture(scope="module")
 def dns_ns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Netns]:
     """A namespace with dnsmasq on 127.0.0.1:53, named by its resolv.conf."""
-    dnsmasq = shutil.which("dnsmasq") or (
-        "/usr/sbin/dnsmasq" if Path("/usr/sbin/dnsmasq").exists() else None)
-    with netns_for_tests("pynmap-dns") as ns:
-        if dnsmasq is None:
-            message = "dnsmasq is not installed (apt-get install dnsmasq-base)"
-            if in_ci():
-                pytest.fail(message, pytrace=False)
-            pytest.skip(message)
-        # read by every later `ip netns exec`, which bind-mounts them
-        (ns.etc / "resolv.conf").write_text(f"nameserver {SERVER}\n")
-        (ns.etc / "hosts").write_text(HOSTS)
-        log = tmp_path_factory.mktemp("dnsmasq") / "dnsmasq.log"
-        with log.open("wb") as sink:
-            proc = subprocess.Popen(
-                [*ns.exec_prefix(), dnsmasq, "--no-daemon", "--no-resolv", "--no-hosts",
-                 "--bind-interfaces", f"--listen-address={SERVER}", "--port=53",
-                 "--local=/#/", "--pid-file=", *RECORDS],
-                stdout=sink, stderr=sink)
-        try:
-            _wait_for_dnsmasq(proc, log)
-            yield ns
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with dns_netns("pynmap-dns", RECORDS, HOSTS, tmp_path_factory.mktemp("dnsmasq")) as ns:
+        yield ns
 
 
 def compare(ns: Netns, tmp_path: Path, args: Sequence[str], *, outputs: Sequence[str] = (),
