@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from pynmap.cli.argv import ArgvLexer, Token
 from pynmap.cnumbers import (
+    INT_MAX,
     atoi,
     c_g,
     scanf_float,
@@ -863,7 +864,8 @@ class _Parser:
 
     def opt_top_ports(self, value: str) -> None:
         level, _ = strtod(value)
-        if not level >= 1 or level != int(level):
+        # nmap compares the value with its (int) cast: what no int can hold fails too
+        if not level >= 1 or level > INT_MAX or level != int(level):
             raise Fatal("--top-ports should be an integer 1 or greater")
         self.o.top_port_level = level
 
@@ -1097,16 +1099,18 @@ def _valid_scanflags(text: str) -> bool:
 def _valid_hex_payload(text: str) -> bool:
     body = text[2:] if text[:2].lower() == "0x" else text
     body = body.replace("\\x", "")
-    return len(body) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in body)
+    return bool(body) and len(body) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in body)
 
 
 def _resolve_source(address: str, af: int) -> str:
     try:
-        info = socket.getaddrinfo(address, None, af, socket.SOCK_STREAM)
-    except socket.gaierror as exc:
+        # the bytes as typed, as nmap hands them to the C library (no IDNA encoding)
+        info = socket.getaddrinfo(os.fsencode(address), None, af, socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
         family = "IPv4" if af == socket.AF_INET else "IPv6"
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else "Name or service not known"
         raise Fatal(f'Failed to resolve/decode supposed {family} source address "{address}": '
-                    f"{exc.strerror}") from None
+                    f"{reason}") from None
     return str(info[0][4][0])
 
 

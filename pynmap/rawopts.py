@@ -251,8 +251,8 @@ def _proxy_node_problem(node: bytes) -> str | None:
 def check_proxy_chain(value: str) -> None:
     """--proxies: nmap's verdict on a comma-separated chain (Fatal with its message).
 
-    nmap names the failing proxy together with everything after it on the
-    line; an empty one (",," or a trailing comma) is passed over.
+    nmap names the failing proxy; an empty one (",," or a trailing comma) is
+    passed over.
     """
     text = os.fsencode(value)
     start = 0
@@ -261,7 +261,7 @@ def check_proxy_chain(value: str) -> None:
         end = len(text) if comma < 0 else comma
         problem = _proxy_node_problem(text[start:end]) if end > start else None
         if problem is not None:
-            raise Fatal(problem + os.fsdecode(text[start:]))
+            raise Fatal(problem + os.fsdecode(text[start:end]))
         start = end + 1
 
 
