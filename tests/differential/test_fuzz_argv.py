@@ -336,7 +336,7 @@ FOUND = [
     ["-sL", "-n", "-M", "99999"],  # more sockets than the hard limit gives
     ["-sL", "-n", "--top-ports", "inf"],  # was a Python OverflowError
     ["-sL", "-n", "--top-ports", "4294967297", "--x"],  # (int) cast fails: at parse time
-    ["-sL", "-n", "-S", "T\u0094"],  # was an IDNA UnicodeError
+    ["-sL", "-n", "-S", "Tc\u0094\u00f5\u00f4\u00e5"],  # was an IDNA UnicodeError
     ["-sL", "-n", "--data=", "--x"],  # an empty hex string is refused at once
 ]
 
