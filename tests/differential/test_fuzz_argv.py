@@ -110,6 +110,7 @@ def test_unsafe_lines_are_refused() -> None:
     """The first fence, on lines that would do harm if they ran."""
     harmful = [
         ["-sT", "127.0.0.1"],
+        ["-n", "127.0.0.1"],
         ["-sL", "-n", "-sT"],
         ["-sL", "-n", "-sLT"],
         ["-sL", "-n", "-sS"],
@@ -132,6 +133,21 @@ def test_unsafe_lines_are_refused() -> None:
         assert unsafe_reason(argv) is not None, argv
     for argv in (["-sL", "-n", "-sQ"], ["-sL", "-n", "-sn", "-oN", "out"], ["-sL", "-n", "--x"]):
         assert unsafe_reason(argv) is None, argv
+
+
+def test_driver_refuses_a_namespace_with_a_way_out(nmap_oracle: str) -> None:
+    """The last fence: the driver runs nothing where an interface besides lo exists
+    (here the test's own namespace, whatever it has, stands in for a leaky one)."""
+    import socket
+
+    if sorted(name for _, name in socket.if_nameindex()) == ["lo"]:
+        pytest.skip("the test itself runs where only lo exists")
+    driver = FuzzDriver(Netns("host"), FILES, exec_prefix=[])
+    try:
+        with pytest.raises(RuntimeError, match="driver died"):
+            driver.run(["-sL", "-n", "127.0.0.1"])
+    finally:
+        driver.close()
 
 
 # -- generation ----------------------------------------------------------------------------

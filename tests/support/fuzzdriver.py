@@ -29,6 +29,7 @@ import pwd
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -171,6 +172,10 @@ def serve(files: Mapping[str, str]) -> None:
     import pynmap.cli.app
     import pynmap.session  # noqa: F401
 
+    # the last fence: a namespace whose only interface is lo, or nothing runs
+    interfaces = sorted(name for _, name in socket.if_nameindex())
+    if interfaces != ["lo"]:
+        sys.exit(f"fuzz driver: refusing to run beside interfaces {interfaces}")
     with tempfile.TemporaryDirectory(prefix="pynmap-fuzz-") as tmp:
         os.chmod(tmp, 0o755)
         for line in sys.stdin:
@@ -194,12 +199,16 @@ class Outcome:
 class FuzzDriver:
     """The driver process inside `ns`; `run(argv)` sends one line and waits for both results.
 
+    `exec_prefix` replaces `ip netns exec NS` (only to show that the driver refuses
+    to run outside a namespace).
     `files` are written into each program's fresh working directory before every line.
     """
 
-    def __init__(self, ns: Netns, files: Mapping[str, str]) -> None:
+    def __init__(self, ns: Netns, files: Mapping[str, str],
+                 exec_prefix: Sequence[str] | None = None) -> None:
+        prefix = ns.exec_prefix() if exec_prefix is None else list(exec_prefix)
         self._proc = subprocess.Popen(
-            [*ns.exec_prefix(), sys.executable, __file__, json.dumps(dict(files))],
+            [*prefix, sys.executable, __file__, json.dumps(dict(files))],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
 
