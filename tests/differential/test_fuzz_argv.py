@@ -321,6 +321,11 @@ KNOWN_DIFFERENCES: list[tuple[Callable[[list[tuple[str, str | None]]], bool], st
     # and looks it up in nmap-mac-prefixes, which pynmap does not ship; its
     # verdict and message cannot be reproduced without that file.
     (lambda tokens: any(name == "spoof-mac" for name, _ in tokens), "--spoof-mac vendors"),
+    # -A and -sC start nmap's script engine even in a list scan; from -d4 on it
+    # logs nsock's lines (NSE is a deliberate absence in pynmap, see README).
+    (lambda tokens: any(name == "d" for name, _ in tokens) and any(
+        name == "A" or (name == "s" and "C" in (value or "")) for name, value in tokens),
+     "NSE's debug lines"),
 ]
 
 
