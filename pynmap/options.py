@@ -69,7 +69,9 @@ class Options:
     ping_icmp: bool = False  # -PE/-PP/-PM: fall back to a connect ping, as unprivileged nmap
     syn_ping_ports: tuple[int, ...] | None = None  # -PS (a bare -PS is port 80)
     ack_ping_ports: tuple[int, ...] | None = None  # -PA/-PB/-PT
-    raw_ping: str | None = None  # -PU/-PY/-PO: refused unprivileged
+    # -PU/-PY/-PO still asked for: refused unprivileged, unless an ICMP ping's
+    # fallback to a connect ping (or -PB) has replaced them
+    raw_ping: set[str]
 
     # ports
     port_spec: str | None = None
@@ -132,6 +134,7 @@ class Options:
         self.args = []
         self.targets = []
         self.raw_scan_types = set()
+        self.raw_ping = set()
         self.unsupported = []
         self.start_time = time.time()
 
@@ -160,6 +163,9 @@ class _Delayed:
         self.osscan = False
         self.traceroute = False
         self.magic_port_set = False
+        # -PU/-PY/-PO letters given a port list (nmap's "Only one -PU" counts
+        # lists, which outlive the ping type that -PB resets)
+        self.raw_ping_lists: set[str] = set()
 
     def deprecated(self, given: str, replacement: str) -> None:
         self.deprecations.append(
@@ -381,14 +387,22 @@ class _Parser:
             if o.ack_ping_ports is not None:
                 raise Fatal("Only one -PB, -PA, or -PT option is allowed. Combine port ranges "
                             "with commas.")
-            o.ping_icmp = o.ping_icmp or letter == "B"
+            if letter == "B":
+                # -PB sets nmap's whole default ping type: ICMP and TCP pings,
+                # no -Pn and none of the -PU/-PY/-PO asked for so far
+                o.ping_icmp = True
+                o.ping_none = False
+                o.raw_ping.clear()
             o.ack_ping_ports = self._ping_ports("A" if letter == "T" else letter, rest)
         elif letter in ("U", "Y", "O"):
-            if o.raw_ping == letter:
+            if letter in self.d.raw_ping_lists:
                 what = "protocol" if letter == "O" else "port"
                 raise Fatal(f"Only one -P{letter} option is allowed. Combine {what} ranges with "
                             "commas.")
-            o.raw_ping = letter
+            # parsed now, as nmap does: a bad list is refused before privileges are looked at
+            self._ping_ports(letter, rest)
+            self.d.raw_ping_lists.add(letter)
+            o.raw_ping.add(letter)
         else:
             raise Fatal("Illegal Argument to -P, use -Pn, -PE, -PS, -PA, -PP, -PM, -PU, -PY, or -PO")
 
@@ -932,9 +946,11 @@ class _Parser:
         if o.ping_none:
             o.ping_icmp = False
             o.syn_ping_ports = o.ack_ping_ports = None
-            o.raw_ping = None
+            o.raw_ping.clear()
         elif o.ping_icmp:
             self.warn("Warning:  You are not root -- using TCP pingscan rather than ICMP")
+            # nmap 7.93 then sets its ping type to TCP alone, dropping -PU/-PY/-PO
+            o.raw_ping.clear()
         self.validate()
 
     def _final_timing(self) -> Timing:
@@ -983,13 +999,13 @@ class _Parser:
                       "if you specify one of your own addresses.  Use -sS or another raw scan if "
                       "you want to completely spoof your source address, but then you need to "
                       "know what you're doing to obtain meaningful results.")
-        if o.raw_ping == "U":
+        if "U" in o.raw_ping:
             raise Fatal("Sorry, UDP Ping (-PU) only works if you are root (because we need to "
                         "read raw responses off the wire)")
-        if o.raw_ping == "Y":
+        if "Y" in o.raw_ping:
             raise Fatal("Sorry, SCTP INIT Ping (-PY) only works if you are root (because we need "
                         "to read raw responses off the wire)")
-        if o.raw_ping == "O":
+        if "O" in o.raw_ping:
             raise Fatal("Sorry, IPProto Ping (-PO) only works if you are root (because we need "
                         "to read raw responses off the wire)")
         tcp_types = {"A", "F", "M", "N", "S", "W", "X", "I"} & o.raw_scan_types

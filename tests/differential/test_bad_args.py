@@ -35,6 +35,11 @@ F_AND_P = (
     "You cannot use -F (fast scan) with -p (explicit port selection) but see "
     "--top-ports and --port-ratio to fast scan a range of ports\nQUITTING!\n"
 )
+NOT_ROOT_PING = "Warning:  You are not root -- using TCP pingscan rather than ICMP\n"
+ROOT_PING = (
+    "Sorry, {} only works if you are root (because we need to read raw responses off the "
+    "wire)\nQUITTING!\n"
+)
 T = ("-p", "22", "127.0.0.1")
 
 
@@ -347,6 +352,45 @@ CASES: list[Case] = [
         0,
     ),
     Case(("-sT", "-f", *T), 1, "Sorry, but fragscan requires root privileges.\nQUITTING!\n", 0),
+    # an ICMP ping's fallback to a connect ping drops -PU/-PY/-PO (nmap 7.93 sets
+    # its ping type to TCP alone); without an ICMP ping they are refused
+    Case(("-sn", "-PE", "-PS22,80", "-PU53", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
+    Case(("-sn", "-PE", "-PU", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
+    Case(("-sn", "-PU", "-PE", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
+    Case(("-sn", "-PP", "-PY", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
+    Case(("-sn", "-PM", "-PO1,2", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
+    Case(("-sn", "-PU", "-PB22", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
+    Case(("-Pn", "-PB22", *T), 0, NOT_ROOT_PING),
+    Case(("-sn", "-PU53", "127.0.0.1"), 1, ROOT_PING.format("UDP Ping (-PU)"), 0),
+    Case(("-sn", "-PY", "127.0.0.1"), 1, ROOT_PING.format("SCTP INIT Ping (-PY)"), 0),
+    Case(("-sn", "-PO", "127.0.0.1"), 1, ROOT_PING.format("IPProto Ping (-PO)"), 0),
+    Case(("-sn", "-PS22", "-PU", "127.0.0.1"), 1, ROOT_PING.format("UDP Ping (-PU)"), 0),
+    # the lists are read with the option, before privileges count
+    Case(
+        ("-sn", "-PU1", "-PY2", "-PU3", "127.0.0.1"),
+        1,
+        "Only one -PU option is allowed. Combine port ranges with commas.\nQUITTING!\n",
+        0,
+    ),
+    Case(
+        ("-sn", "-PE", "-PU99999", "127.0.0.1"),
+        1,
+        "Ports specified must be between 0 and 65535 inclusive\nQUITTING!\n",
+        0,
+    ),
+    Case(
+        ("-sn", "-PE", "-PO300", "127.0.0.1"),
+        1,
+        "Protocols specified must be between 0 and 255 inclusive\nQUITTING!\n",
+        0,
+    ),
+    Case(
+        ("-sn", "-PE", "-PUnosuchname", "127.0.0.1"),
+        1,
+        "Found no matches for the service mask 'nosuchname' and your specified protocols\n"
+        "QUITTING!\n",
+        0,
+    ),
     Case(
         ("-sT", "--defeat-rst-ratelimit", *T),
         1,
