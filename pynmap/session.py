@@ -51,8 +51,13 @@ KEY_HELP = (
     "  any other key prints the scan's status",
 )
 
-# nmap pulls up to this many targets ahead for discovery and reverse DNS.
+# nmap pulls up to this many targets ahead for discovery and reverse DNS
+# (four times as many with --randomize-hosts, never fewer than --min-hostgroup).
 PING_GROUP_SIZE = 4096
+
+
+def host_batch_size(randomize_hosts: bool, min_hostgroup: int) -> int:
+    return max(PING_GROUP_SIZE * 4 if randomize_hosts else PING_GROUP_SIZE, min_hostgroup)
 
 RAW_OPTIONS_NOTE = (
     "You have specified some options that require raw socket access.\n"
@@ -303,9 +308,10 @@ class Session:
 
     # -- targets, host groups, reports ------------------------------------------------------
     def _next_batch(self, items: Iterator[targets.Target | targets.Skipped]) -> list[HostResult]:
-        """Up to PING_GROUP_SIZE hosts; skipped words are reported on the way, in order."""
+        """Up to a host batch of hosts; skipped words are reported on the way, in order."""
         batch: list[HostResult] = []
-        for item in islice(items, PING_GROUP_SIZE):
+        o = self.options
+        for item in islice(items, host_batch_size(o.randomize_hosts, o.timing.min_hostgroup)):
             if isinstance(item, targets.Skipped):
                 for message in item.messages:
                     self.warn(message)
@@ -342,6 +348,8 @@ class Session:
             return batch
         self.stats.total += len(batch)
         o = self.options
+        if o.randomize_hosts:  # nmap shuffles each batch once it is filled, before pinging it
+            random.shuffle(batch)
         if scan_type == "list":
             for host in batch:
                 host.status, host.reason = "unknown", "user-set"

@@ -9,7 +9,7 @@ the exit code and every output file must agree after masking.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -208,3 +208,33 @@ def test_list_scan_matches_nmap(case: Case, oracle_ns: Netns, tmp_path: Path) ->
 def test_enough_cases() -> None:
     assert len(CASES) >= 45
     assert len({case.id for case in CASES}) == len(CASES)
+
+
+def _listed(stdout: str) -> list[str]:
+    prefix = "Nmap scan report for "
+    return [line[len(prefix):] for line in stdout.splitlines() if line.startswith(prefix)]
+
+
+def test_randomize_hosts_shuffles_within_each_host_batch(oracle_ns: Netns, tmp_path: Path) -> None:
+    """--randomize-hosts: nmap reads 16384 targets ahead (four times its usual batch) and
+    shuffles each batch, list scans included.  Same hosts, same batches, other orders."""
+    args = sl("--randomize-hosts", "10.0.0.0/17")  # two batches of 16384
+    nmap, pynmap = run_both(args, oracle_ns, tmp_path)
+    in_order = [f"10.0.{n >> 8}.{n & 255}" for n in range(32768)]
+    batches = (slice(0, 16384), slice(16384, None))
+    theirs, ours = _listed(nmap.stdout), _listed(pynmap.stdout)
+    # the harness: nmap itself shuffled, and within two batches of 16384
+    assert len(theirs) == 32768 and theirs != in_order
+    assert all(sorted(theirs[b]) == sorted(in_order[b]) for b in batches)
+    assert len(ours) == 32768 and ours != in_order and ours != theirs
+    assert all(sorted(ours[b]) == sorted(in_order[b]) for b in batches)
+    # a batch larger than the usual 4096: the first 4096 reach beyond the first 4096
+    assert set(theirs[:4096]) != set(in_order[:4096])
+    assert set(ours[:4096]) != set(in_order[:4096])
+    # everything else is nmap's
+    assert_same(*(replace(run, stdout=_without_reports(run.stdout)) for run in (nmap, pynmap)),
+                args)
+
+
+def _without_reports(stdout: str) -> str:
+    return "".join(line for line in stdout.splitlines(True) if "scan report" not in line)
