@@ -241,13 +241,16 @@ class Reporter:
         self._shared: tuple[str, ...] = ()
 
     def adjust(self, **changes: Any) -> None:
-        """Runtime interaction (v/V, d/D, p/P): the spec's levels change mid-scan."""
+        """Runtime interaction (v/V, d/D, p/P): the spec's levels change mid-scan.
+
+        The REASON column stays as the command line set it: nmap decides its
+        --reason once, after reading the options, and keys do not change it.
+        """
         self.spec = replace(self.spec, **changes)
         self._opts = replace(
             self._opts,
             verbosity=self.spec.verbosity,
             debugging=self.spec.debugging,
-            show_reason=self.spec.show_reason,
         )
 
     # ------------------------------------------------------------------ files
