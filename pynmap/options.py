@@ -42,6 +42,9 @@ UNKNOWN_TIMING = (
 
 DEFAULT_PING_PORTS = "80,443"
 
+# nmap's largest --data* payload: 65535 less 60 (IP header) and 40 (TCP header)
+MAX_PAYLOAD = 65535 - 60 - 40
+
 
 class Options:
     """What the command line asks for.
@@ -122,6 +125,7 @@ class Options:
     source_port: int | None = None
     ttl: int | None = None
     raw_scan_options: bool = False  # options only raw packets could honour
+    spoof_mac: str | None = None  # --spoof-mac: announced, not used (no raw sockets)
     traceroute_requested: bool = False  # refused after the banner, as unprivileged nmap does
     privileged: bool = False  # --privileged: accepted; pynmap never has raw sockets
 
@@ -739,17 +743,25 @@ class _Parser:
         self._payload_once()
         if not _valid_hex_payload(value):
             raise Fatal("Invalid hex string specified")
+        self._big_payload(len(_hex_body(value)) // 2)
 
     def opt_data_string(self, value: str) -> None:
         self._payload_once()
-        if len(value.encode("utf-8", "surrogateescape")) > 65400:
-            raise Fatal("string length must be between 0 and 65400")
+        length = len(value.encode("utf-8", "surrogateescape"))
+        if length > MAX_PAYLOAD:
+            raise Fatal(f"string length must be between 0 and {MAX_PAYLOAD}")
+        self._big_payload(length)
 
     def opt_data_length(self, value: str) -> None:
         self._payload_once()
         n = atoi(value)
-        if n < 0 or n > 65400:
-            raise Fatal("data-length must be between 0 and 65400")
+        if n < 0 or n > MAX_PAYLOAD:
+            raise Fatal(f"data-length must be between 0 and {MAX_PAYLOAD}")
+        self._big_payload(n)
+
+    def _big_payload(self, length: int) -> None:
+        if length > 1400:  # an Ethernet frame less IP and TCP headers with options
+            self.warn("WARNING: Payloads bigger than 1400 bytes may not be sent successfully.")
 
     def _payload_once(self) -> None:
         self.o.raw_scan_options = True
@@ -799,6 +811,7 @@ class _Parser:
 
     def opt_spoof_mac(self, value: str) -> None:
         self.o.raw_scan_options = True
+        self.o.spoof_mac = value  # read after the ports are chosen (pynmap.macs)
 
     def opt_thc(self) -> None:
         raise PlainExit("", 0, "!!Greets to Van Hauser, Plasmoid, Skyper and the rest of THC!!\n")
@@ -1099,9 +1112,13 @@ def _valid_scanflags(text: str) -> bool:
     return 0 <= value <= 255
 
 
-def _valid_hex_payload(text: str) -> bool:
+def _hex_body(text: str) -> str:
     body = text[2:] if text[:2].lower() == "0x" else text
-    body = body.replace("\\x", "")
+    return body.replace("\\x", "")
+
+
+def _valid_hex_payload(text: str) -> bool:
+    body = _hex_body(text)
     return len(body) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in body)
 
 

@@ -226,6 +226,10 @@ class Session:
             stdout=rep.interactive)
         scan_ports = selected.tcp if o.port_scan else ()
         self.ping_ports: tuple[int, ...] = tuple(selected.ping or ())
+        if o.spoof_mac is not None:
+            from pynmap.macs import spoof_mac_line
+
+            rep.plain(spoof_mac_line(o.spoof_mac, db.files))
         if o.source_address is not None and o.device is None and not _is_local(o.source_address):
             raise Fatal("Could not figure out what device to send the packet out on with the "
                         "source address you gave me!  If you are trying to sp00f your scan, this "

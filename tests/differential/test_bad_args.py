@@ -10,7 +10,8 @@ test namespace's own loopback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,16 @@ NOT_ROOT_PING = "Warning:  You are not root -- using TCP pingscan rather than IC
 ROOT_PING = (
     "Sorry, {} only works if you are root (because we need to read raw responses off the "
     "wire)\nQUITTING!\n"
+)
+RAW_NOTE = (
+    "You have specified some options that require raw socket access.\n"
+    "These options will not be honored without the necessary privileges.\n"
+)
+BIG_PAYLOAD = "WARNING: Payloads bigger than 1400 bytes may not be sent successfully.\n"
+SPOOF_UNKNOWN = (
+    "Could not parse as a prefix nor find as a vendor substring the given --spoof-mac "
+    "argument: {}.  If you are giving hex digits, there must be an even number of them.\n"
+    "QUITTING!\n"
 )
 T = ("-p", "22", "127.0.0.1")
 
@@ -447,6 +458,29 @@ CASES: list[Case] = [
         "WARNING: You specified a round-trip time timeout (10 ms) that is EXTRAORDINARILY SMALL.  "
         "Accuracy may suffer.\n",
     ),
+    # payload sizes and --spoof-mac, read after the ports are chosen
+    Case(("-sT", "--data-length", "2000", *T), 0, BIG_PAYLOAD + RAW_NOTE),
+    Case(("-sT", "--data-string", "x" * 1401, *T), 0, BIG_PAYLOAD + RAW_NOTE),
+    Case(("-sT", "--data", "0x" + "ab" * 1401, *T), 0, BIG_PAYLOAD + RAW_NOTE),
+    Case(("-sT", "--data-length", "1400", *T), 0, RAW_NOTE),
+    Case(
+        ("-sT", "--data-length", "65436", *T),
+        1,
+        "data-length must be between 0 and 65435\nQUITTING!\n",
+        0,
+    ),
+    Case(("-sT", "--spoof-mac", "00:11:22:33:44:55", "-oN", "-", *T), 0, RAW_NOTE),
+    Case(("-sT", "--spoof-mac", "a0b1c2d3e4f5", "-v", *T), 0, RAW_NOTE),
+    Case(
+        ("-sT", "--spoof-mac", "00:11:22:33:44:55:66", *T),
+        1,
+        "Bogus --spoof-mac value encountered (00:11:22:33:44:55:66) -- only up to 6 bytes "
+        "permitted\nQUITTING!\n",
+        1,
+    ),
+    Case(("-sT", "--spoof-mac", "00:11:2", *T), 1, SPOOF_UNKNOWN.format("00:11:2"), 1),
+    Case(("-sT", "--spoof-mac", "no such vendor", *T), 1,
+         SPOOF_UNKNOWN.format("no such vendor"), 1),
     # ours: checked against nmap 7.93 when written; only the exit code is pinned here
     Case((), 255, usage=True),
     Case(("-sU", "-p", "22"), 1),
@@ -470,7 +504,8 @@ CASES: list[Case] = [
 
 
 def _id(case: Case) -> str:
-    return " ".join(case.args).encode("ascii", "backslashreplace").decode() or "no-args"
+    words = (w if len(w) <= 40 else f"{w[:8]}...({len(w)} chars)" for w in case.args)
+    return " ".join(words).encode("ascii", "backslashreplace").decode() or "no-args"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_id(case) for case in CASES])
@@ -489,3 +524,27 @@ def test_bad_args_match_nmap(case: Case, oracle_ns: Netns, tmp_path: Path) -> No
 def test_enough_cases() -> None:
     assert len(CASES) >= 30
     assert len({_id(case) for case in CASES}) == len(CASES)
+
+
+SPOOFED = re.compile(r"^(Spoofing MAC address ..:..:..):..:..:.. ", re.MULTILINE)
+
+
+@pytest.mark.parametrize("spec", ["Apple", "cimsys", "0"])
+def test_spoof_mac_vendor_and_random_bytes(spec: str, oracle_ns: Netns, tmp_path: Path) -> None:
+    """A vendor's name picks its first prefix; the other bytes are random (masked here),
+    and "0" makes all six random: its vendor is then nearly always unregistered."""
+    args = ("-sL", "-n", "--spoof-mac", spec, "-oN", "out.nmap", "127.0.0.1")
+    nmap, pynmap = run_both(args, oracle_ns, tmp_path, outputs=["out.nmap"])
+    expected = {"Apple": "Spoofing MAC address 00:03:93", "cimsys": "Spoofing MAC address 00:11:22"}
+    if spec in expected:
+        assert expected[spec] in nmap.stdout, nmap.stdout  # the harness
+    masked = [
+        replace(run, stdout=SPOOFED.sub(r"\1:XX:XX:XX ", run.stdout),
+                files={n: SPOOFED.sub(r"\1:XX:XX:XX ", t or "") for n, t in run.files.items()})
+        for run in (nmap, pynmap)
+    ]
+    if spec == "0":  # the first three bytes are random too
+        masked = [replace(run, stdout=re.sub(r"address ..:..:..:XX:XX:XX \(.*\)", "address R",
+                                             run.stdout), files={})
+                  for run in masked]
+    assert_same(*masked, args)
