@@ -688,10 +688,11 @@ class _Parser:
             o.input_stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8",
                                               errors="surrogateescape", newline="")
         else:
+            from pynmap.targets import open_word_file
+
             try:
                 # read while scanning; bytes that are not UTF-8 survive as surrogates
-                o.input_stream = open(value, encoding="utf-8",  # noqa: SIM115
-                                      errors="surrogateescape", newline="")
+                o.input_stream = open_word_file(value)
             except OSError as exc:
                 raise SystemFatal(f"Failed to open input file {value} for reading",
                                   exc.errno or 2) from None

@@ -241,8 +241,7 @@ class Session:
         exclude_stream = None
         if o.exclude_file is not None:
             try:
-                exclude_stream = open(o.exclude_file, encoding="utf-8",  # noqa: SIM115
-                                      errors="surrogateescape", newline="")
+                exclude_stream = targets.open_word_file(o.exclude_file)
             except OSError as exc:
                 raise SystemFatal(f"Failed to open exclude file {o.exclude_file} for reading",
                                   exc.errno or 2) from None

@@ -134,6 +134,15 @@ CASES: list[Case] = [
     ),
     Case("iL_crlf", sl("-iL", "crlf.txt"), files={"crlf.txt": "127.0.0.1\r\n127.0.0.2\r\n"}),
     Case("iL_no_newline", sl("-iL", "t.txt"), files={"t.txt": "127.0.0.4 127.0.0.5"}, hosts=2),
+    # a directory opens (fopen) and reads as empty
+    Case("iL_directory", sl("-iL", "dir"), files={"dir/t.txt": "127.0.0.1\n"}, hosts=0),
+    Case(
+        "excludefile_directory",
+        sl("--excludefile", "dir", "127.0.0.1-2", "-oN", "out.nmap"),
+        files={"dir/t.txt": "127.0.0.1\n"},
+        outputs=("out.nmap",),
+        hosts=2,
+    ),
     # excludes
     Case("exclude_one", sl("--exclude", "127.0.0.2", "127.0.0.0/29"), hosts=7),
     Case("exclude_list", sl("--exclude", "127.0.0.0/30,127.0.0.6", "127.0.0.0/29"), hosts=3),
