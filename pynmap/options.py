@@ -883,10 +883,11 @@ class _Parser:
         self.o.exclude_ports = value
 
     def opt_top_ports(self, value: str) -> None:
-        level, _ = strtod(value)
-        if not level >= 1 or level != int(level):
-            raise Fatal("--top-ports should be an integer 1 or greater")
-        self.o.top_port_level = level
+        from pynmap.ports import parse_top_ports_option
+
+        # nmap compares the value with its (int) cast, which x86-64 turns into
+        # INT_MIN past INT_MAX: so integers 1..2147483647 only
+        self.o.top_port_level = parse_top_ports_option(value)
 
     def opt_script(self, value: str) -> None:
         self.o.script_scan = True

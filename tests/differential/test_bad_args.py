@@ -51,6 +51,7 @@ SPOOF_UNKNOWN = (
     "argument: {}.  If you are giving hex digits, there must be an even number of them.\n"
     "QUITTING!\n"
 )
+TOP_PORTS = "--top-ports should be an integer 1 or greater\nQUITTING!\n"
 T = ("-p", "22", "127.0.0.1")
 
 
@@ -157,6 +158,11 @@ CASES: list[Case] = [
         "--top-ports should be an integer 1 or greater\nQUITTING!\n",
         0,
     ),
+    # beyond a C int: nmap's (int) cast of the value then differs from it
+    Case(("--top-ports", "4294967297", "-p22", "127.0.0.1"), 1, TOP_PORTS, 0),
+    Case(("-sL", "-n", "--top-ports", "2147483648", "127.0.0.1"), 1, TOP_PORTS, 0),
+    Case(("-sL", "-n", "--top-ports", "1e10", "127.0.0.1"), 1, TOP_PORTS, 0),
+    Case(("-sL", "-n", "--top-ports", "2147483647", "127.0.0.1"), 0, "", 3),
     Case(
         ("-sT", "--top-ports", "70000", "127.0.0.1", "-oG", "/dev/null"),
         1,
