@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import os
 import signal
 import sys
@@ -133,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()
     gc.enable()
     args = list(sys.argv if argv is None else argv)
+    # Arguments and file contents that are not UTF-8 travel as surrogate
+    # escapes; written back as the bytes they were, they reach the terminal
+    # as nmap writes them (Python's own stderr would print "\udce9").
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="surrogateescape")
     status = 0
     completed = False
     app = typer.Typer(add_completion=False)

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.nmap
 class Case:
     id: str
     args: tuple[str, ...]
-    files: Mapping[str, str] = field(default_factory=dict)
+    files: Mapping[str, str | bytes] = field(default_factory=dict)
     stdin: str | None = None
     outputs: tuple[str, ...] = ()
     # How many "Nmap scan report" lines nmap itself must print: checks the
@@ -105,6 +105,15 @@ CASES: list[Case] = [
     Case("localhost", sl("localhost"), hosts=1),
     Case("unresolvable", sl("nosuch.invalid", "127.0.0.1"), hosts=1),
     Case("blank_inside", sl("a b"), hosts=0),
+    # bytes that are not UTF-8 are printed as they came, in every output
+    Case(
+        "non_utf8_target",
+        sl("ab\udce9c", "127.0.0.1", "-oN", "o.nmap", "-oG", "o.gnmap", "-oX", "o.xml"),
+        outputs=("o.nmap", "o.gnmap", "o.xml"),
+        hosts=1,
+    ),
+    Case("non_utf8_target_oN_stdout", sl("-oN", "-", "\udce9", "127.0.0.1"), hosts=1),
+    Case("non_utf8_iL", sl("-iL", "t.txt"), files={"t.txt": b"ab\xe9c\n127.0.0.1\n"}, hosts=1),
     # IPv6
     Case("v6_without_6", sl("::1", "127.0.0.1"), hosts=1),
     Case("v6_loopback", sl("-6", "::1"), hosts=1),
