@@ -268,16 +268,31 @@ class Session:
                 rep.plain(line)
         order = ports.scan_order(scan_ports, randomize=o.randomize_ports, rng=random.Random())
 
-        exclude_words: list[str] = []
-        if exclude_stream is not None:
-            with exclude_stream:
-                exclude_words.extend(targets.read_target_words(exclude_stream, exclude_file=True))
-        if o.exclude_spec is not None:
-            exclude_words.extend(targets.split_exclude_spec(o.exclude_spec))
-        excludes = (targets.parse_excludes(exclude_words, ipv6=o.af == socket.AF_INET6,
-                                           resolve=targets.system_resolver, warn=self.warn,
-                                           debugging=o.debugging)
-                    if exclude_words else None)
+        excludes = None
+        if exclude_stream is not None or o.exclude_spec is not None:
+            # each word is added (and a name resolved) as it is read, as nmap does: a
+            # bad word is reported before anything wrong further down the file
+            def exclude_words() -> Iterator[str]:
+                if exclude_stream is not None:
+                    with exclude_stream:
+                        yield from targets.read_target_words(exclude_stream, exclude_file=True)
+                if o.exclude_spec is not None:
+                    yield from targets.split_exclude_spec(o.exclude_spec)
+
+            words_read = 0
+
+            def counted(words: Iterator[str]) -> Iterator[str]:
+                nonlocal words_read
+                for word in words:
+                    words_read += 1
+                    yield word
+
+            excludes = targets.parse_excludes(counted(exclude_words()),
+                                              ipv6=o.af == socket.AF_INET6,
+                                              resolve=targets.system_resolver, warn=self.warn,
+                                              debugging=o.debugging)
+            if not words_read:
+                excludes = None
 
         self.resolver = dns.ReverseResolver(system=o.system_dns, dns_servers=o.dns_servers,
                                             warn=self.warn, reporter=rep,

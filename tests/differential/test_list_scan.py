@@ -163,6 +163,19 @@ CASES: list[Case] = [
         files={"ex.txt": EXCLUDE_FILE},
         hosts=5,
     ),
+    # words are added as they are read: whichever bad word comes first is reported
+    Case(
+        "excludefile_bad_name_then_long_word",
+        sl("--excludefile", "ex.txt", "127.0.0.1"),
+        files={"ex.txt": "10.0.0.1\nnosuch.invalid 10.0.0.2\n" + "a" * 1100 + "\n"},
+        hosts=0,
+    ),
+    Case(
+        "excludefile_long_word_then_bad_name",
+        sl("--excludefile", "ex.txt", "127.0.0.1"),
+        files={"ex.txt": "a" * 1100 + "\nnosuch.invalid\n"},
+        hosts=0,
+    ),
     Case(
         "exclude_with_iL",
         sl("-iL", "targets.txt", "--exclude", "10.0.0.2"),
