@@ -262,7 +262,8 @@ class Session:
         rep.begin(args=o.args, start=o.start_time, scan_ports=scan_ports if o.port_scan else None,
                   scan_type=scan_type, resuming=self.resuming)
         if o.debugging > 1:
-            rep.interactive(f"The max # of sockets we are using is: {o.timing.max_parallelism}")
+            rep.interactive(f"The max # of sockets we are using is: {o.timing.max_parallelism}",
+                            flush=False)
         if o.debugging:
             for line in _timing_report(o):
                 rep.plain(line)
@@ -414,6 +415,7 @@ class Session:
             if not group:
                 return
             self._port_scan_group(group, order)
+            self.reporter.group_end()
             self.hosts_scanned += len(group)
 
     def _discover(self, batch: list[HostResult]) -> None:
@@ -426,7 +428,8 @@ class Session:
         task = "Ping Scan"
         self._phase_begins(task, len(batch))
         if o.verbosity:
-            self.reporter.interactive(f"Scanning {_scanning_label(batch, len(self.ping_ports))}")
+            self.reporter.interactive(f"Scanning {_scanning_label(batch, len(self.ping_ports))}",
+                                     flush=False)
         discover(batch, self.ping_ports, o.timing, _Events(self), t0=o.start_time,
                  setup=self._socket_setup(),
                  group_times=self.group_times)
@@ -506,7 +509,8 @@ class Session:
     def _log_rate(self) -> None:
         """-d: the phase's probes per second, on stdout only (nmap's LOG_STDOUT)."""
         if self.options.debugging:
-            self.reporter.interactive(f"Overall sending rates: {self.phase_rate:.2f} packets / s.")
+            self.reporter.interactive(f"Overall sending rates: {self.phase_rate:.2f} packets / s.",
+                                     flush=False)
 
     def _port_scan_group(self, group: list[HostResult], order: Sequence[int]) -> None:
         o = self.options
@@ -515,7 +519,8 @@ class Session:
         if order:
             self._phase_begins("Connect Scan", len(group))
             if o.verbosity:
-                self.reporter.interactive(f"Scanning {_scanning_label(group, len(order))}")
+                self.reporter.interactive(f"Scanning {_scanning_label(group, len(order))}",
+                                         flush=False)
             connect_scan(group, order, o.timing, _Events(self), t0=o.start_time,
                          setup=self._socket_setup())
             self.phase = None
