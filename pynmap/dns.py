@@ -808,7 +808,7 @@ class Reporter(Protocol):
 
     def task_begin(self, task: str, when: float) -> None: ...
     def task_end(self, task: str, when: float, extrainfo: str | None = None) -> None: ...
-    def interactive(self, text: str) -> None: ...
+    def interactive(self, text: str, *, flush: bool = True) -> None: ...
 
 
 def task_name(count: int, *, system: bool) -> str:
@@ -949,7 +949,8 @@ class ReverseResolver:
         result.stats.millis = int((self.clock() - started) * 1000)
         if result.stats.actual and self.reporter is not None and (
                 self.debugging or self.verbosity >= 3):
-            self.reporter.interactive(summary_line(result.stats, system=result.system))
+            self.reporter.interactive(summary_line(result.stats, system=result.system),
+                                     flush=False)
         return result
 
     def _lookup_system(self, wanted: list[str], starting: Starting | None) -> Lookup:

@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 from pynmap.cli.argv import ArgvLexer, Token
 from pynmap.cnumbers import (
-    INT_MAX,
     atoi,
     c_g,
     scanf_float,
@@ -43,6 +42,9 @@ UNKNOWN_TIMING = (
 )
 
 DEFAULT_PING_PORTS = "80,443"
+
+# nmap's largest --data* payload: 65535 less 60 (IP header) and 40 (TCP header)
+MAX_PAYLOAD = 65535 - 60 - 40
 
 
 class Options:
@@ -71,7 +73,9 @@ class Options:
     ping_icmp: bool = False  # -PE/-PP/-PM: fall back to a connect ping, as unprivileged nmap
     syn_ping_ports: tuple[int, ...] | None = None  # -PS (a bare -PS is port 80)
     ack_ping_ports: tuple[int, ...] | None = None  # -PA/-PB/-PT
-    raw_ping: str | None = None  # -PU/-PY/-PO: refused unprivileged
+    # -PU/-PY/-PO still asked for: refused unprivileged, unless an ICMP ping's
+    # fallback to a connect ping (or -PB) has replaced them
+    raw_ping: set[str]
 
     # ports
     port_spec: str | None = None
@@ -123,6 +127,7 @@ class Options:
     source_port: int | None = None
     ttl: int | None = None
     raw_scan_options: bool = False  # options only raw packets could honour
+    spoof_mac: str | None = None  # --spoof-mac: announced, not used (no raw sockets)
     traceroute_requested: bool = False  # refused after the banner, as unprivileged nmap does
     privileged: bool = False  # --privileged: accepted; pynmap never has raw sockets
 
@@ -135,6 +140,7 @@ class Options:
         self.args = []
         self.targets = []
         self.raw_scan_types = set()
+        self.raw_ping = set()
         self.unsupported = []
         self.start_time = time.time()
 
@@ -163,6 +169,9 @@ class _Delayed:
         self.osscan = False
         self.traceroute = False
         self.magic_port_set = False
+        # -PU/-PY/-PO letters given a port list (nmap's "Only one -PU" counts
+        # lists, which outlive the ping type that -PB resets)
+        self.raw_ping_lists: set[str] = set()
 
     def deprecated(self, given: str, replacement: str) -> None:
         self.deprecations.append(
@@ -384,14 +393,22 @@ class _Parser:
             if o.ack_ping_ports is not None:
                 raise Fatal("Only one -PB, -PA, or -PT option is allowed. Combine port ranges "
                             "with commas.")
-            o.ping_icmp = o.ping_icmp or letter == "B"
+            if letter == "B":
+                # -PB sets nmap's whole default ping type: ICMP and TCP pings,
+                # no -Pn and none of the -PU/-PY/-PO asked for so far
+                o.ping_icmp = True
+                o.ping_none = False
+                o.raw_ping.clear()
             o.ack_ping_ports = self._ping_ports("A" if letter == "T" else letter, rest)
         elif letter in ("U", "Y", "O"):
-            if o.raw_ping == letter:
+            if letter in self.d.raw_ping_lists:
                 what = "protocol" if letter == "O" else "port"
                 raise Fatal(f"Only one -P{letter} option is allowed. Combine {what} ranges with "
                             "commas.")
-            o.raw_ping = letter
+            # parsed now, as nmap does: a bad list is refused before privileges are looked at
+            self._ping_ports(letter, rest)
+            self.d.raw_ping_lists.add(letter)
+            o.raw_ping.add(letter)
         else:
             raise Fatal("Illegal Argument to -P, use -Pn, -PE, -PS, -PA, -PP, -PM, -PU, -PY, or -PO")
 
@@ -675,10 +692,11 @@ class _Parser:
             o.input_stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8",
                                               errors="surrogateescape", newline="")
         else:
+            from pynmap.targets import open_word_file
+
             try:
                 # read while scanning; bytes that are not UTF-8 survive as surrogates
-                o.input_stream = open(value, encoding="utf-8",  # noqa: SIM115
-                                      errors="surrogateescape", newline="")
+                o.input_stream = open_word_file(value)
             except OSError as exc:
                 raise SystemFatal(f"Failed to open input file {value} for reading",
                                   exc.errno or 2) from None
@@ -733,17 +751,25 @@ class _Parser:
         self._payload_once()
         if not _valid_hex_payload(value):
             raise Fatal("Invalid hex string specified")
+        self._big_payload(len(_hex_body(value)) // 2)
 
     def opt_data_string(self, value: str) -> None:
         self._payload_once()
-        if len(value.encode("utf-8", "surrogateescape")) > 65400:
-            raise Fatal("string length must be between 0 and 65400")
+        length = len(value.encode("utf-8", "surrogateescape"))
+        if length > MAX_PAYLOAD:
+            raise Fatal(f"string length must be between 0 and {MAX_PAYLOAD}")
+        self._big_payload(length)
 
     def opt_data_length(self, value: str) -> None:
         self._payload_once()
         n = atoi(value)
-        if n < 0 or n > 65400:
-            raise Fatal("data-length must be between 0 and 65400")
+        if n < 0 or n > MAX_PAYLOAD:
+            raise Fatal(f"data-length must be between 0 and {MAX_PAYLOAD}")
+        self._big_payload(n)
+
+    def _big_payload(self, length: int) -> None:
+        if length > 1400:  # an Ethernet frame less IP and TCP headers with options
+            self.warn("WARNING: Payloads bigger than 1400 bytes may not be sent successfully.")
 
     def _payload_once(self) -> None:
         self.o.raw_scan_options = True
@@ -793,6 +819,7 @@ class _Parser:
 
     def opt_spoof_mac(self, value: str) -> None:
         self.o.raw_scan_options = True
+        self.o.spoof_mac = value  # read after the ports are chosen (pynmap.macs)
 
     def opt_thc(self) -> None:
         raise PlainExit("", 0, "!!Greets to Van Hauser, Plasmoid, Skyper and the rest of THC!!\n")
@@ -863,11 +890,11 @@ class _Parser:
         self.o.exclude_ports = value
 
     def opt_top_ports(self, value: str) -> None:
-        level, _ = strtod(value)
-        # nmap compares the value with its (int) cast: what no int can hold fails too
-        if not level >= 1 or level > INT_MAX or level != int(level):
-            raise Fatal("--top-ports should be an integer 1 or greater")
-        self.o.top_port_level = level
+        from pynmap.ports import parse_top_ports_option
+
+        # nmap compares the value with its (int) cast, which x86-64 turns into
+        # INT_MIN past INT_MAX: so integers 1..2147483647 only
+        self.o.top_port_level = parse_top_ports_option(value)
 
     def opt_script(self, value: str) -> None:
         self.o.script_scan = True
@@ -945,9 +972,11 @@ class _Parser:
         if o.ping_none:
             o.ping_icmp = False
             o.syn_ping_ports = o.ack_ping_ports = None
-            o.raw_ping = None
+            o.raw_ping.clear()
         elif o.ping_icmp:
             self.warn("Warning:  You are not root -- using TCP pingscan rather than ICMP")
+            # nmap 7.93 then sets its ping type to TCP alone, dropping -PU/-PY/-PO
+            o.raw_ping.clear()
         self.validate()
 
     def _final_timing(self) -> Timing:
@@ -996,13 +1025,13 @@ class _Parser:
                       "if you specify one of your own addresses.  Use -sS or another raw scan if "
                       "you want to completely spoof your source address, but then you need to "
                       "know what you're doing to obtain meaningful results.")
-        if o.raw_ping == "U":
+        if "U" in o.raw_ping:
             raise Fatal("Sorry, UDP Ping (-PU) only works if you are root (because we need to "
                         "read raw responses off the wire)")
-        if o.raw_ping == "Y":
+        if "Y" in o.raw_ping:
             raise Fatal("Sorry, SCTP INIT Ping (-PY) only works if you are root (because we need "
                         "to read raw responses off the wire)")
-        if o.raw_ping == "O":
+        if "O" in o.raw_ping:
             raise Fatal("Sorry, IPProto Ping (-PO) only works if you are root (because we need "
                         "to read raw responses off the wire)")
         tcp_types = {"A", "F", "M", "N", "S", "W", "X", "I"} & o.raw_scan_types
@@ -1096,9 +1125,13 @@ def _valid_scanflags(text: str) -> bool:
     return 0 <= value <= 255
 
 
-def _valid_hex_payload(text: str) -> bool:
+def _hex_body(text: str) -> str:
     body = text[2:] if text[:2].lower() == "0x" else text
-    body = body.replace("\\x", "")
+    return body.replace("\\x", "")
+
+
+def _valid_hex_payload(text: str) -> bool:
+    body = _hex_body(text)
     return bool(body) and len(body) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in body)
 
 

@@ -426,13 +426,26 @@ def parse_port_spec(
     return _getpts(spec, services, _bits(protocols), warn).selection()
 
 
+# what a ping option's list holds: TCP ports (-PS, -PA, -PB, -PT), UDP ports
+# (-PU), SCTP ports (-PY) or IP protocols (-PO)
+_PING_BITS = {"U": UDP, "Y": SCTP, "O": PROT}
+
+
 def parse_ping_ports(
     arg: str, services: ServiceDB, *, warn: Warn, flag: str = "S"
 ) -> tuple[int, ...]:
-    """The port list of -PS<arg> (or -PA<arg> with flag="A"); a bare -PS means port 80."""
+    """The list of -P<flag><arg> (nmap's getpts_simple); a bare -PS or -PA means port 80.
+
+    -PU, -PY and -PO lists are parsed only for nmap's messages (unprivileged,
+    they are refused or replaced); their bare defaults are not needed.
+    """
+    bits = _PING_BITS.get(flag, TCP)
     if arg == "":
-        return (DEFAULT_PING_PORT,)
-    ports = parse_port_spec(arg, services, for_ping=True, warn=warn).tcp
+        return (DEFAULT_PING_PORT,) if bits == TCP else ()
+    parser = _Parser(services, warn)
+    parser.parse(_spec_bytes(arg), bits, False)
+    # every slot counts, as in nmap: a protocol matched by name sits above 255
+    ports = parser.ports(bits)
     if not ports:
         raise Fatal(f"Bogus argument to -P{flag}: {arg}")
     return ports

@@ -51,8 +51,13 @@ KEY_HELP = (
     "  any other key prints the scan's status",
 )
 
-# nmap pulls up to this many targets ahead for discovery and reverse DNS.
+# nmap pulls up to this many targets ahead for discovery and reverse DNS
+# (four times as many with --randomize-hosts, never fewer than --min-hostgroup).
 PING_GROUP_SIZE = 4096
+
+
+def host_batch_size(randomize_hosts: bool, min_hostgroup: int) -> int:
+    return max(PING_GROUP_SIZE * 4 if randomize_hosts else PING_GROUP_SIZE, min_hostgroup)
 
 RAW_OPTIONS_NOTE = (
     "You have specified some options that require raw socket access.\n"
@@ -221,6 +226,10 @@ class Session:
             stdout=rep.interactive)
         scan_ports = selected.tcp if o.port_scan else ()
         self.ping_ports: tuple[int, ...] = tuple(selected.ping or ())
+        if o.spoof_mac is not None:
+            from pynmap.macs import spoof_mac_line
+
+            rep.plain(spoof_mac_line(o.spoof_mac, db.files))
         # an empty -e names no device, as in nmap (it tests the first byte)
         if o.source_address is not None and not o.device and not _is_local(o.source_address):
             raise Fatal("Could not figure out what device to send the packet out on with the "
@@ -233,8 +242,7 @@ class Session:
         exclude_stream = None
         if o.exclude_file is not None:
             try:
-                exclude_stream = open(o.exclude_file, encoding="utf-8",  # noqa: SIM115
-                                      errors="surrogateescape", newline="")
+                exclude_stream = targets.open_word_file(o.exclude_file)
             except OSError as exc:
                 raise SystemFatal(f"Failed to open exclude file {o.exclude_file} for reading",
                                   exc.errno or 2) from None
@@ -267,22 +275,38 @@ class Session:
                           f"{o.timing.max_parallelism}, but your system says it might only give "
                           f"us {limit}.  Trying anyway")
         if o.debugging > 1:
-            rep.interactive(f"The max # of sockets we are using is: {o.timing.max_parallelism}")
+            rep.interactive(f"The max # of sockets we are using is: {o.timing.max_parallelism}",
+                            flush=False)
         if o.debugging:
             for line in _timing_report(o):
                 rep.plain(line)
         order = ports.scan_order(scan_ports, randomize=o.randomize_ports, rng=random.Random())
 
-        exclude_words: list[str] = []
-        if exclude_stream is not None:
-            with exclude_stream:
-                exclude_words.extend(targets.read_target_words(exclude_stream, exclude_file=True))
-        if o.exclude_spec is not None:
-            exclude_words.extend(targets.split_exclude_spec(o.exclude_spec))
-        excludes = (targets.parse_excludes(exclude_words, ipv6=o.af == socket.AF_INET6,
-                                           resolve=targets.system_resolver, warn=self.warn,
-                                           debugging=o.debugging)
-                    if exclude_words else None)
+        excludes = None
+        if exclude_stream is not None or o.exclude_spec is not None:
+            # each word is added (and a name resolved) as it is read, as nmap does: a
+            # bad word is reported before anything wrong further down the file
+            def exclude_words() -> Iterator[str]:
+                if exclude_stream is not None:
+                    with exclude_stream:
+                        yield from targets.read_target_words(exclude_stream, exclude_file=True)
+                if o.exclude_spec is not None:
+                    yield from targets.split_exclude_spec(o.exclude_spec)
+
+            words_read = 0
+
+            def counted(words: Iterator[str]) -> Iterator[str]:
+                nonlocal words_read
+                for word in words:
+                    words_read += 1
+                    yield word
+
+            excludes = targets.parse_excludes(counted(exclude_words()),
+                                              ipv6=o.af == socket.AF_INET6,
+                                              resolve=targets.system_resolver, warn=self.warn,
+                                              debugging=o.debugging)
+            if not words_read:
+                excludes = None
 
         self.resolver = dns.ReverseResolver(system=o.system_dns, dns_servers=o.dns_servers,
                                             warn=self.warn, reporter=rep,
@@ -316,9 +340,10 @@ class Session:
 
     # -- targets, host groups, reports ------------------------------------------------------
     def _next_batch(self, items: Iterator[targets.Target | targets.Skipped]) -> list[HostResult]:
-        """Up to PING_GROUP_SIZE hosts; skipped words are reported on the way, in order."""
+        """Up to a host batch of hosts; skipped words are reported on the way, in order."""
         batch: list[HostResult] = []
-        for item in islice(items, PING_GROUP_SIZE):
+        o = self.options
+        for item in islice(items, host_batch_size(o.randomize_hosts, o.timing.min_hostgroup)):
             if isinstance(item, targets.Skipped):
                 for message in item.messages:
                     self.warn(message)
@@ -355,6 +380,8 @@ class Session:
             return batch
         self.stats.total += len(batch)
         o = self.options
+        if o.randomize_hosts:  # nmap shuffles each batch once it is filled, before pinging it
+            random.shuffle(batch)
         if scan_type == "list":
             for host in batch:
                 host.status, host.reason = "unknown", "user-set"
@@ -401,6 +428,7 @@ class Session:
             if not group:
                 return
             self._port_scan_group(group, order)
+            self.reporter.group_end()
             self.hosts_scanned += len(group)
 
     def _discover(self, batch: list[HostResult]) -> None:
@@ -413,7 +441,8 @@ class Session:
         task = "Ping Scan"
         self._phase_begins(task, len(batch))
         if o.verbosity:
-            self.reporter.interactive(f"Scanning {_scanning_label(batch, len(self.ping_ports))}")
+            self.reporter.interactive(f"Scanning {_scanning_label(batch, len(self.ping_ports))}",
+                                     flush=False)
         discover(batch, self.ping_ports, o.timing, _Events(self), t0=o.start_time,
                  setup=self._socket_setup(),
                  group_times=self.group_times)
@@ -493,7 +522,8 @@ class Session:
     def _log_rate(self) -> None:
         """-d: the phase's probes per second, on stdout only (nmap's LOG_STDOUT)."""
         if self.options.debugging:
-            self.reporter.interactive(f"Overall sending rates: {self.phase_rate:.2f} packets / s.")
+            self.reporter.interactive(f"Overall sending rates: {self.phase_rate:.2f} packets / s.",
+                                     flush=False)
 
     def _port_scan_group(self, group: list[HostResult], order: Sequence[int]) -> None:
         o = self.options
@@ -502,7 +532,8 @@ class Session:
         if order:
             self._phase_begins("Connect Scan", len(group))
             if o.verbosity:
-                self.reporter.interactive(f"Scanning {_scanning_label(group, len(order))}")
+                self.reporter.interactive(f"Scanning {_scanning_label(group, len(order))}",
+                                         flush=False)
             connect_scan(group, order, o.timing, _Events(self), t0=o.start_time,
                          setup=self._socket_setup())
             self.phase = None

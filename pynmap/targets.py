@@ -28,6 +28,7 @@ addresses are matched as IPv4-mapped IPv6 addresses, as nmap's trie does, so
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import socket
@@ -112,6 +113,19 @@ def system_resolver(name: str, family: int) -> list[tuple[int, str]]:
 
 # --------------------------------------------------------------------------------------
 # -iL / --excludefile words
+
+
+def open_word_file(path: str) -> TextIO:
+    """Open an -iL or --excludefile file as nmap's fopen() does; OSError if it cannot.
+
+    fopen() opens a readable directory, and every read of it then fails as
+    if at the end of the file: nmap reads no word from it and says nothing.
+    """
+    try:
+        return open(path, encoding="utf-8", errors="surrogateescape", newline="")
+    except IsADirectoryError:
+        os.close(os.open(path, os.O_RDONLY))  # the permission fopen() would need
+        return io.StringIO("")
 
 
 # compiled on first use: only -iL and --excludefile read words from a file

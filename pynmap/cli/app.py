@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import os
 import signal
 import sys
@@ -28,10 +29,34 @@ NMAP_ARGS_BUFFER = 2048
 TYPOGRAPHIC_DASHES = (*(chr(c) for c in range(0x2010, 0x2016)), "\udc96", "\udc97")
 
 
-def program_name(argv0: str) -> str:
-    """The name nmap would print for argv[0]; `python -m pynmap` counts as pynmap."""
+def program_name(argv0: str, search_path: str | None = None) -> str:
+    """The name nmap would print: its argv[0], as the program was invoked.
+
+    nmap, a C program, sees the argv[0] its caller chose: the bare name when
+    a shell or execvp() found it through PATH, the path when it was run by
+    path.  A console script cannot see that word: the kernel hands Python the
+    path of the script it executed, so sys.argv[0] is a path either way.  The
+    path is taken as found through PATH when it is exactly what a PATH search
+    for its last component gives (`search_path`, the caller's PATH); then the
+    bare name is printed, else the path as given.  The one case this gets
+    wrong is an explicit path that is also what PATH finds.  `python -m
+    pynmap` prints "pynmap".
+    """
     base = os.path.basename(argv0)
-    return "pynmap" if base in ("__main__.py", "") else base
+    if base in ("__main__.py", ""):
+        return "pynmap"
+    if "/" in argv0 and _path_search(base, search_path) == argv0:
+        return base
+    return argv0
+
+
+def _path_search(name: str, search_path: str | None) -> str | None:
+    """The path a shell builds for `name` from PATH (an empty entry is the working directory)."""
+    for entry in (os.defpath if search_path is None else search_path).split(os.pathsep):
+        candidate = os.path.join(entry or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
 
 
 def expand_nmap_args(argv: list[str], environ: dict[str, str],
@@ -62,7 +87,7 @@ def run_cli(argv: list[str], stdout: TextIO, stderr: TextIO,
     """Run one pynmap command line; return the exit status."""
     from pynmap.cli.texts import usage_text
 
-    argv = [program_name(argv[0]) if argv else "pynmap", *argv[1:]]
+    argv = [program_name(argv[0], environ.get("PATH")) if argv else "pynmap", *argv[1:]]
     try:
         def early_warning(line: str) -> None:
             stderr.write(line + "\n")
@@ -109,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()
     gc.enable()
     args = list(sys.argv if argv is None else argv)
+    # Arguments and file contents that are not UTF-8 travel as surrogate
+    # escapes; written back as the bytes they were, they reach the terminal
+    # as nmap writes them (Python's own stderr would print "\udce9").
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="surrogateescape")
     status = 0
     completed = False
     app = typer.Typer(add_completion=False)
@@ -124,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     # a closed pipe ends pynmap as it ends nmap (`pynmap ... | head`)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
-        app(args=[], prog_name=program_name(args[0]) if args else "pynmap",
+        app(args=[], prog_name=program_name(args[0], os.environ.get("PATH")) if args else "pynmap",
             standalone_mode=False)
     except Interrupted as stop:
         _die_of(stop.signo)

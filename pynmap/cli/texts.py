@@ -82,12 +82,36 @@ def usage_text() -> str:
 
 
 def version_text() -> str:
-    # python-nmap accepts a scanner whose first -V line matches
-    # "Nmap version X.Y ( http(s)://... )"; the rest of the line and the
-    # following lines say what this program really is.
+    """-V in nmap's five-line shape, with what pynmap itself is built from.
+
+    The first line keeps nmap's words, so that python-nmap (which matches
+    "Nmap version X.Y ( http(s)://... )") accepts the scanner; the rest of it
+    names pynmap.  Platform is the GNU triplet of the Python running pynmap,
+    as nmap's is the triplet it was built for.  Compiled with: the
+    interpreter and the libraries pynmap's own code uses, and ipv6 where the
+    interpreter has it; Compiled without: the libraries nmap lists that
+    pynmap has no use for (no scripts, no TLS, no packet capture), so a tool
+    that looks for openssl or liblua is not misled.  The engine: pynmap's one
+    I/O loop, on epoll.
+    """
+    import socket
+    import sysconfig
+    from importlib import metadata
+
+    platform_name = (sysconfig.get_config_var("HOST_GNU_TYPE")
+                     or f"{platform.machine()}-unknown-{sys.platform}")
+    with_ = [f"python-{platform.python_version()}"]
+    for package in ("jinja2", "typer"):
+        try:
+            with_.append(f"{package}-{metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            with_.append(package)
+    without = ["liblua", "openssl", "libssh2", "libz", "libpcre", "libpcap", "libdnet"]
+    (with_ if socket.has_ipv6 else without).append("ipv6")
     return (
         f"Nmap version {NMAP_VERSION} ( https://nmap.org ) compatible: pynmap {__version__}\n"
-        f"pynmap {__version__}: the nmap -sT (TCP connect scan) subset, in Python\n"
-        f"Platform: {platform.machine()}-{sys.platform}\n"
-        f"Python: {platform.python_version()}\n"
+        f"Platform: {platform_name}\n"
+        f"Compiled with:{''.join(' ' + item for item in with_)}\n"
+        f"Compiled without:{''.join(' ' + item for item in without)}\n"
+        "Available nsock engines: epoll\n"
     )

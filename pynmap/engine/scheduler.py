@@ -453,8 +453,10 @@ class Scheduler:
         if self._started is None:
             self._started = now
             self._no_earlier = self._no_later = now
+            # nmap dates each target's last probe at the phase's start, so a scan
+            # delay (--scan-delay, -T0/-T1) comes before the first probe too
             for h in self.hosts:
-                h.last_rcvd = h.last_ping_sent = now
+                h.last_rcvd = h.last_ping_sent = h.last_sent = now
 
     def _moot(self, h: HostState, probe: Probe) -> bool:
         """A ping to a target discovery already found up: finish it, it counts for nothing.

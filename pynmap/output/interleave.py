@@ -84,6 +84,43 @@ def host_pieces(kind: str, texts: Sequence[tuple[str, str]]) -> list[tuple[str, 
     return [(fmt, text) for _, _, _, fmt, text in pieces]
 
 
+def host_segments(kind: str, texts: Sequence[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """One host's report cut where nmap flushes every log while writing it.
+
+    Three segments, each in nmap's write order: up to the host's XML status
+    and names (write_xml_initial_hostinfo ends in log_flush_all()); for a
+    port-scanned host, the rest up to its port table (printportoutput ends
+    in one); then the rest.  `texts` may hold "console", the interactive
+    text, cut like the normal one and written after the logs, as stdout is.
+    """
+    order = {**LOG_ORDER, "console": len(LOG_ORDER)}
+    segments: list[list[Piece]] = [[], [], []]
+    for fmt, text in texts:
+        if not text:
+            continue
+        if fmt == "xml":
+            cut = _xml_host(text)
+        elif fmt == "grepable":
+            cut = _grepable_host(text, kind)
+        else:
+            cut = _normal_host(text, kind)
+        calls: dict[Key, int] = {}
+        for key, piece in cut:
+            if not piece:
+                continue
+            calls[key] = calls.get(key, -1) + 1
+            if key[0] <= _INITIAL[0]:
+                segment = 0
+            elif kind == "port" and key[0] <= _TABLE[0]:
+                segment = 1
+            else:
+                segment = 2
+            segments[segment].append((key, calls[key], order[fmt], fmt, piece))
+    for pieces in segments:
+        pieces.sort(key=lambda p: p[:3])
+    return [[(fmt, text) for _, _, _, fmt, text in pieces] for pieces in segments]
+
+
 def header_pieces(texts: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     """The report headers: the XML prologue, then `# ` / the line / its newline,
     each written to the normal and the grepable log in turn, then the rest

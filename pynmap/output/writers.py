@@ -57,6 +57,10 @@ Decided here rather than in the CLI:
   headers, host reports and trailers are written piece by piece in nmap's
   order (`pynmap.output.interleave`), and error lines go to -oN and stderr
   call by call, so even a merged 2>&1 matches nmap's.
+* When an output file leads where another output leads (`-oX f -oN f`,
+  `-oN /dev/stderr -oG /dev/stdout` with 2>&1), every stream but stderr is
+  held and released where nmap flushes its stdio buffers
+  (`pynmap.output.samefile`), so the file or pipe reads as nmap's does.
 * `interrupted` closes the XML with `exit="error"` so the file stays
   well-formed (nmap itself leaves it cut short); the other files are left as
   they are, without trailers.
@@ -81,10 +85,11 @@ from pynmap.output.context import (
     host_kind,
     is_reported,
 )
-from pynmap.output.interleave import header_pieces, host_pieces, split_xml_end
+from pynmap.output.interleave import header_pieces, host_pieces, host_segments, split_xml_end
 from pynmap.output.kiddie import kiddie
 from pynmap.output.portstencil import PortStencil
 from pynmap.output.render import macros
+from pynmap.output.samefile import HeldStream, release, share_a_destination
 from pynmap.output.stencil import ListStencil, Rendered
 from pynmap.output.stylesheet import stylesheet_href
 from pynmap.plain import FrozenData, replace
@@ -239,15 +244,21 @@ class Reporter:
         # formats written to stdout ("-"), in nmap's log order, when more than one is:
         # their writes then interleave as nmap's do (pynmap.output.interleave)
         self._shared: tuple[str, ...] = ()
+        # an output file leads where another output does: every stream is held and
+        # released where nmap flushes its logs (pynmap.output.samefile)
+        self._emulating = False
 
     def adjust(self, **changes: Any) -> None:
-        """Runtime interaction (v/V, d/D, p/P): the spec's levels change mid-scan."""
+        """Runtime interaction (v/V, d/D, p/P): the spec's levels change mid-scan.
+
+        The REASON column stays as the command line set it: nmap decides its
+        --reason once, after reading the options, and keys do not change it.
+        """
         self.spec = replace(self.spec, **changes)
         self._opts = replace(
             self._opts,
             verbosity=self.spec.verbosity,
             debugging=self.spec.debugging,
-            show_reason=self.spec.show_reason,
         )
 
     # ------------------------------------------------------------------ files
@@ -275,6 +286,19 @@ class Reporter:
             setattr(self, attr, stream)
         on_stdout = tuple(name for name, attr in _LOG_ORDER if getattr(self, attr) is self._stdout)
         self._shared = on_stdout if len(on_stdout) > 1 else ()
+        files = [s for s in (self._normal, self._grep, self._skid, self._xml)
+                 if s is not None and s is not self._stdout]
+        if files and share_a_destination(files, (self._stdout, self._stderr)):
+            self._hold_streams()
+
+    def _hold_streams(self) -> None:
+        """Every stream but stderr (unbuffered in nmap) becomes a HeldStream."""
+        self._emulating = True
+        held: dict[int, HeldStream] = {}
+        for attr in ("_stdout", "_normal", "_grep", "_skid", "_xml", "_out"):
+            stream = getattr(self, attr)
+            if stream is not None:
+                setattr(self, attr, held.setdefault(id(stream), HeldStream(stream)))
 
     def close(self) -> None:
         """Flush everything and close the files this Reporter opened (idempotent)."""
@@ -285,9 +309,10 @@ class Reporter:
         self._normal = self._grep = self._skid = self._xml = None
 
     def _flush_all(self) -> None:
+        """nmap's log_flush_all(): the files in log order, then stdout, then stderr."""
         for stream in (self._normal, self._grep, self._skid, self._xml, self._stdout, self._stderr):
             if stream is not None and not stream.closed:
-                stream.flush()
+                release(stream)
 
     # ----------------------------------------------------------- plain writes
 
@@ -305,17 +330,24 @@ class Reporter:
             self._normal.write(text)
         self._to_skid(text)
 
-    def interactive(self, text: str) -> None:
-        """One line (without its newline) for the interactive stream only: progress, notes."""
+    def interactive(self, text: str, *, flush: bool = True) -> None:
+        """One line (without its newline) for the interactive stream only: progress, notes.
+
+        `flush=False` for the lines nmap leaves in its stdout buffer ("Scanning ...",
+        the sending rates, the DNS summary); it matters only when stdout shares a
+        file with an output file (pynmap.output.samefile).
+        """
         if self._out is not None:
             self._out.write(text + "\n")
-            self._out.flush()
+            if flush or not self._emulating:
+                release(self._out)
 
     def plain(self, text: str) -> None:
         """One line (without its newline) for stdout, -oN and -oS: the -d timing report,
         "Read data files from", ...; nmap's LOG_PLAIN."""
         self._plain_text(text + "\n")
-        self._flush_all()
+        if not self._emulating:  # nmap does not flush after its LOG_PLAIN lines
+            self._flush_all()
 
     def packet_trace(self, text: str) -> None:
         """One --packet-trace line (without its newline): stdout and -oN; nothing
@@ -338,8 +370,8 @@ class Reporter:
         for text in calls:
             if self._normal is not None:
                 self._normal.write(text)
-                self._normal.flush()
-            self._stdout.flush()
+                self._normal.flush()  # held (not flushed) when emulating, as in nmap
+            release(self._stdout)
             self._stderr.write(text)
             self._stderr.flush()
 
@@ -367,7 +399,10 @@ class Reporter:
         )
         self._to_stdout(text)
         self._to_skid(text)
-        self._flush_all()
+        if self._emulating:
+            release(self._stdout)  # nmap flushes stdout (and stderr) before its headers
+        else:
+            self._flush_all()
 
     def begin(
         self,
@@ -410,8 +445,25 @@ class Reporter:
             texts["normal"] = self._m_normal.begin(d)
         if self._grep is not None:
             texts["grepable"] = self._m_grep.begin(d)
+        if self._emulating:
+            self._begin_held(texts)
+            return
         self._write_formats(texts, header_pieces)
         self._flush_all()
+
+    def _begin_held(self, texts: dict[str, str]) -> None:
+        """The headers with nmap's flushes: after the XML up to its <scaninfo>, then
+        (with -v) after the grepable `# Ports scanned` line."""
+        xml = texts.pop("xml", "")
+        at = xml.find("<verbose ")
+        head, tail = (xml, "") if at < 0 else (xml[:at], xml[at:])
+        self._write_formats({"xml": head}, header_pieces)
+        self._flush_all()
+        if tail:
+            texts["xml"] = tail
+        self._write_formats(texts, header_pieces)
+        if self.spec.verbosity > 0:  # output_ports_to_machine_parseable_output(), -oG or not
+            self._flush_all()
 
     def task_begin(self, task: str, when: float) -> None:
         """`Initiating <task> at HH:MM` and <taskbegin/>, with -v only."""
@@ -473,18 +525,28 @@ class Reporter:
         self._flush_task()
 
     def _flush_task(self) -> None:
+        """log_flush(LOG_STDOUT|LOG_XML): stdout first."""
         for stream in (self._out, self._xml):
-            if stream is not None:
-                stream.flush()
+            release(stream)
 
     def hosthint(self, host: HostResult) -> None:
         """<hosthint>: a host found up by discovery, before rDNS; XML only."""
-        if self._xml is None:
-            return
-        view = build_host_view(host, "ping", self._opts, self._service_name)
-        view = replace(view, status="up", reason=host.hint_reason)
-        self._xml.write(self._m_xml.hosthint(view))
-        self._xml.flush()
+        text = ""
+        if self._xml is not None:
+            view = build_host_view(host, "ping", self._opts, self._service_name)
+            view = replace(view, status="up", reason=host.hint_reason)
+            text = self._m_xml.hosthint(view)
+        if self._emulating:
+            # write_xml_hosthint(): log_flush_all() after the host's status and names,
+            # and again after </hosthint>, -oX or not
+            at = text.find("</hosthint>")
+            for piece in (text[:at], text[at:]) if at >= 0 else (text, ""):
+                if piece and self._xml is not None:
+                    self._xml.write(piece)
+                self._flush_all()
+        elif self._xml is not None:
+            self._xml.write(text)
+            self._xml.flush()
 
     def skipped_target(self, spec: str) -> None:
         """<target status="skipped" reason="invalid"/> for a target word that does not parse."""
@@ -502,28 +564,31 @@ class Reporter:
         if scan_type == "list":
             fast = self._stencil.render(host, xml=self._xml is not None)
             if fast is not None:
-                self._write_host(fast[0], fast, "list", throttle=True)
+                self._write_host(fast[0], fast, "list", scan_type, throttle=True)
                 return
         if not is_reported(host, scan_type, self._opts):
             return
         texts = self._port_stencil.render(host, scan_type, self._opts, xml=self._xml is not None)
         if texts is not None:
-            self._write_host(texts[0], texts[1:], host_kind(host, scan_type))
+            self._write_host(texts[0], texts[1:], host_kind(host, scan_type), scan_type)
             return
         view = build_host_view(host, scan_type, self._opts, self._service_name)
         normal: str = self._m_normal.host(view, False)
         console = self._m_normal.host(view, True) if view.debug_times else normal
         grep = self._m_grep.host(view) if self._grep is not None else ""
         xml = self._m_xml.host(view) if self._xml is not None else ""
-        self._write_host(console, (normal, grep, xml), view.kind)
+        self._write_host(console, (normal, grep, xml), view.kind, scan_type)
 
     def _render_list_host(self, host: HostResult) -> Rendered:
         view = build_host_view(host, "list", self._opts, self._service_name)
         return (self._m_normal.host(view, False), self._m_grep.host(view), self._m_xml.host(view))
 
-    def _write_host(self, console: str, rendered: Rendered, kind: str, *,
+    def _write_host(self, console: str, rendered: Rendered, kind: str, scan_type: str, *,
                     throttle: bool = False) -> None:
         normal, grep, xml = rendered
+        if self._emulating:
+            self._write_host_held(console, rendered, kind, scan_type)
+            return
         if self._out is not None:
             self._out.write(console)
         if self._shared:
@@ -547,6 +612,34 @@ class Reporter:
                 return
             self._last_flush = now
         self._flush_outputs()
+
+    def _write_host_held(self, console: str, rendered: Rendered, kind: str,
+                         scan_type: str) -> None:
+        """A host's report with nmap's flushes inside it (interleave.host_segments),
+        and after it for a list or ping scan (nmap.cc's loop); a port-scanned
+        host's tail waits for the end of its group (group_end)."""
+        normal, grep, xml = rendered
+        texts = [(name, text) for name, text, stream in (
+            ("normal", normal, self._normal), ("grepable", grep, self._grep),
+            ("kiddie", normal, self._skid), ("xml", xml, self._xml),
+            ("console", console, self._out)) if stream is not None]
+        streams = {"normal": self._normal, "grepable": self._grep, "kiddie": self._skid,
+                   "xml": self._xml, "console": self._out}
+        segments = host_segments(kind, texts)
+        for number, pieces in enumerate(segments):
+            for name, piece in pieces:
+                stream = streams[name]
+                if stream is not None:
+                    stream.write(kiddie(piece, self._rng) if name == "kiddie" else piece)
+            if number == 0 or (number == 1 and kind == "port"):
+                self._flush_all()
+        if scan_type in ("list", "ping"):
+            self._flush_all()
+
+    def group_end(self) -> None:
+        """The end of a port-scanned host group: nmap flushes every log."""
+        if self._emulating:
+            self._flush_all()
 
     def _write_formats(self, texts: dict[str, str],
                        order: Callable[[list[tuple[str, str]]], list[tuple[str, str]]]) -> None:
@@ -658,7 +751,7 @@ class Reporter:
         text = err.text
         if isinstance(err, PlainExit):
             # nmap's error() then exit(): stderr only, and the reports are left unfinished
-            self._stdout.flush()
+            release(self._stdout)
             self._stderr.write(text)
             self._stderr.flush()
             self.close()

@@ -189,3 +189,25 @@ def test_python_nmap_takes_the_version_detection_note_for_a_warning(
     tcp = report["scan"]["127.0.0.1"]["tcp"]
     assert tcp["22"]["state"] == "open" and tcp["21"]["state"] == "closed"
     assert any("version detection" in w for w in report["warning"])
+
+
+def test_python3_nmap_reads_every_version_line(nmap_oracle: str) -> None:
+    """python3-nmap's nmap_version() reads -V line by line (no scan, no namespace): pynmap's
+    lines are nmap's, in nmap's order and shape, each with a value of pynmap's own."""
+    import nmap3
+
+    theirs = nmap3.Nmap(nmap_oracle).nmap_version()
+    ours = nmap3.Nmap(pynmap_command()[-1]).nmap_version()
+    assert set(theirs) == {"nmap", "compiled_with", "compiled_without", "nsock_engines"}
+    assert set(ours) == set(theirs)
+    assert ours["nmap"] == theirs["nmap"] == (7, 93)
+    assert any(item.startswith("python-3.") for item in ours["compiled_with"])
+    assert "openssl" in ours["compiled_without"]  # pynmap speaks no TLS
+    assert ours["nsock_engines"] == ("epoll",)  # the one loop pynmap has
+    labels = [
+        [line.split(":")[0] for line in subprocess.run(
+            [program, "-V"], capture_output=True, text=True, check=True).stdout.splitlines()[1:]]
+        for program in (nmap_oracle, pynmap_command()[-1])
+    ]
+    assert labels[0] == labels[1] == ["Platform", "Compiled with", "Compiled without",
+                                      "Available nsock engines"]

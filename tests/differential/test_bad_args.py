@@ -10,7 +10,8 @@ test namespace's own loopback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,22 @@ F_AND_P = (
     "You cannot use -F (fast scan) with -p (explicit port selection) but see "
     "--top-ports and --port-ratio to fast scan a range of ports\nQUITTING!\n"
 )
+NOT_ROOT_PING = "Warning:  You are not root -- using TCP pingscan rather than ICMP\n"
+ROOT_PING = (
+    "Sorry, {} only works if you are root (because we need to read raw responses off the "
+    "wire)\nQUITTING!\n"
+)
+RAW_NOTE = (
+    "You have specified some options that require raw socket access.\n"
+    "These options will not be honored without the necessary privileges.\n"
+)
+BIG_PAYLOAD = "WARNING: Payloads bigger than 1400 bytes may not be sent successfully.\n"
+SPOOF_UNKNOWN = (
+    "Could not parse as a prefix nor find as a vendor substring the given --spoof-mac "
+    "argument: {}.  If you are giving hex digits, there must be an even number of them.\n"
+    "QUITTING!\n"
+)
+TOP_PORTS = "--top-ports should be an integer 1 or greater\nQUITTING!\n"
 T = ("-p", "22", "127.0.0.1")
 
 
@@ -141,6 +158,11 @@ CASES: list[Case] = [
         "--top-ports should be an integer 1 or greater\nQUITTING!\n",
         0,
     ),
+    # beyond a C int: nmap's (int) cast of the value then differs from it
+    Case(("--top-ports", "4294967297", "-p22", "127.0.0.1"), 1, TOP_PORTS, 0),
+    Case(("-sL", "-n", "--top-ports", "2147483648", "127.0.0.1"), 1, TOP_PORTS, 0),
+    Case(("-sL", "-n", "--top-ports", "1e10", "127.0.0.1"), 1, TOP_PORTS, 0),
+    Case(("-sL", "-n", "--top-ports", "2147483647", "127.0.0.1"), 0, "", 3),
     Case(
         ("-sT", "--top-ports", "70000", "127.0.0.1", "-oG", "/dev/null"),
         1,
@@ -347,6 +369,45 @@ CASES: list[Case] = [
         0,
     ),
     Case(("-sT", "-f", *T), 1, "Sorry, but fragscan requires root privileges.\nQUITTING!\n", 0),
+    # an ICMP ping's fallback to a connect ping drops -PU/-PY/-PO (nmap 7.93 sets
+    # its ping type to TCP alone); without an ICMP ping they are refused
+    Case(("-sn", "-PE", "-PS22,80", "-PU53", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
+    Case(("-sn", "-PE", "-PU", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
+    Case(("-sn", "-PU", "-PE", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
+    Case(("-sn", "-PP", "-PY", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
+    Case(("-sn", "-PM", "-PO1,2", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
+    Case(("-sn", "-PU", "-PB22", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
+    Case(("-Pn", "-PB22", *T), 0, NOT_ROOT_PING),
+    Case(("-sn", "-PU53", "127.0.0.1"), 1, ROOT_PING.format("UDP Ping (-PU)"), 0),
+    Case(("-sn", "-PY", "127.0.0.1"), 1, ROOT_PING.format("SCTP INIT Ping (-PY)"), 0),
+    Case(("-sn", "-PO", "127.0.0.1"), 1, ROOT_PING.format("IPProto Ping (-PO)"), 0),
+    Case(("-sn", "-PS22", "-PU", "127.0.0.1"), 1, ROOT_PING.format("UDP Ping (-PU)"), 0),
+    # the lists are read with the option, before privileges count
+    Case(
+        ("-sn", "-PU1", "-PY2", "-PU3", "127.0.0.1"),
+        1,
+        "Only one -PU option is allowed. Combine port ranges with commas.\nQUITTING!\n",
+        0,
+    ),
+    Case(
+        ("-sn", "-PE", "-PU99999", "127.0.0.1"),
+        1,
+        "Ports specified must be between 0 and 65535 inclusive\nQUITTING!\n",
+        0,
+    ),
+    Case(
+        ("-sn", "-PE", "-PO300", "127.0.0.1"),
+        1,
+        "Protocols specified must be between 0 and 255 inclusive\nQUITTING!\n",
+        0,
+    ),
+    Case(
+        ("-sn", "-PE", "-PUnosuchname", "127.0.0.1"),
+        1,
+        "Found no matches for the service mask 'nosuchname' and your specified protocols\n"
+        "QUITTING!\n",
+        0,
+    ),
     Case(
         ("-sT", "--defeat-rst-ratelimit", *T),
         1,
@@ -403,6 +464,29 @@ CASES: list[Case] = [
         "WARNING: You specified a round-trip time timeout (10 ms) that is EXTRAORDINARILY SMALL.  "
         "Accuracy may suffer.\n",
     ),
+    # payload sizes and --spoof-mac, read after the ports are chosen
+    Case(("-sT", "--data-length", "2000", *T), 0, BIG_PAYLOAD + RAW_NOTE),
+    Case(("-sT", "--data-string", "x" * 1401, *T), 0, BIG_PAYLOAD + RAW_NOTE),
+    Case(("-sT", "--data", "0x" + "ab" * 1401, *T), 0, BIG_PAYLOAD + RAW_NOTE),
+    Case(("-sT", "--data-length", "1400", *T), 0, RAW_NOTE),
+    Case(
+        ("-sT", "--data-length", "65436", *T),
+        1,
+        "data-length must be between 0 and 65435\nQUITTING!\n",
+        0,
+    ),
+    Case(("-sT", "--spoof-mac", "00:11:22:33:44:55", "-oN", "-", *T), 0, RAW_NOTE),
+    Case(("-sT", "--spoof-mac", "a0b1c2d3e4f5", "-v", *T), 0, RAW_NOTE),
+    Case(
+        ("-sT", "--spoof-mac", "00:11:22:33:44:55:66", *T),
+        1,
+        "Bogus --spoof-mac value encountered (00:11:22:33:44:55:66) -- only up to 6 bytes "
+        "permitted\nQUITTING!\n",
+        1,
+    ),
+    Case(("-sT", "--spoof-mac", "00:11:2", *T), 1, SPOOF_UNKNOWN.format("00:11:2"), 1),
+    Case(("-sT", "--spoof-mac", "no such vendor", *T), 1,
+         SPOOF_UNKNOWN.format("no such vendor"), 1),
     # ours: checked against nmap 7.93 when written; only the exit code is pinned here
     Case((), 255, usage=True),
     Case(("-sU", "-p", "22"), 1),
@@ -426,7 +510,8 @@ CASES: list[Case] = [
 
 
 def _id(case: Case) -> str:
-    return " ".join(case.args).encode("ascii", "backslashreplace").decode() or "no-args"
+    words = (w if len(w) <= 40 else f"{w[:8]}...({len(w)} chars)" for w in case.args)
+    return " ".join(words).encode("ascii", "backslashreplace").decode() or "no-args"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_id(case) for case in CASES])
@@ -445,3 +530,27 @@ def test_bad_args_match_nmap(case: Case, oracle_ns: Netns, tmp_path: Path) -> No
 def test_enough_cases() -> None:
     assert len(CASES) >= 30
     assert len({_id(case) for case in CASES}) == len(CASES)
+
+
+SPOOFED = re.compile(r"^(Spoofing MAC address ..:..:..):..:..:.. ", re.MULTILINE)
+
+
+@pytest.mark.parametrize("spec", ["Apple", "cimsys", "0"])
+def test_spoof_mac_vendor_and_random_bytes(spec: str, oracle_ns: Netns, tmp_path: Path) -> None:
+    """A vendor's name picks its first prefix; the other bytes are random (masked here),
+    and "0" makes all six random: its vendor is then nearly always unregistered."""
+    args = ("-sL", "-n", "--spoof-mac", spec, "-oN", "out.nmap", "127.0.0.1")
+    nmap, pynmap = run_both(args, oracle_ns, tmp_path, outputs=["out.nmap"])
+    expected = {"Apple": "Spoofing MAC address 00:03:93", "cimsys": "Spoofing MAC address 00:11:22"}
+    if spec in expected:
+        assert expected[spec] in nmap.stdout, nmap.stdout  # the harness
+    masked = [
+        replace(run, stdout=SPOOFED.sub(r"\1:XX:XX:XX ", run.stdout),
+                files={n: SPOOFED.sub(r"\1:XX:XX:XX ", t or "") for n, t in run.files.items()})
+        for run in (nmap, pynmap)
+    ]
+    if spec == "0":  # the first three bytes are random too
+        masked = [replace(run, stdout=re.sub(r"address ..:..:..:XX:XX:XX \(.*\)", "address R",
+                                             run.stdout), files={})
+                  for run in masked]
+    assert_same(*masked, args)

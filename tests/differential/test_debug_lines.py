@@ -54,3 +54,20 @@ def test_debug_output_matches_nmap(case: str, ports_ns: Netns, tmp_path: Path) -
     if case == "down_host_times":
         assert "host down, received host-unreach" in nmap.stdout, nmap.stdout
     assert_same(nmap, pynmap, args)
+
+
+def _first_conn_seconds(stdout: str) -> float:
+    line = next(ln for ln in stdout.splitlines() if ln.startswith("CONN ("))
+    return float(line[len("CONN ("):line.index("s)")])
+
+
+def test_scan_delay_comes_before_the_first_probe(ports_ns: Netns, tmp_path: Path) -> None:
+    """nmap dates each target's last probe at the phase's start, so --scan-delay (and
+    -T0/-T1's) passes before the first connect too.  The packet trace's clock says
+    when it went out: a lower bound, which no slow machine can break."""
+    args = ["-n", "-sT", "-Pn", "-p", "21", "--scan-delay", "500ms", "--packet-trace",
+            "127.0.0.1"]
+    nmap, pynmap = run_both(args, ports_ns, tmp_path)
+    assert _first_conn_seconds(nmap.stdout) >= 0.5, nmap.stdout  # the harness
+    assert _first_conn_seconds(pynmap.stdout) >= 0.5, pynmap.stdout
+    assert_same(nmap, pynmap, args)

@@ -9,7 +9,7 @@ the exit code and every output file must agree after masking.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.nmap
 class Case:
     id: str
     args: tuple[str, ...]
-    files: Mapping[str, str] = field(default_factory=dict)
+    files: Mapping[str, str | bytes] = field(default_factory=dict)
     stdin: str | None = None
     outputs: tuple[str, ...] = ()
     # How many "Nmap scan report" lines nmap itself must print: checks the
@@ -105,6 +105,15 @@ CASES: list[Case] = [
     Case("localhost", sl("localhost"), hosts=1),
     Case("unresolvable", sl("nosuch.invalid", "127.0.0.1"), hosts=1),
     Case("blank_inside", sl("a b"), hosts=0),
+    # bytes that are not UTF-8 are printed as they came, in every output
+    Case(
+        "non_utf8_target",
+        sl("ab\udce9c", "127.0.0.1", "-oN", "o.nmap", "-oG", "o.gnmap", "-oX", "o.xml"),
+        outputs=("o.nmap", "o.gnmap", "o.xml"),
+        hosts=1,
+    ),
+    Case("non_utf8_target_oN_stdout", sl("-oN", "-", "\udce9", "127.0.0.1"), hosts=1),
+    Case("non_utf8_iL", sl("-iL", "t.txt"), files={"t.txt": b"ab\xe9c\n127.0.0.1\n"}, hosts=1),
     # IPv6
     Case("v6_without_6", sl("::1", "127.0.0.1"), hosts=1),
     Case("v6_loopback", sl("-6", "::1"), hosts=1),
@@ -134,6 +143,15 @@ CASES: list[Case] = [
     ),
     Case("iL_crlf", sl("-iL", "crlf.txt"), files={"crlf.txt": "127.0.0.1\r\n127.0.0.2\r\n"}),
     Case("iL_no_newline", sl("-iL", "t.txt"), files={"t.txt": "127.0.0.4 127.0.0.5"}, hosts=2),
+    # a directory opens (fopen) and reads as empty
+    Case("iL_directory", sl("-iL", "dir"), files={"dir/t.txt": "127.0.0.1\n"}, hosts=0),
+    Case(
+        "excludefile_directory",
+        sl("--excludefile", "dir", "127.0.0.1-2", "-oN", "out.nmap"),
+        files={"dir/t.txt": "127.0.0.1\n"},
+        outputs=("out.nmap",),
+        hosts=2,
+    ),
     # excludes
     Case("exclude_one", sl("--exclude", "127.0.0.2", "127.0.0.0/29"), hosts=7),
     Case("exclude_list", sl("--exclude", "127.0.0.0/30,127.0.0.6", "127.0.0.0/29"), hosts=3),
@@ -144,6 +162,19 @@ CASES: list[Case] = [
         sl("--excludefile", "ex.txt", "10.0.0.0-3", "10.0.1.0-3"),
         files={"ex.txt": EXCLUDE_FILE},
         hosts=5,
+    ),
+    # words are added as they are read: whichever bad word comes first is reported
+    Case(
+        "excludefile_bad_name_then_long_word",
+        sl("--excludefile", "ex.txt", "127.0.0.1"),
+        files={"ex.txt": "10.0.0.1\nnosuch.invalid 10.0.0.2\n" + "a" * 1100 + "\n"},
+        hosts=0,
+    ),
+    Case(
+        "excludefile_long_word_then_bad_name",
+        sl("--excludefile", "ex.txt", "127.0.0.1"),
+        files={"ex.txt": "a" * 1100 + "\nnosuch.invalid\n"},
+        hosts=0,
     ),
     Case(
         "exclude_with_iL",
@@ -208,3 +239,33 @@ def test_list_scan_matches_nmap(case: Case, oracle_ns: Netns, tmp_path: Path) ->
 def test_enough_cases() -> None:
     assert len(CASES) >= 45
     assert len({case.id for case in CASES}) == len(CASES)
+
+
+def _listed(stdout: str) -> list[str]:
+    prefix = "Nmap scan report for "
+    return [line[len(prefix):] for line in stdout.splitlines() if line.startswith(prefix)]
+
+
+def test_randomize_hosts_shuffles_within_each_host_batch(oracle_ns: Netns, tmp_path: Path) -> None:
+    """--randomize-hosts: nmap reads 16384 targets ahead (four times its usual batch) and
+    shuffles each batch, list scans included.  Same hosts, same batches, other orders."""
+    args = sl("--randomize-hosts", "10.0.0.0/17")  # two batches of 16384
+    nmap, pynmap = run_both(args, oracle_ns, tmp_path)
+    in_order = [f"10.0.{n >> 8}.{n & 255}" for n in range(32768)]
+    batches = (slice(0, 16384), slice(16384, None))
+    theirs, ours = _listed(nmap.stdout), _listed(pynmap.stdout)
+    # the harness: nmap itself shuffled, and within two batches of 16384
+    assert len(theirs) == 32768 and theirs != in_order
+    assert all(sorted(theirs[b]) == sorted(in_order[b]) for b in batches)
+    assert len(ours) == 32768 and ours != in_order and ours != theirs
+    assert all(sorted(ours[b]) == sorted(in_order[b]) for b in batches)
+    # a batch larger than the usual 4096: the first 4096 reach beyond the first 4096
+    assert set(theirs[:4096]) != set(in_order[:4096])
+    assert set(ours[:4096]) != set(in_order[:4096])
+    # everything else is nmap's
+    assert_same(*(replace(run, stdout=_without_reports(run.stdout)) for run in (nmap, pynmap)),
+                args)
+
+
+def _without_reports(stdout: str) -> str:
+    return "".join(line for line in stdout.splitlines(True) if "scan report" not in line)

@@ -162,8 +162,9 @@ def _outputs(case_dir: Path) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def nmap_named_pynmap(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """pynmap started under the name "nmap", which its messages then print as nmap's do.
+def nmap_named_pynmap(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory whose `nmap` is pynmap, to be found through PATH as the captures
+    found nmap: pynmap then prints the bare name "nmap" where nmap printed its argv[0].
 
     Python takes argv[0] from the script's path (`exec -a` does not reach
     it), so the console script is linked as .../nmap.
@@ -174,7 +175,7 @@ def nmap_named_pynmap(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
         pytest.fail(f"cannot link {command} as nmap", pytrace=False)
     link = tmp_path_factory.mktemp("launcher") / "nmap"
     link.symlink_to(script)
-    return [str(link)]
+    return link.parent
 
 
 @pytest.fixture(scope="session")
@@ -269,13 +270,13 @@ def _params() -> list[object]:
 
 
 @pytest.mark.parametrize("case", _params())
-def test_golden(case: str, nmapref: str, nmap_named_pynmap: list[str], home: Path,
+def test_golden(case: str, nmapref: str, nmap_named_pynmap: Path, home: Path,
                 tmp_path: Path) -> None:
     case_dir = CASES_DIR / case
     _inputs(case_dir, tmp_path)
     inputs = _files(tmp_path)
-    command, as_nobody = _command((case_dir / "cmd").read_text().strip(), nmap_named_pynmap)
-    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    command, as_nobody = _command((case_dir / "cmd").read_text().strip(), ["nmap"])
+    env = {"PATH": f"{nmap_named_pynmap}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
            "HOME": str(home), "LANG": "C.UTF-8", "NMAP_UNPRIVILEGED": "1", "TZ": "UTC"}
     if as_nobody:
         env.pop("NMAP_UNPRIVILEGED")

@@ -148,3 +148,21 @@ def test_p_and_P_toggle_packet_tracing_at_once(slow_ns: Netns, tmp_path: Path) -
         assert "CONN (" not in text[disabled:], f"{command[-1]}:\n{text}"
         assert re.search(r"^CONN \(\d+\.\d{4}s\) TCP localhost > 127\.0\.0\.2:\d+ => "
                          r"Operation now in progress$", text, re.MULTILINE), text
+
+
+def test_keys_leave_the_port_table_alone(slow_ns: Netns, tmp_path: Path) -> None:
+    """v, v and d mid-scan raise the levels that imply --reason on the command line, but
+    nmap settles its columns once, after reading the options: no REASON column appears."""
+    # three dropped ports: the scan lasts a few seconds, then prints its table
+    short = ["-sT", "-Pn", "-n", "-p", "1-3", "--max-retries", "1", SLOW]
+    steps = [(b"v", b"Verbosity Increased"), (b"v", b"Verbosity Increased to 2"),
+             (b"d", b"Debugging Increased"), (b"", b"Nmap done")]
+    tables = []
+    for command in (_nmap(), pynmap_command()):
+        text = _under_pty(slow_ns, [*command, *short], steps, tmp_path, seconds=30)
+        assert "Nmap done" in text and "Debugging Increased to 1." in text, text
+        tables.append([line for line in text.splitlines()
+                       if line.startswith(("PORT ", "1/tcp", "2/tcp", "3/tcp"))])
+    assert tables[0] == ["PORT  STATE    SERVICE", "1/tcp filtered tcpmux",
+                         "2/tcp filtered compressnet", "3/tcp filtered compressnet"], tables[0]
+    assert tables[1] == tables[0]

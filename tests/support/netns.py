@@ -128,10 +128,19 @@ def netns_for_tests(prefix: str = "pynmap-t") -> Iterator[Netns]:
         delete_netns(ns)
 
 
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 def base_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment both programs see: unprivileged, UTC, and a HOME without ~/.nmap."""
+    """The environment both programs see: unprivileged, UTC, and a HOME without ~/.nmap.
+
+    PATH starts with the directory of pynmap's console script: pynmap then
+    counts as found through PATH and prints its bare name, as nmap started
+    with argv[0] "pynmap" does (see pynmap.cli.app.program_name).
+    """
+    bindir = pynmap_bindir()
     env = {
-        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "PATH": SYSTEM_PATH if bindir is None else f"{bindir}:{SYSTEM_PATH}",
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "NMAP_UNPRIVILEGED": "1",
@@ -158,6 +167,14 @@ def pynmap_command() -> list[str]:
     if found:
         return [found]
     return [sys.executable, "-m", "pynmap"]
+
+
+def pynmap_bindir() -> str | None:
+    """The directory of the `pynmap` that pynmap_command() runs by path, if it does."""
+    first = pynmap_command()[0]
+    if os.path.basename(first) == PROGRAM_NAME and os.path.isabs(first):
+        return os.path.dirname(first)
+    return None
 
 
 def nmap_command() -> list[str]:
@@ -188,6 +205,20 @@ def _run(
         done.stdout.decode("utf-8", "surrogateescape"),
         done.stderr.decode("utf-8", "surrogateescape"),
     )
+
+
+def run_command(
+    command: Sequence[str],
+    ns: Netns,
+    cwd: Path,
+    stdin: str | bytes | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+) -> Result:
+    """Run `command` inside `ns` with base_env (plus `env`), for a test that starts
+    nmap or pynmap its own way (another argv[0], another PATH)."""
+    return _run(command, ns, cwd, stdin, env, timeout)
 
 
 def run_nmap(

@@ -281,7 +281,7 @@ class Printed:
     def task_end(self, task: str, when: float, extrainfo: str | None = None) -> None:
         self.lines.append(f"Completed {task}")
 
-    def interactive(self, text: str) -> None:
+    def interactive(self, text: str, *, flush: bool = True) -> None:
         self.lines.append(text)
 
 

@@ -360,6 +360,15 @@ def test_scan_delay_spaces_probes_to_a_host() -> None:
     gaps = [b.sent - a.sent for a, b in itertools.pairwise(sim.sent)]
     assert all(g >= 0.4 - 1e-9 for g in gaps)
     assert s.hosts[0].rtt.timeout == 400_000
+    # as in nmap, the phase's start counts as the last probe: the first waits too
+    assert sim.sent[0].sent - T0 == pytest.approx(0.4)
+
+
+def test_scan_delay_comes_before_each_targets_first_probe() -> None:
+    s = scheduler(2, [22], NmapTiming(scan_delay=15000), ping_scan=True)
+    sim = Sim(s, closed)
+    sim.run()
+    assert [p.sent - T0 for p in sim.sent] == [pytest.approx(15.0)] * 2
 
 
 def test_max_parallelism_and_socket_limit_bound_the_flight() -> None:
