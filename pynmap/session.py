@@ -320,7 +320,8 @@ class Session:
                 continue
             batch.append(HostResult(address=item.address, family=item.family,
                                     user_name=item.user_name,
-                                    other_addresses=item.other_addresses))
+                                    other_addresses=item.other_addresses,
+                                    scope_id=item.scope_id))
         return batch
 
     def _refresh(self, stream: targets.TargetStream, scan_type: str) -> list[HostResult]:

@@ -137,7 +137,8 @@ def _same_endpoint(local: tuple[str, int], remote: tuple[str, int], family: int)
 class ConnectLoop:
     """Runs one scheduler to completion over real sockets.
 
-    `targets[i]` is (family, address) for the scheduler's host i.  `trace`
+    `targets[i]` is (family, address, IPv6 scope id or 0) for the scheduler's
+    host i.  `trace`
     receives every connect() event as --packet-trace shows it; `warn`
     receives nmap's stderr warnings.
     """
@@ -145,7 +146,7 @@ class ConnectLoop:
     def __init__(
         self,
         scheduler: Scheduler,
-        targets: Sequence[tuple[int, str]],
+        targets: Sequence[tuple[int, str, int]],
         *,
         trace: Trace | None = None,
         warn: Warn | None = None,
@@ -226,7 +227,7 @@ class ConnectLoop:
     # ---------------------------------------------------------------- probes
 
     def _start(self, probe: Probe) -> None:
-        family, address = self.targets[probe.host]
+        family, address, scope = self.targets[probe.host]
         try:
             sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
         except OSError as exc:
@@ -239,7 +240,9 @@ class ConnectLoop:
         # The round's `now` is stale by the time a long batch gets here; the
         # RTT sample should start at the real connect().
         probe.sent = self.clock()
-        err = sock.connect_ex((address, probe.port))
+        # A link-local IPv6 address means nothing without its interface: the
+        # scope id must reach connect() (EINVAL otherwise).
+        err = sock.connect_ex((address, probe.port, 0, scope) if scope else (address, probe.port))
         fd = sock.fileno()
         probe.handle = fd
         self.socks[fd] = sock
@@ -300,7 +303,7 @@ class ConnectLoop:
             and self._ephemeral[0] <= probe.port <= self._ephemeral[1]
             and not probe.ping
             and not self.sched.ping_scan
-            and self._self_connected(fd, *self.targets[probe.host], probe.port)
+            and self._self_connected(fd, *self.targets[probe.host][:2], probe.port)
         ):
             self._close(fd)
             self.sched.on_timeout(probe, now)
