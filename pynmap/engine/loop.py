@@ -61,6 +61,7 @@ _IN_PROGRESS = "Operation now in progress"
 # Source addresses (-S) that failed to bind: nmap tries once per process, not
 # once per phase, so its complaint is printed once in all.
 _UNBINDABLE: set[str] = set()
+_BIND_WARNED: set[str] = set()  # complained about (also those only short of ports for a while)
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,11 @@ class ConnectLoop:
                 return
             raise SystemFatal("Socket creation in sendConnectScanProbe", exc.errno or 0) from None
         if self.setup is not None:
-            self._prepare(sock, family)
+            short = self._prepare(sock, family)
+            if short:
+                sock.close()
+                self._short_of(probe, short)
+                return
         # The round's `now` is stale by the time a long batch gets here; the
         # RTT sample should start at the real connect().
         probe.sent = self.clock()
@@ -261,17 +266,29 @@ class ConnectLoop:
             # Finished at once (loopback can refuse or accept inside connect()).
             self._complete(probe, err, self.clock())
 
-    def _prepare(self, sock: socket.socket, family: int) -> None:
-        """-S, -e and --ttl on a new socket, with nmap's messages when they fail."""
+    def _prepare(self, sock: socket.socket, family: int) -> int:
+        """-S, -e and --ttl on a new socket, with nmap's messages when they fail.
+        Returns the errno of a shortage of local ports (the probe must wait), else 0."""
         setup = self.setup
         assert setup is not None
         if setup.source and setup.source not in _UNBINDABLE:
             try:
+                # bind() takes a local port for itself alone (connect() shares
+                # one between destinations), so many probes in flight can run
+                # the range out: EADDRINUSE.
                 sock.bind((setup.source, 0))
             except OSError as exc:
-                self.warn(f"init_socket: Problem binding source address ({setup.source}), "
-                          f"errno: {exc.errno}")
-                self.warn(f"bind: {os.strerror(exc.errno or 0)}")
+                err = exc.errno or 0
+                if setup.source not in _BIND_WARNED:
+                    _BIND_WARNED.add(setup.source)
+                    self.warn(f"init_socket: Problem binding source address ({setup.source}), "
+                              f"errno: {err}")
+                    self.warn(f"bind: {os.strerror(err)}")
+                if err in RESOURCE_ERRNOS:
+                    # nmap then connects from any address and reports the
+                    # resulting EADDRNOTAVAIL as a port state; waiting for a
+                    # port keeps both the -S address and the port's true state.
+                    return err
                 _UNBINDABLE.add(setup.source)  # then it scans without the binding
         if setup.device:
             try:
@@ -286,6 +303,7 @@ class ConnectLoop:
                            if family == socket.AF_INET6 else (socket.IPPROTO_IP, socket.IP_TTL))
             with contextlib.suppress(OSError):
                 sock.setsockopt(level, name, setup.ttl)
+        return 0
 
     def _complete(self, probe: Probe, err: int, now: float, *, late: bool = False) -> None:
         """The connect() of `probe` finished with `err`; tell the scheduler
@@ -391,6 +409,11 @@ class ConnectLoop:
         self.sched.on_unsent(probe, now)
         self.sched.limit_sockets(len(self.socks))
         if not self.socks:
+            if err == errno.EMFILE:
+                # Our own descriptor table is full and none of it is ours to
+                # close: waiting cannot help (no other thread frees any).
+                # nmap's fatal error, at once.
+                raise SystemFatal("Socket creation in sendConnectScanProbe", err)
             if self._starved_since is None:
                 self._starved_since = now
             elif now - self._starved_since > _GIVE_UP_AFTER:
