@@ -309,6 +309,15 @@ class ConnectLoop:
         """The connect() of `probe` finished with `err`; tell the scheduler
         (`late`: found only by the check at expiry)."""
         fd = probe.handle
+        if err in _RESET_AFTER_CONNECT:
+            # The handshake completed and the peer reset (a service that
+            # accepts and closes at once) before SO_ERROR was read.  nmap
+            # complains and ignores the answer, and a port whose retry meets
+            # the same race ends up filtered; the port is open.
+            if self.trace:
+                self.trace(probe.host, probe.port, os.strerror(err))
+            self.warn(strange_message(self.targets[probe.host][1], err))
+            err = 0
         outcome = classify(err)
         if self.trace:
             self.trace(probe.host, probe.port, outcome.text)
