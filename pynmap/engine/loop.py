@@ -47,6 +47,9 @@ RESOURCE_ERRNOS = frozenset(
         errno.EADDRINUSE,
     }
 )
+# bind() out of local ports, for now (EADDRNOTAVAIL there means an address no
+# interface has: never bindable).
+_BIND_SHORTAGE = frozenset({errno.EADDRINUSE, errno.ENOBUFS, errno.ENOMEM})
 _LINGER_RST = struct.pack("ii", 1, 0)
 # What SO_ERROR says of a connection that was established before the peer
 # reset it (a reset in SYN-SENT is ECONNREFUSED instead).
@@ -284,7 +287,7 @@ class ConnectLoop:
                     self.warn(f"init_socket: Problem binding source address ({setup.source}), "
                               f"errno: {err}")
                     self.warn(f"bind: {os.strerror(err)}")
-                if err in RESOURCE_ERRNOS:
+                if err in _BIND_SHORTAGE:
                     # nmap then connects from any address and reports the
                     # resulting EADDRNOTAVAIL as a port state; waiting for a
                     # port keeps both the -S address and the port's true state.
