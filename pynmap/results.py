@@ -35,7 +35,7 @@ class Times(PlainData):
 class HostResult(PlainData):
     __match_args__ = ("address", "family", "status", "reason", "user_name", "ptr_name",
                       "other_addresses", "times", "ports", "scanned_ports", "start_time",
-                      "end_time", "timed_out", "ping_port", "hint_reason")
+                      "end_time", "timed_out", "ping_port", "hint_reason", "scope_id")
     __slots__ = __match_args__
 
     def __init__(self, address: str, family: int, status: str = "unknown",
@@ -44,7 +44,8 @@ class HostResult(PlainData):
                  times: Times | None = None, ports: list[PortResult] | None = None,
                  scanned_ports: int = 0, start_time: float | None = None,
                  end_time: float | None = None, timed_out: bool = False,
-                 ping_port: int | None = None, hint_reason: str = "unknown-response") -> None:
+                 ping_port: int | None = None, hint_reason: str = "unknown-response",
+                 scope_id: int = 0) -> None:
         self.address = address
         self.family = family  # socket.AF_INET or socket.AF_INET6
         self.status = status  # "up", "down", "unknown" (list scan)
@@ -62,6 +63,9 @@ class HostResult(PlainData):
         # re-probes it as its timing ping (nmap's pingprobe).  Engine bookkeeping.
         self.ping_port = ping_port
         self.hint_reason = hint_reason  # the reason <hosthint> shows
+        # The interface of a link-local IPv6 target (fe80::1%eth0): connect()
+        # needs it, the reports never show it (nmap prints the bare address).
+        self.scope_id = scope_id
 
     @property
     def addrtype(self) -> str:

@@ -184,7 +184,7 @@ class Session:
         try:
             return self._run_opened()
         except NmapError as err:
-            self.reporter.fatal(err)
+            self.reporter.fatal(err, stats=self._stats_at_fatal())
             return err.exit_code
         except (KeyboardInterrupt, Interrupted) as stop:
             # Better than nmap, whose XML stops mid-file: every finished host
@@ -199,6 +199,12 @@ class Session:
         finally:
             if self.keyboard is not None:
                 self.keyboard.close()
+
+    def _stats_at_fatal(self) -> RunStats:
+        """nmap's counters where a fatal error stops it: hosts found up so far
+        and hosts finished (numhosts_scanned: not the group under way), so a
+        -Pn host whose port scan fails is "1 host up" of "0 IP addresses"."""
+        return RunStats(total=self.hosts_scanned, up=self.stats.up)
 
     def _service_name(self, port: int) -> str | None:
         return self.services.name(port, "tcp") if self.services is not None else None
@@ -358,7 +364,8 @@ class Session:
                 continue
             batch.append(HostResult(address=item.address, family=item.family,
                                     user_name=item.user_name,
-                                    other_addresses=item.other_addresses))
+                                    other_addresses=item.other_addresses,
+                                    scope_id=item.scope_id))
         return batch
 
     def _refresh(self, stream: targets.TargetStream, scan_type: str) -> list[HostResult]:
@@ -402,6 +409,7 @@ class Session:
                 if host.status == "up":
                     self.stats.up += 1
                 self.reporter.host(host, scan_type=scan_type)
+                self.hosts_scanned += 1
 
     def _connect_scan_all(self, stream: targets.TargetStream, order: Sequence[int]) -> None:
         """nmap's main loop: fill a scan group host by host, scan it, report it, repeat."""

@@ -217,7 +217,7 @@ def run_phase(
         tick = on_tick
     started = time.monotonic()
     loop = ConnectLoop(
-        scheduler, [(h.family, h.address) for h in hosts],
+        scheduler, [(h.family, h.address, h.scope_id) for h in hosts],
         trace=bridge.trace if traced and bridge.tracing() else None, warn=bridge.warn,
         tick=tick, setup=setup,
     )

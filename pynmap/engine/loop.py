@@ -47,6 +47,9 @@ RESOURCE_ERRNOS = frozenset(
         errno.EADDRINUSE,
     }
 )
+# bind() out of local ports, for now (EADDRNOTAVAIL there means an address no
+# interface has: never bindable).
+_BIND_SHORTAGE = frozenset({errno.EADDRINUSE, errno.ENOBUFS, errno.ENOMEM})
 _LINGER_RST = struct.pack("ii", 1, 0)
 # What SO_ERROR says of a connection that was established before the peer
 # reset it (a reset in SYN-SENT is ECONNREFUSED instead).
@@ -61,6 +64,7 @@ _IN_PROGRESS = "Operation now in progress"
 # Source addresses (-S) that failed to bind: nmap tries once per process, not
 # once per phase, so its complaint is printed once in all.
 _UNBINDABLE: set[str] = set()
+_BIND_WARNED: set[str] = set()  # complained about (also those only short of ports for a while)
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,8 @@ def _same_endpoint(local: tuple[str, int], remote: tuple[str, int], family: int)
 class ConnectLoop:
     """Runs one scheduler to completion over real sockets.
 
-    `targets[i]` is (family, address) for the scheduler's host i.  `trace`
+    `targets[i]` is (family, address, IPv6 scope id or 0) for the scheduler's
+    host i.  `trace`
     receives every connect() event as --packet-trace shows it; `warn`
     receives nmap's stderr warnings.
     """
@@ -145,7 +150,7 @@ class ConnectLoop:
     def __init__(
         self,
         scheduler: Scheduler,
-        targets: Sequence[tuple[int, str]],
+        targets: Sequence[tuple[int, str, int]],
         *,
         trace: Trace | None = None,
         warn: Warn | None = None,
@@ -226,7 +231,7 @@ class ConnectLoop:
     # ---------------------------------------------------------------- probes
 
     def _start(self, probe: Probe) -> None:
-        family, address = self.targets[probe.host]
+        family, address, scope = self.targets[probe.host]
         try:
             sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
         except OSError as exc:
@@ -235,11 +240,17 @@ class ConnectLoop:
                 return
             raise SystemFatal("Socket creation in sendConnectScanProbe", exc.errno or 0) from None
         if self.setup is not None:
-            self._prepare(sock, family)
+            short = self._prepare(sock, family)
+            if short:
+                sock.close()
+                self._short_of(probe, short)
+                return
         # The round's `now` is stale by the time a long batch gets here; the
         # RTT sample should start at the real connect().
         probe.sent = self.clock()
-        err = sock.connect_ex((address, probe.port))
+        # A link-local IPv6 address means nothing without its interface: the
+        # scope id must reach connect() (EINVAL otherwise).
+        err = sock.connect_ex((address, probe.port, 0, scope) if scope else (address, probe.port))
         fd = sock.fileno()
         probe.handle = fd
         self.socks[fd] = sock
@@ -258,17 +269,29 @@ class ConnectLoop:
             # Finished at once (loopback can refuse or accept inside connect()).
             self._complete(probe, err, self.clock())
 
-    def _prepare(self, sock: socket.socket, family: int) -> None:
-        """-S, -e and --ttl on a new socket, with nmap's messages when they fail."""
+    def _prepare(self, sock: socket.socket, family: int) -> int:
+        """-S, -e and --ttl on a new socket, with nmap's messages when they fail.
+        Returns the errno of a shortage of local ports (the probe must wait), else 0."""
         setup = self.setup
         assert setup is not None
         if setup.source and setup.source not in _UNBINDABLE:
             try:
+                # bind() takes a local port for itself alone (connect() shares
+                # one between destinations), so many probes in flight can run
+                # the range out: EADDRINUSE.
                 sock.bind((setup.source, 0))
             except OSError as exc:
-                self.warn(f"init_socket: Problem binding source address ({setup.source}), "
-                          f"errno: {exc.errno}")
-                self.warn(f"bind: {os.strerror(exc.errno or 0)}")
+                err = exc.errno or 0
+                if setup.source not in _BIND_WARNED:
+                    _BIND_WARNED.add(setup.source)
+                    self.warn(f"init_socket: Problem binding source address ({setup.source}), "
+                              f"errno: {err}")
+                    self.warn(f"bind: {os.strerror(err)}")
+                if err in _BIND_SHORTAGE:
+                    # nmap then connects from any address and reports the
+                    # resulting EADDRNOTAVAIL as a port state; waiting for a
+                    # port keeps both the -S address and the port's true state.
+                    return err
                 _UNBINDABLE.add(setup.source)  # then it scans without the binding
         if setup.device:
             try:
@@ -283,11 +306,21 @@ class ConnectLoop:
                            if family == socket.AF_INET6 else (socket.IPPROTO_IP, socket.IP_TTL))
             with contextlib.suppress(OSError):
                 sock.setsockopt(level, name, setup.ttl)
+        return 0
 
     def _complete(self, probe: Probe, err: int, now: float, *, late: bool = False) -> None:
         """The connect() of `probe` finished with `err`; tell the scheduler
         (`late`: found only by the check at expiry)."""
         fd = probe.handle
+        if err in _RESET_AFTER_CONNECT:
+            # The handshake completed and the peer reset (a service that
+            # accepts and closes at once) before SO_ERROR was read.  nmap
+            # complains and ignores the answer, and a port whose retry meets
+            # the same race ends up filtered; the port is open.
+            if self.trace:
+                self.trace(probe.host, probe.port, os.strerror(err))
+            self.warn(strange_message(self.targets[probe.host][1], err))
+            err = 0
         outcome = classify(err)
         if self.trace:
             self.trace(probe.host, probe.port, outcome.text)
@@ -300,7 +333,7 @@ class ConnectLoop:
             and self._ephemeral[0] <= probe.port <= self._ephemeral[1]
             and not probe.ping
             and not self.sched.ping_scan
-            and self._self_connected(fd, *self.targets[probe.host], probe.port)
+            and self._self_connected(fd, *self.targets[probe.host][:2], probe.port)
         ):
             self._close(fd)
             self.sched.on_timeout(probe, now)
@@ -388,6 +421,11 @@ class ConnectLoop:
         self.sched.on_unsent(probe, now)
         self.sched.limit_sockets(len(self.socks))
         if not self.socks:
+            if err == errno.EMFILE:
+                # Our own descriptor table is full and none of it is ours to
+                # close: waiting cannot help (no other thread frees any).
+                # nmap's fatal error, at once.
+                raise SystemFatal("Socket creation in sendConnectScanProbe", err)
             if self._starved_since is None:
                 self._starved_since = now
             elif now - self._starved_since > _GIVE_UP_AFTER:

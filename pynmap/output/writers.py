@@ -686,7 +686,8 @@ class Reporter:
             "exit": exit_status,
             "errormsg": errormsg,
             "up": stats.up,
-            "down": stats.total - stats.up,
+            # unsigned in nmap: a fatal error mid-scan can leave more up than done
+            "down": (stats.total - stats.up) % 2**32,
             "total": stats.total,
         }
         text = self._m_xml.runstats(r)

@@ -164,6 +164,13 @@ if spec.get("deaf"):
             time.sleep(max(0.0, timeout))
             return []
     select.epoll = Deaf
+if spec.get("reset_when_connected"):
+    # Every connection is reset by its peer before SO_ERROR is read (a
+    # service that accepts and closes with RST at once, and a slow reader).
+    import errno
+    from pynmap.engine.loop import ConnectLoop
+    real_so_error = ConnectLoop._so_error
+    ConnectLoop._so_error = lambda self, fd: real_so_error(self, fd) or errno.ECONNRESET
 if spec.get("late_errno"):
     from pynmap.engine.loop import ConnectLoop
     ConnectLoop._late_answer = lambda self, fd: spec["late_errno"]
@@ -475,6 +482,17 @@ def test_answers_found_only_at_expiry_give_the_true_states(lab: Netns) -> None:
     # would be at least the 200 ms timeout)
     assert host["srtt"] == -1
     assert got["elapsed"] < 5
+
+
+def test_a_connection_reset_before_it_is_read_is_an_open_port(lab: Netns) -> None:
+    # ECONNRESET from SO_ERROR: the handshake completed, then the peer reset.
+    # nmap ignores such an answer (and its retry may meet the same race, which
+    # makes the port filtered); the port is open.
+    got = engine(lab, {"hosts": ["127.0.0.1"], "ports": [22, 8080, RESETS, 1], "Pn": True,
+                       "reset_when_connected": True, "timing": QUICK})
+    assert got["hosts"][0]["other"] == {
+        "22": ["open", "syn-ack"], "8080": ["open", "syn-ack"], str(RESETS): ["open", "syn-ack"]}
+    assert got["hosts"][0]["closed"] == 1
 
 
 def test_a_late_answer_that_decides_nothing_times_out(lab: Netns) -> None:

@@ -12,6 +12,7 @@ connection attempts are dropped.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import resource
 import shutil
@@ -19,14 +20,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from lxml import etree
 
-from tests.support.netns import Netns, base_env, listening, netns_for_tests, pynmap_command
+from tests.support.compare import Run, assert_same
+from tests.support.lab.results import port_table
+from tests.support.netns import (
+    Netns,
+    base_env,
+    listening,
+    netns_for_tests,
+    nmap_command,
+    pynmap_command,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -34,6 +43,7 @@ OPEN = (22, 1500, 33306)
 DROPPED = 1999  # a lone filtered port among the first 2000
 DROP_RANGE = range(45000, 45100)  # silent sockets held while the descriptors are few
 CAPTURED = 2222  # the port of the packet capture
+FATAL_EMFILE = "Socket creation in sendConnectScanProbe: Too many open files (24)\n"
 
 
 @pytest.fixture(scope="module")
@@ -46,43 +56,48 @@ def ns() -> Iterator[Netns]:
             yield space
 
 
-def _scan(ns: Netns, workdir: Path, args: list[str], *, nofile: int | None = None
+Limits = dict[int, int]  # resource.RLIMIT_* -> soft and hard limit of the run
+
+
+def _run(ns: Netns, workdir: Path, args: list[str], *, command: list[str] | None = None,
+         limits: Limits | None = None, timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
+    """pynmap (or `command`, e.g. nmap_command()) inside `ns` under `limits`."""
+    def apply() -> None:
+        for which, value in (limits or {}).items():
+            resource.setrlimit(which, (value, value))
+
+    env = base_env(workdir)
+    return subprocess.run([*ns.exec_prefix(), *(command or pynmap_command()), *args],
+                          cwd=workdir, env=env, capture_output=True, timeout=timeout,
+                          preexec_fn=apply if limits else None)
+
+
+def _scan(ns: Netns, workdir: Path, args: list[str], *, nofile: int | None = None,
+          command: list[str] | None = None, limits: Limits | None = None
           ) -> tuple[subprocess.CompletedProcess[bytes], dict[int, tuple[str, str]]]:
-    """Run pynmap with -oX; returns the run and every scanned port's (state, reason),
-    the collapsed ones included (their <extrareasons> list them)."""
+    """Run pynmap (or `command`) with -oX; returns the run and every scanned port's
+    (state, reason), the collapsed ones included (their <extrareasons> list them)."""
     xml = workdir / "out.xml"
-    limit = None
+    limits = dict(limits or {})
     if nofile is not None:
-        def limit() -> None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-    done = subprocess.run([*ns.exec_prefix(), *pynmap_command(), *args, "-oX", str(xml)],
-                          cwd=workdir, env=base_env(workdir), capture_output=True,
-                          timeout=300, preexec_fn=limit)
-    root = etree.parse(str(xml)).getroot()
-    host = root.find("host")
-    assert host is not None, done.stderr
-    ports: dict[int, tuple[str, str]] = {}
-    for port in host.iter("port"):
-        state = port.find("state")
-        ports[int(port.get("portid"))] = (state.get("state"), state.get("reason"))
-    for extra in host.iter("extraports"):
-        for why in extra.iter("extrareasons"):
-            for item in why.get("ports").split(","):
-                first, _, last = item.partition("-")
-                for number in range(int(first), int(last or first) + 1):
-                    assert number not in ports, number
-                    ports[number] = (extra.get("state"), why.get("reason"))
-    return done, ports
+        limits[resource.RLIMIT_NOFILE] = nofile
+    done = _run(ns, workdir, [*args, "-oX", str(xml)], command=command, limits=limits)
+    table = port_table(xml.read_bytes())
+    assert len(table) == 1, done.stderr
+    return done, next(iter(table.values()))
 
 
-def _true_states(ports: range) -> dict[int, tuple[str, str]]:
+def _true_states(ports: Iterable[int], dropped: Iterable[int] = (DROPPED, *DROP_RANGE)
+                 ) -> dict[int, tuple[str, str]]:
     """What the namespace holds: listeners, DROPped ports, and the rest closed."""
     states = dict.fromkeys(ports, ("closed", "conn-refused"))
     for port in OPEN:
-        states[port] = ("open", "syn-ack")
-    for port in (DROPPED, *DROP_RANGE):
-        states[port] = ("filtered", "no-response")
-    return {port: states[port] for port in ports}
+        if port in states:
+            states[port] = ("open", "syn-ack")
+    for port in dropped:
+        if port in states:
+            states[port] = ("filtered", "no-response")
+    return dict(sorted(states.items()))
 
 
 @contextmanager
@@ -145,16 +160,105 @@ def test_every_port_under_ulimit_256(ns: Netns, tmp_path: Path) -> None:
     assert ports == _true_states(range(1, 65536))
 
 
-def test_busy_cores_change_no_state(ns: Netns, tmp_path: Path) -> None:
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
-    try:
-        for run in range(10):
-            workdir = tmp_path / str(run)
-            workdir.mkdir()
-            done, ports = _scan(ns, workdir, ["-sT", "-Pn", "-n", "-p", "1-2000", "127.0.0.1"])
-            assert done.returncode == 0 and done.stderr == b"", done.stderr
-            assert ports == _true_states(range(1, 2001)), f"run {run}"
-    finally:
-        for hog in hogs:
-            hog.kill()
-            hog.wait()
+def test_ulimit_64_keeps_every_state_as_nmap_does(ns: Netns, nmap_oracle: str,
+                                                   tmp_path: Path) -> None:
+    # `ulimit -n 64` (soft and hard): 101 silent ports need more sockets at
+    # once than there are descriptors
+    args = ["-sT", "-Pn", "-n", "-p", f"1-5000,{DROP_RANGE[0]}-{DROP_RANGE[-1]}", "127.0.0.1"]
+    truth = _true_states([*range(1, 5001), *DROP_RANGE])
+    (tmp_path / "nmap").mkdir()
+    nmap, nmap_ports = _scan(ns, tmp_path / "nmap", args, nofile=64, command=nmap_command())
+    assert nmap.returncode == 0 and nmap_ports == truth, f"harness: nmap\n{nmap.stderr!r}"
+    done, ports = _scan(ns, tmp_path, args, nofile=64)
+    assert done.returncode == 0 and done.stderr == b"", done.stderr
+    assert ports == truth
+
+
+def test_no_descriptor_left_for_a_socket_is_fatal_as_in_nmap(ns: Netns, nmap_oracle: str,
+                                                             tmp_path: Path) -> None:
+    """Six descriptors: stdio, two reports and the poller (pynmap) leave none for
+    a socket, and nothing the scan holds could be closed to make room: nmap's
+    fatal error at once, not a wait."""
+    args = ["-sT", "-Pn", "-n", "-p", "20-30", "-oX", "out.xml", "-oN", "out.nmap",
+            "127.0.0.1"]
+    runs = []
+    for name, command in (("nmap", nmap_command()), ("pynmap", pynmap_command())):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        # well below the 30 s pynmap would wait for a descriptor someone else frees
+        done = _run(ns, workdir, args, command=command,
+                    limits={resource.RLIMIT_NOFILE: 6}, timeout=20)
+        files = {out: (workdir / out).read_text() if (workdir / out).exists() else None
+                 for out in ("out.xml", "out.nmap")}
+        runs.append(Run(done.returncode, done.stdout.decode(), done.stderr.decode(), files))
+    nmap, pynmap = runs
+    assert nmap.exit == 1 and nmap.stderr == FATAL_EMFILE, f"harness: nmap\n{nmap.stderr}"
+    # pynmap scanning here instead would mean it holds fewer descriptors than
+    # this test counts on: fine, but then choose 5
+    assert_same(nmap, pynmap, args)
+
+
+@pytest.fixture(scope="module")
+def narrow() -> Iterator[Netns]:
+    """A namespace whose kernel hands out only 100 local ports (40000-40099),
+    201 silent ports among the first 5000, and 127.0.0.2 answering SYNs only
+    from 127.0.0.9, the address `-S` names."""
+    with netns_for_tests("pynmap-narrow") as space:
+        prefix = space.exec_prefix()
+        subprocess.run([*prefix, "sysctl", "-qw", "net.ipv4.ip_local_port_range=40000 40099"],
+                       check=True, timeout=30)
+        subprocess.run(["ip", "-n", space.name, "addr", "add", "127.0.0.9/32", "dev", "lo"],
+                       check=True, timeout=30)
+        for rule in (["--dport", str(DROPPED)], ["--dport", "3000:3199"],
+                     ["-d", "127.0.0.2", "!", "-s", "127.0.0.9"]):
+            subprocess.run([*prefix, "iptables", "-A", "INPUT", "-p", "tcp", "--syn", *rule,
+                            "-j", "DROP"], check=True, timeout=30)
+        with listening(space, OPEN, address="0.0.0.0"):
+            yield space
+
+
+NARROW_DROPPED = (DROPPED, *range(3000, 3200))
+
+
+def test_100_local_ports_for_5000_ports_as_nmap(narrow: Netns, nmap_oracle: str,
+                                                 tmp_path: Path) -> None:
+    # connect() shares a local port among destinations: no shortage, but
+    # nothing may be lost either
+    args = ["-sT", "-Pn", "-n", "-p", "1-5000", "127.0.0.1"]
+    truth = _true_states(range(1, 5001), NARROW_DROPPED)
+    (tmp_path / "nmap").mkdir()
+    nmap, nmap_ports = _scan(narrow, tmp_path / "nmap", args, command=nmap_command())
+    assert nmap.returncode == 0 and nmap_ports == truth, f"harness: nmap\n{nmap.stderr!r}"
+    done, ports = _scan(narrow, tmp_path, args)
+    assert done.returncode == 0 and done.stderr == b"", done.stderr
+    assert ports == truth
+
+
+def test_100_local_ports_bound_by_source_keep_source_and_states(narrow: Netns,
+                                                                 tmp_path: Path) -> None:
+    """bind() for -S takes a port of its own: 201 silent ports in flight run
+    the 100 out (EADDRINUSE).  nmap then connects unbound and reports the
+    EADDRNOTAVAIL that follows as "Strange read error" and the ports as
+    filtered (its result varies from run to run, so it is not run here).
+    pynmap waits for a port: every state true, and every SYN from 127.0.0.9
+    (127.0.0.2 drops the others)."""
+    args = ["-sT", "-Pn", "-n", "-S", "127.0.0.9", "-p", "1-5000", "127.0.0.2"]
+    done, ports = _scan(narrow, tmp_path, args)
+    assert done.returncode == 0, done.stderr
+    assert ports == _true_states(range(1, 5001), NARROW_DROPPED)
+    assert b"Strange" not in done.stderr and done.stderr.count(b"init_socket") <= 1, done.stderr
+
+
+def test_a_16_under_a_memory_cap(ns: Netns, tmp_path: Path) -> None:
+    """65536 targets under `ulimit -v` 72 MiB.  pynmap holds one host group at a
+    time: its address space peaks at about 50 MiB from a /18 on (30 MiB for
+    one target); keeping every host to the end would take 80 MiB.  nmap, under
+    the same cap, gives this same table (15 s for the two: checked by hand,
+    not here); the declared truth stands in for it."""
+    args = ["-sT", "-Pn", "-n", "-p", "22", "127.0.0.0/16", "-oX", "out.xml"]
+    done = _run(ns, tmp_path, args, limits={resource.RLIMIT_AS: 72 << 20})
+    assert done.returncode == 0 and done.stderr == b"", done.stderr
+    truth = {str(address): {22: ("closed", "conn-refused")}
+             for address in ipaddress.IPv4Network("127.0.0.0/16")}
+    truth["127.0.0.1"] = {22: ("open", "syn-ack")}  # the listeners are on 127.0.0.1 only
+    assert port_table((tmp_path / "out.xml").read_bytes()) == truth

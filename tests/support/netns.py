@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import resource
 import shlex
 import shutil
 import subprocess
@@ -189,8 +190,14 @@ def _run(
     stdin: str | bytes | None,
     env: Mapping[str, str] | None,
     timeout: float,
+    limits: Mapping[int, int] | None = None,
 ) -> Result:
     data = stdin.encode() if isinstance(stdin, str) else stdin
+
+    def apply_limits() -> None:
+        for which, value in (limits or {}).items():
+            resource.setrlimit(which, (value, value))
+
     done = subprocess.run(
         [*ns.exec_prefix(), *command],
         cwd=cwd,
@@ -199,6 +206,7 @@ def _run(
         capture_output=True,
         timeout=timeout,
         check=False,
+        preexec_fn=apply_limits if limits else None,
     )
     return Result(
         done.returncode,
@@ -229,9 +237,11 @@ def run_nmap(
     *,
     env: Mapping[str, str] | None = None,
     timeout: float = 120,
+    limits: Mapping[int, int] | None = None,
 ) -> Result:
-    """Run the real nmap (as argv[0] "pynmap") inside `ns`; returns (exit, stdout, stderr)."""
-    return _run([*nmap_command(), *args], ns, cwd, stdin, env, timeout)
+    """Run the real nmap (as argv[0] "pynmap") inside `ns`; returns (exit, stdout, stderr).
+    `limits`: resource.RLIMIT_* -> soft and hard limit of the run."""
+    return _run([*nmap_command(), *args], ns, cwd, stdin, env, timeout, limits)
 
 
 def run_pynmap(
@@ -242,9 +252,11 @@ def run_pynmap(
     *,
     env: Mapping[str, str] | None = None,
     timeout: float = 120,
+    limits: Mapping[int, int] | None = None,
 ) -> Result:
-    """Run pynmap inside `ns`; returns (exit, stdout, stderr)."""
-    return _run([*pynmap_command(), *args], ns, cwd, stdin, env, timeout)
+    """Run pynmap inside `ns`; returns (exit, stdout, stderr).
+    `limits`: resource.RLIMIT_* -> soft and hard limit of the run."""
+    return _run([*pynmap_command(), *args], ns, cwd, stdin, env, timeout, limits)
 
 
 _LISTENER = """
