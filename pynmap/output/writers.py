@@ -89,6 +89,7 @@ from pynmap.output.stencil import ListStencil, Rendered
 from pynmap.output.stylesheet import stylesheet_href
 from pynmap.plain import FrozenData, replace
 from pynmap.results import HostResult, RunStats
+from pynmap.stdio import open_output
 
 # (OutputSpec field, Reporter attribute, nmap's name for the file in its
 # open error), in the order nmap opens them.
@@ -254,7 +255,6 @@ class Reporter:
 
     def open_files(self) -> None:
         """Open the output files in nmap's order: normal, grepable, kiddie, XML."""
-        mode = "a" if self.spec.append else "w"
         for spec_field, attr, log_name in _FILES:
             path: str | None = getattr(self.spec, spec_field)
             if path is None:
@@ -263,9 +263,8 @@ class Reporter:
                 stream: TextIO = self._stdout
             else:
                 try:
-                    stream = open(  # noqa: SIM115 - kept open for the whole run
-                        path, mode, encoding="utf-8", errors="surrogateescape", newline=""
-                    )
+                    # write errors are dropped there, as nmap's fprintf() drops them
+                    stream = open_output(path, append=self.spec.append)
                 except OSError as exc:
                     raise SystemFatal(
                         f"Failed to open {log_name} output file {path} for writing",

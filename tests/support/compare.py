@@ -57,11 +57,14 @@ def run_one(
     outputs: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     timeout: float = 120,
+    shell: str | None = None,
 ) -> Run:
-    """Run `program` ("nmap" or "pynmap") in a fresh `workdir` prepared with `setup_files`."""
+    """Run `program` ("nmap" or "pynmap") in a fresh `workdir` prepared with `setup_files`;
+    `shell` as for tests.support.netns.run_pynmap."""
     _prepare(workdir, setup_files or {})
     runner = run_nmap if program == "nmap" else run_pynmap
-    return _collect(runner(args, ns, workdir, stdin, env=env, timeout=timeout), workdir, outputs)
+    result = runner(args, ns, workdir, stdin, env=env, timeout=timeout, shell=shell)
+    return _collect(result, workdir, outputs)
 
 
 def run_both(
@@ -74,6 +77,7 @@ def run_both(
     outputs: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     timeout: float = 120,
+    shell: str | None = None,
 ) -> tuple[Run, Run]:
     """Run nmap, then pynmap, with the same arguments, input files and stdin."""
     runs = tuple(
@@ -87,6 +91,7 @@ def run_both(
             outputs=outputs,
             env=env,
             timeout=timeout,
+            shell=shell,
         )
         for program in ("nmap", "pynmap")
     )

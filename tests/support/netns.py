@@ -172,8 +172,12 @@ def _run(
     stdin: str | bytes | None,
     env: Mapping[str, str] | None,
     timeout: float,
+    shell: str | None = None,
 ) -> Result:
     data = stdin.encode() if isinstance(stdin, str) else stdin
+    if shell is not None:
+        # a sh script that runs the command as "$@", e.g. 'exec "$@" >/dev/full'
+        command = ["/bin/sh", "-c", shell, "sh", *command]
     done = subprocess.run(
         [*ns.exec_prefix(), *command],
         cwd=cwd,
@@ -198,9 +202,10 @@ def run_nmap(
     *,
     env: Mapping[str, str] | None = None,
     timeout: float = 120,
+    shell: str | None = None,
 ) -> Result:
     """Run the real nmap (as argv[0] "pynmap") inside `ns`; returns (exit, stdout, stderr)."""
-    return _run([*nmap_command(), *args], ns, cwd, stdin, env, timeout)
+    return _run([*nmap_command(), *args], ns, cwd, stdin, env, timeout, shell)
 
 
 def run_pynmap(
@@ -211,9 +216,14 @@ def run_pynmap(
     *,
     env: Mapping[str, str] | None = None,
     timeout: float = 120,
+    shell: str | None = None,
 ) -> Result:
-    """Run pynmap inside `ns`; returns (exit, stdout, stderr)."""
-    return _run([*pynmap_command(), *args], ns, cwd, stdin, env, timeout)
+    """Run pynmap inside `ns`; returns (exit, stdout, stderr).
+
+    `shell` (both runners): a sh script that runs the program as "$@", for
+    redirections such as 'exec "$@" >&-'.
+    """
+    return _run([*pynmap_command(), *args], ns, cwd, stdin, env, timeout, shell)
 
 
 _LISTENER = """

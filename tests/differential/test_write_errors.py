@@ -1,0 +1,145 @@
+"""Outputs that cannot be written, closed pipes and closed descriptors, against nmap.
+
+nmap writes every output with stdio and does not look at the result, so a
+write that fails (a full device, EIO, a closed pipe with SIGPIPE ignored, a
+closed descriptor) loses only what was being written: the scan finishes,
+the other outputs are complete and the exit status is unchanged.  An output
+file that cannot be opened, or a target list that cannot be read, is nmap's
+fatal error instead.  Each case runs both programs with the same shell
+redirections in tests.support.loopback_ports' namespace (127.0.0.1 has ports
+22 and 3306 open, 45000-45099 dropped) and compares exit status, stdout,
+stderr and every output file after the mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.support.compare import Run, assert_same, run_both
+from tests.support.netns import Netns
+
+pytestmark = [pytest.mark.nmap, pytest.mark.lab]
+
+SCAN = ["-n", "-p", "22,80", "127.0.0.1"]
+NORMAL_DONE = "# Nmap done at "
+
+
+def _both(ns: Netns, tmp_path: Path, args: Sequence[str], *, shell: str | None = None,
+          outputs: Sequence[str] = (), setup_files: dict[str, str] | None = None,
+          ) -> tuple[Run, Run]:
+    nmap, pynmap = run_both(args, ns, tmp_path, shell=shell, outputs=outputs,
+                            setup_files=setup_files)
+    return nmap, pynmap
+
+
+def _complete_report(run: Run) -> None:
+    """The scan's stdout as the namespace makes it: 22 open, 80 closed, and the end line."""
+    assert "22/tcp open" in run.stdout and "80/tcp closed" in run.stdout, run
+    assert "Nmap done: 1 IP address (1 host up)" in run.stdout, run
+
+
+# ------------------------------------------------------------ a failing output
+
+
+@pytest.mark.parametrize(("args", "shell", "outputs"), [
+    pytest.param([*SCAN, "-oN", "/dev/full"], None, (), id="oN-dev-full"),
+    pytest.param([*SCAN, "-oN", "/proc/version"], None, (), id="oN-EIO"),
+    pytest.param([*SCAN, "-oX", "/dev/full", "-oN", "out.nmap"], None, ("out.nmap",),
+                 id="oX-dev-full-oN-file"),
+])
+def test_a_failing_output_file_loses_only_its_own_text(
+    ports_ns: Netns, tmp_path: Path, args: list[str], shell: str | None,
+    outputs: tuple[str, ...],
+) -> None:
+    nmap, pynmap = _both(ports_ns, tmp_path, args, shell=shell, outputs=outputs)
+    assert nmap.exit == 0 and nmap.stderr == "", nmap
+    _complete_report(nmap)
+    for name in outputs:
+        assert NORMAL_DONE in (nmap.files[name] or ""), nmap.files
+    assert_same(nmap, pynmap, args)
+
+
+def test_stdout_on_a_full_device(ports_ns: Netns, tmp_path: Path) -> None:
+    args = [*SCAN, "-oX", "out.xml", "-oN", "out.nmap"]
+    nmap, pynmap = _both(ports_ns, tmp_path, args, shell='exec "$@" >/dev/full',
+                         outputs=("out.xml", "out.nmap"))
+    assert nmap.exit == 0 and nmap.stdout == "" and nmap.stderr == "", nmap
+    assert (nmap.files["out.xml"] or "").endswith("</nmaprun>\n")
+    assert NORMAL_DONE in (nmap.files["out.nmap"] or "")
+    assert_same(nmap, pynmap, args)
+
+
+def test_stdout_closed(ports_ns: Netns, tmp_path: Path) -> None:
+    """`>&-`: every write to stdout fails (EBADF); nothing else changes."""
+    nmap, pynmap = _both(ports_ns, tmp_path, SCAN, shell='exec "$@" >&-')
+    assert nmap.exit == 0 and nmap.stdout == "" and nmap.stderr == "", nmap
+    assert_same(nmap, pynmap, SCAN)
+
+
+def test_target_list_from_a_closed_stdin(ports_ns: Netns, tmp_path: Path) -> None:
+    """`-iL - <&-`: reading fails at once, which is an empty list, not an error."""
+    args = ["-n", "-p", "22", "-iL", "-"]
+    nmap, pynmap = _both(ports_ns, tmp_path, args, shell='exec "$@" <&-')
+    assert nmap.exit == 0, nmap
+    assert "WARNING: No targets were specified" in nmap.stderr
+    assert_same(nmap, pynmap, args)
+
+
+def test_usage_error_with_stderr_on_a_full_device(ports_ns: Netns, tmp_path: Path) -> None:
+    args = ["--bogus", "127.0.0.1"]
+    nmap, pynmap = _both(ports_ns, tmp_path, args, shell='exec "$@" 2>/dev/full')
+    assert nmap.exit == 255 and nmap.stderr == "", nmap
+    assert_same(nmap, pynmap, args)
+
+
+# ------------------------------------------------------------------ a closed pipe
+
+
+@pytest.mark.parametrize("reader", ["head -3", "grep -q open"])
+def test_closed_pipe_leaves_complete_files(ports_ns: Netns, tmp_path: Path, reader: str) -> None:
+    """`| head -3`: the reader is gone before the scan ends (one host at a time,
+    each waiting on a dropped port); the rest of stdout is lost, nothing else."""
+    args = ["-n", "--max-hostgroup", "1", "--initial-rtt-timeout", "50ms",
+            "--max-rtt-timeout", "100ms", "-p", "22,80,45000", "-oX", "out.xml",
+            "-oN", "out.nmap", "127.0.0.1-2"]
+    # the program's own exit status is kept in a file: the pipeline's is the reader's
+    shell = f'{{ "$@"; echo $? >status; }} | {reader}'
+    nmap, pynmap = _both(ports_ns, tmp_path, args, shell=shell,
+                         outputs=("status", "out.xml", "out.nmap"))
+    assert nmap.files["status"] == "0\n" and nmap.stderr == "", nmap
+    assert (nmap.files["out.xml"] or "").count("</host>") == 2
+    assert (nmap.files["out.xml"] or "").endswith("</nmaprun>\n")
+    assert NORMAL_DONE in (nmap.files["out.nmap"] or "")
+    assert_same(nmap, pynmap, args)
+
+
+# ------------------------------------------------ files that cannot be opened
+
+
+@pytest.mark.parametrize("args", [
+    pytest.param([*SCAN, "-oN", "/nonexistent/x"], id="oN-no-directory"),
+    pytest.param([*SCAN, "-oN", "adir"], id="oN-a-directory"),
+    pytest.param([*SCAN, "-oG", "out.gnmap", "-oX", "adir"], id="oX-a-directory"),
+    pytest.param(["-n", "-p", "22", "-iL", "missing.txt"], id="iL-missing"),
+])
+def test_unopenable_file_is_fatal(ports_ns: Netns, tmp_path: Path, args: list[str]) -> None:
+    nmap, pynmap = _both(ports_ns, tmp_path, args, outputs=("out.gnmap",),
+                         setup_files={"adir/keep": ""})
+    assert nmap.exit == 1 and nmap.stderr.startswith("Failed to open "), nmap
+    assert_same(nmap, pynmap, args)
+
+
+def test_unreadable_target_list(ports_ns: Netns, tmp_path: Path) -> None:
+    """A list the user may not read (root without CAP_DAC_OVERRIDE: mode 000 holds)."""
+    args = ["-n", "-p", "22", "-iL", "targets.txt"]
+    shell = ('chmod 000 targets.txt && '
+             'exec setpriv --bounding-set -dac_override,-dac_read_search "$@"')
+    nmap, pynmap = _both(ports_ns, tmp_path, args, shell=shell,
+                         setup_files={"targets.txt": "127.0.0.1\n"})
+    assert nmap.exit == 1, nmap
+    assert nmap.stderr == ("Failed to open input file targets.txt for reading: "
+                           "Permission denied (13)\n")
+    assert_same(nmap, pynmap, args)
