@@ -43,8 +43,15 @@ def _stop(signo: int, frame: FrameType | None) -> None:
     raise Interrupted(signo)
 
 
+# Set by take_inherited: pynmap is the process (its command line, not a caller's
+# run_cli in-process), so the signals are its to take.
+_taken = False
+
+
 def take_inherited() -> None:
     """At start: SIGPIPE ignored; each stopping signal that is not ignored stops the scan."""
+    global _taken
+    _taken = True
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     for signo in STOPPING:
         if signal.getsignal(signo) is not signal.SIG_IGN:
@@ -53,7 +60,10 @@ def take_inherited() -> None:
 
 def take_interactive() -> None:
     """nmap's handlers without --noninteractive: SIGINT, SIGTERM and SIGQUIT stop the
-    scan even when they were inherited as ignored."""
+    scan even when they were inherited as ignored.  Nothing unless take_inherited()
+    ran: a program that calls pynmap's run_cli keeps its own handlers."""
+    if not _taken:
+        return
     for signo in INTERACTIVE:
         signal.signal(signo, _stop)
 

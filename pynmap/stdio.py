@@ -113,5 +113,11 @@ def open_output(path: str, *, append: bool) -> TextIO:
 def stdin_words_stream() -> TextIO:
     """-iL -: standard input as text; undecodable bytes survive, CR is not translated,
     and a read error (a closed stdin, a directory) ends the list."""
-    source = io.BufferedReader(_Source(0))
+    import sys
+
+    given = sys.stdin
+    if given is not None and given is not sys.__stdin__ and hasattr(given, "buffer"):
+        source = given.buffer  # a stream a caller of run_cli put in its place
+    else:
+        source = io.BufferedReader(_Source(0))
     return io.TextIOWrapper(source, encoding="utf-8", errors="surrogateescape", newline="")

@@ -131,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     prog = program_name(args[0]) if args else "pynmap"
     # Failed writes are dropped as nmap's stdio drops them (pynmap.stdio); a
     # descriptor closed at start (`>&-`) is written to all the same, as nmap does.
-    sys.stdout = standard_stream(1, sys.stdout)
-    sys.stderr = standard_stream(2, sys.stderr)
+    # (Streams a caller put in their place, as pytest's capsys does, are left alone.)
+    if sys.stdout is None or sys.stdout is sys.__stdout__:
+        sys.stdout = standard_stream(1, sys.stdout)
+    if sys.stderr is None or sys.stderr is sys.__stderr__:
+        sys.stderr = standard_stream(2, sys.stderr)
     signals.take_inherited()
     try:
         return _main(args, prog)
