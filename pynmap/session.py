@@ -31,6 +31,7 @@ from pynmap.pacing import ENV_VAR as PACING_VAR
 from pynmap.pacing import choose_pacing
 from pynmap.progress import ProgressMeter, StatsSchedule, status_line
 from pynmap.results import HostResult, RunStats, Times
+from pynmap.stdio import WriteFailed
 from pynmap.tty import Keyboard
 
 if TYPE_CHECKING:
@@ -182,6 +183,10 @@ class Session:
             self.stats_schedule = StatsSchedule.starting(o.start_time, o.stats_every)
         try:
             return self._run_opened()
+        except WriteFailed as err:
+            # nmap's counts at that moment: the host being reported is up, not yet scanned
+            self.reporter.fatal(err, stats=RunStats(total=self.hosts_scanned, up=self.stats.up))
+            return err.exit_code
         except NmapError as err:
             self.reporter.fatal(err)
             return err.exit_code

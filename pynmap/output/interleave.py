@@ -26,8 +26,10 @@ from itertools import pairwise
 Key = tuple[int, ...]
 Piece = tuple[Key, int, int, str, str]  # key, call number within the key, log order, format, text
 
-# nmap's log order (the bits of LOG_NORMAL, LOG_MACHINE, LOG_SKID, LOG_XML)
-LOG_ORDER = {"normal": 0, "grepable": 1, "kiddie": 2, "xml": 3}
+# nmap's log order (the bits of LOG_NORMAL, LOG_MACHINE, LOG_SKID, LOG_XML, and
+# LOG_STDOUT, the interactive stdout, last: pynmap.output.writers cuts its text
+# like the normal one when it writes a report piece by piece)
+LOG_ORDER = {"normal": 0, "grepable": 1, "kiddie": 2, "xml": 3, "stdout": 4}
 
 # The steps of one host report, in the order nmap makes its calls.
 _HOST_OPEN = (0,)  # XML <host ...>
@@ -228,7 +230,9 @@ def _grepable_host(text: str, kind: str) -> list[tuple[Key, str]]:
         else:
             out.append((_PORTS_FIELD, "\tPorts: "))
             for i, item in enumerate(ports.split(", ")):
-                out.append(((_PORT, i, 0), item if i == 0 else ", " + item))
+                if i:
+                    out.append(((_PORT, i, 0), ", "))  # a call of its own
+                out.append(((_PORT, i, 0), item))
             if sep:
                 out.append((_IGNORED_FIELD, sep + ignored))
         out.append((_HOST_END, "\n"))

@@ -67,10 +67,11 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from types import EllipsisType
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from pynmap.errors import Fatal, NmapError, PlainExit, SystemFatal
 from pynmap.output import fmt
@@ -89,16 +90,18 @@ from pynmap.output.stencil import ListStencil, Rendered
 from pynmap.output.stylesheet import stylesheet_href
 from pynmap.plain import FrozenData, replace
 from pynmap.results import HostResult, RunStats
-from pynmap.stdio import open_output
+from pynmap.stdio import LogFile, open_output
 
 # (OutputSpec field, Reporter attribute, nmap's name for the file in its
-# open error), in the order nmap opens them.
+# open error, its log type), in the order nmap opens them.
 _FILES = (
-    ("normal", "_normal", "normal"),
-    ("grepable", "_grep", "machine"),
-    ("kiddie", "_skid", "$Cr!pT |<!dd!3"),
-    ("xml", "_xml", "XML"),
+    ("normal", "_normal", "normal", 1),
+    ("grepable", "_grep", "machine", 2),
+    ("kiddie", "_skid", "$Cr!pT |<!dd!3", 4),
+    ("xml", "_xml", "XML", 8),
 )
+# The XML elements a host report opens, which nmap's fatal() closes.
+_XML_NESTING = re.compile(r"<(/?)(host|ports)[ >]")
 # Each format's Reporter attribute, in nmap's log order (its LOG_* bits).
 _LOG_ORDER = (("normal", "_normal"), ("grepable", "_grep"), ("kiddie", "_skid"), ("xml", "_xml"))
 # nmap formats its error message into a 1024-byte buffer.
@@ -218,6 +221,8 @@ class Reporter:
         self._skid: TextIO | None = None
         self._xml: TextIO | None = None
         self._owned: list[TextIO] = []
+        self._logs: list[LogFile] = []  # the output files (self._owned, as what they are)
+        self._xml_open: list[str] = []  # <host>, <ports> left open by a report cut short
         self._xml_root = False  # <nmaprun> has been opened
         self._xml_done = False  # </nmaprun> has been written
         self._start: float | None = None
@@ -255,7 +260,7 @@ class Reporter:
 
     def open_files(self) -> None:
         """Open the output files in nmap's order: normal, grepable, kiddie, XML."""
-        for spec_field, attr, log_name in _FILES:
+        for spec_field, attr, log_name, logt in _FILES:
             path: str | None = getattr(self.spec, spec_field)
             if path is None:
                 continue
@@ -264,12 +269,14 @@ class Reporter:
             else:
                 try:
                     # write errors are dropped there, as nmap's fprintf() drops them
-                    stream = open_output(path, append=self.spec.append)
+                    log = open_output(path, append=self.spec.append, logt=logt)
                 except OSError as exc:
                     raise SystemFatal(
                         f"Failed to open {log_name} output file {path} for writing",
                         exc.errno or 0,
                     ) from None
+                self._logs.append(log)
+                stream = cast(TextIO, log)
                 self._owned.append(stream)
             setattr(self, attr, stream)
         on_stdout = tuple(name for name, attr in _LOG_ORDER if getattr(self, attr) is self._stdout)
@@ -281,6 +288,7 @@ class Reporter:
         for stream in self._owned:
             stream.close()
         self._owned.clear()
+        self._logs.clear()
         self._normal = self._grep = self._skid = self._xml = None
 
     def _flush_all(self) -> None:
@@ -520,9 +528,37 @@ class Reporter:
         view = build_host_view(host, "list", self._opts, self._service_name)
         return (self._m_normal.host(view, False), self._m_grep.host(view), self._m_xml.host(view))
 
+    def _failing(self) -> bool:
+        return any(log.failed for log in self._logs)
+
+    def _write_host_pieces(self, console: str, rendered: Rendered, kind: str) -> None:
+        """A host's report in nmap's pieces and order (its log_write calls), to each
+        stream: once an output file has failed, nmap's fatal error comes at the
+        write that overflows its buffer, and leaves what nmap's leaves."""
+        normal, grep, xml = rendered
+        streams = {"normal": self._normal, "grepable": self._grep, "kiddie": self._skid,
+                   "xml": self._xml, "stdout": self._out}
+        texts = {"normal": normal, "grepable": grep, "kiddie": normal, "xml": xml,
+                 "stdout": console}
+        present = [(name, texts[name]) for name, stream in streams.items() if stream is not None]
+        for name, piece in host_pieces(kind, present):
+            stream = streams[name]
+            assert stream is not None
+            if name == "xml":
+                for closing, element in _XML_NESTING.findall(piece):
+                    if closing:
+                        self._xml_open.pop()
+                    else:
+                        self._xml_open.append(element)
+            stream.write(kiddie(piece, self._rng) if name == "kiddie" else piece)
+
     def _write_host(self, console: str, rendered: Rendered, kind: str, *,
                     throttle: bool = False) -> None:
         normal, grep, xml = rendered
+        if self._logs and not self._shared and self._failing():
+            self._write_host_pieces(console, rendered, kind)
+            self._flush_outputs()
+            return
         if self._out is not None:
             self._out.write(console)
         if self._shared:
@@ -543,6 +579,9 @@ class Reporter:
         if throttle:
             now = time.monotonic()
             if now - self._last_flush < _LIST_FLUSH:
+                if self._failing():
+                    for log in self._logs:
+                        log.mark()  # nmap's flush, for the count of a failing file
                 return
             self._last_flush = now
         self._flush_outputs()
@@ -592,7 +631,7 @@ class Reporter:
             "exit": exit_status,
             "errormsg": errormsg,
             "up": stats.up,
-            "down": stats.total - stats.up,
+            "down": (stats.total - stats.up) % (1 << 32),  # nmap's unsigned count
             "total": stats.total,
         }
         text = self._m_xml.runstats(r)
@@ -670,6 +709,9 @@ class Reporter:
             end = time.time()
         if elapsed is None:
             elapsed = end - self._start if self._start is not None else 0.0
+        if self._xml is not None:
+            while self._xml_open:  # a host report cut short by the error
+                self._xml.write(f"</{self._xml_open.pop()}>\n")
         self._runstats(
             stats=stats or RunStats(),
             end=end,

@@ -13,13 +13,15 @@ stderr and every output file after the mask.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from tests.support.compare import Run, assert_same, run_both
-from tests.support.netns import Netns
+from tests.support.mask import mask
+from tests.support.netns import Netns, listening, netns_for_tests
 
 pytestmark = [pytest.mark.nmap, pytest.mark.lab]
 
@@ -142,4 +144,64 @@ def test_unreadable_target_list(ports_ns: Netns, tmp_path: Path) -> None:
     assert nmap.exit == 1, nmap
     assert nmap.stderr == ("Failed to open input file targets.txt for reading: "
                            "Permission denied (13)\n")
+    assert_same(nmap, pynmap, args)
+
+
+# ------------------------------------------- a write that overflows stdio's buffer
+
+# nmap checks each fwrite() to an output file: one that does not fit in the
+# 4 KiB left in the FILE's buffer makes stdio write it out, and if that fails
+# nmap quits: `Failed to write N bytes of data to (logt==L) stream` (exit 1),
+# its XML closed with that message.  300 open ports make a port table of 7 KiB.
+MANY_OPEN = range(10000, 10300)
+BIG = ["-n", "-p", f"{MANY_OPEN[0]}-{MANY_OPEN[-1]}", "127.0.0.1"]
+
+
+@pytest.fixture(scope="module")
+def many_open_ns(nmap_oracle: str) -> Iterator[Netns]:
+    with netns_for_tests("pynmap-wfull") as ns, listening(ns, MANY_OPEN):
+        yield ns
+
+
+@pytest.mark.parametrize(("args", "outputs", "logt", "size"), [
+    pytest.param([*BIG, "-oN", "/dev/full", "-oX", "out.xml", "-oG", "out.gnmap"],
+                 ("out.xml", "out.gnmap"), 1, 7322, id="normal"),
+    pytest.param([*BIG, "-oG", "/dev/full", "-oX", "out.xml", "-oN", "out.nmap"],
+                 ("out.xml", "out.nmap"), 2, 19, id="grepable"),
+    pytest.param([*BIG, "-oS", "/dev/full", "-oX", "out.xml", "-oN", "out.nmap"],
+                 ("out.xml", "out.nmap"), 4, 7322, id="kiddie"),
+    pytest.param([*BIG, "-oN", "/proc/version", "-oX", "out.xml"], ("out.xml",), 1, 7322,
+                 id="normal-EIO"),
+])
+def test_overflowing_write_to_a_failing_file_is_fatal(
+    many_open_ns: Netns, tmp_path: Path, args: list[str], outputs: tuple[str, ...],
+    logt: int, size: int,
+) -> None:
+    nmap, pynmap = _both(many_open_ns, tmp_path, args, outputs=outputs)
+    message = (f"Failed to write {size} bytes of data to (logt=={logt}) stream. "
+               "fwrite returned 0.  Quitting.")
+    assert (nmap.exit, nmap.stderr) == (1, f"{message}\nQUITTING!\n"), nmap
+    assert f'errormsg="{message}"' in (nmap.files["out.xml"] or "")
+    assert_same(nmap, pynmap, args)
+
+
+def test_overflowing_xml_write(many_open_ns: Netns, tmp_path: Path) -> None:
+    """nmap writes XML attribute by attribute, pynmap a <port> element at a time: the
+    failing write is another size and comes a few ports earlier (README)."""
+    args = [*BIG, "-oX", "/dev/full", "-oN", "out.nmap"]
+    nmap, pynmap = _both(many_open_ns, tmp_path, args, outputs=("out.nmap",))
+    pattern = re.compile(r"Failed to write \d+ bytes of data to \(logt==8\) stream\. "
+                         r"fwrite returned 0\.  Quitting\.\nQUITTING!\n")
+    assert nmap.exit == 1 and pattern.fullmatch(nmap.stderr), nmap
+    assert pynmap.exit == 1 and pattern.fullmatch(pynmap.stderr), pynmap
+    assert mask(pynmap.stdout) == mask(nmap.stdout)
+
+
+def test_list_scan_to_failing_files_is_not_fatal(ports_ns: Netns, tmp_path: Path) -> None:
+    """nmap flushes each list-scan line, so no write overflows: it finishes, exit 0."""
+    args = ["-sL", "-n", "192.0.2.0/22", "-oN", "/dev/full", "-oG", "/dev/full",
+            "-oX", "out.xml"]
+    nmap, pynmap = _both(ports_ns, tmp_path, args, outputs=("out.xml",))
+    assert nmap.exit == 0 and nmap.stderr == "", nmap
+    assert (nmap.files["out.xml"] or "").endswith("</nmaprun>\n")
     assert_same(nmap, pynmap, args)
