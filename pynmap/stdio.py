@@ -1,13 +1,15 @@
 """Output streams that fail the way C's stdio fails for nmap: silently.
 
-nmap writes stdout, stderr and its -oN/-oG/-oS/-oX files with fprintf and
-never looks at the result, so a full disk (/dev/full), a file that refuses
-writes (/proc/version: EIO), a closed pipe (`| head -3`, with SIGPIPE
-ignored: EPIPE) or a closed descriptor (`>&-`: EBADF) costs only the text
-that was being written; the scan goes on, the other outputs stay complete
-and the exit status is unchanged.  Python raises OSError at each of these
-(and again when it flushes stdout at exit), so pynmap writes through a raw
-layer that drops what cannot be written.
+nmap writes stdout, stderr and its -oN/-oG/-oS/-oX files with stdio and
+never looks at what fflush() says, so a full disk (/dev/full), a file that
+refuses writes (/proc/version: EIO), a closed pipe (`| head -3`, with
+SIGPIPE ignored: EPIPE) or a closed descriptor (`>&-`: EBADF) costs only the
+text that was being written; the scan goes on, the other outputs stay
+complete and the exit status is unchanged.  Python raises OSError at each
+of these (and again when it flushes stdout at exit), so pynmap writes
+through a raw layer that drops what cannot be written.  The one write error
+nmap does notice, an fwrite() to an output file that overflows its buffer,
+is LogFile's.
 
 Reading -iL - is the same: a read error on stdin (closed: EBADF; a directory:
 EISDIR) is the end of the list, as it is for getc().
@@ -131,8 +133,7 @@ class LogFile:
     stream's own (no cost).  From the first failed write on, writes are
     counted against that buffer as stdio would fill it, and one that would
     overflow it is written through at once and raises WriteFailed if that
-    fails.  `mark()` is an fflush() that pynmap leaves to a later flush (a
-    list scan's lines are written out every 50 ms, nmap flushes each).
+    fails.  (The Reporter then flushes after each host report, as nmap does.)
     """
 
     def __init__(self, path: str, *, append: bool, logt: int) -> None:
@@ -160,9 +161,6 @@ class LogFile:
 
     def close(self) -> None:
         self._text.close()
-
-    def mark(self) -> None:
-        self._fill = 0
 
     def _first_failure(self) -> None:
         if not self.failed:

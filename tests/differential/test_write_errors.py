@@ -1,11 +1,12 @@
 """Outputs that cannot be written, closed pipes and closed descriptors, against nmap.
 
-nmap writes every output with stdio and does not look at the result, so a
-write that fails (a full device, EIO, a closed pipe with SIGPIPE ignored, a
-closed descriptor) loses only what was being written: the scan finishes,
-the other outputs are complete and the exit status is unchanged.  An output
-file that cannot be opened, or a target list that cannot be read, is nmap's
-fatal error instead.  Each case runs both programs with the same shell
+nmap writes every output with stdio and does not look at what fflush()
+says, so a write that fails (a full device, EIO, a closed pipe with SIGPIPE
+ignored, a closed descriptor) loses only what was being written: the scan
+finishes, the other outputs are complete and the exit status is unchanged.
+A write that overflows the stdio buffer of a failing output file (below),
+an output file that cannot be opened and a target list that cannot be read
+are nmap's fatal errors instead.  Each case runs both programs with the same shell
 redirections in tests.support.loopback_ports' namespace (127.0.0.1 has ports
 22 and 3306 open, 45000-45099 dropped) and compares exit status, stdout,
 stderr and every output file after the mask.
