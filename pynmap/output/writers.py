@@ -64,6 +64,7 @@ Decided here rather than in the CLI:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import random
@@ -90,7 +91,7 @@ from pynmap.output.stencil import ListStencil, Rendered
 from pynmap.output.stylesheet import stylesheet_href
 from pynmap.plain import FrozenData, replace
 from pynmap.results import HostResult, RunStats
-from pynmap.stdio import LogFile, open_output
+from pynmap.stdio import LogFile, StdoutFormat, open_output, stdout_buffer
 
 # (OutputSpec field, Reporter attribute, nmap's name for the file in its
 # open error, its log type), in the order nmap opens them.
@@ -104,6 +105,7 @@ _FILES = (
 _XML_NESTING = re.compile(r"<(/?)(host|ports)[ >]")
 # Each format's Reporter attribute, in nmap's log order (its LOG_* bits).
 _LOG_ORDER = (("normal", "_normal"), ("grepable", "_grep"), ("kiddie", "_skid"), ("xml", "_xml"))
+_ATTRS = dict(_LOG_ORDER)
 # nmap formats its error message into a 1024-byte buffer.
 _ERRBUF = 1023
 # Longest delay before a list-scan host line reaches its files (seconds).
@@ -192,6 +194,14 @@ def _errormsg(err: NmapError) -> str:
     return message
 
 
+def _too_big(texts: Sequence[str], blksize: int) -> bool:
+    """Could these texts, written between two flushes, overflow a stdio buffer?"""
+    size = sum(map(len, texts))
+    if size * 4 <= blksize:  # even if every character took four bytes
+        return False
+    return sum(len(t.encode("utf-8", "surrogateescape")) for t in texts) > blksize
+
+
 def _ordinal_suffix(n: int) -> str:
     a = n % 100
     if 11 <= a <= 13:
@@ -223,6 +233,7 @@ class Reporter:
         self._owned: list[TextIO] = []
         self._logs: list[LogFile] = []  # the output files (self._owned, as what they are)
         self._xml_open: list[str] = []  # <host>, <ports> left open by a report cut short
+        self._failed = False  # a write to an output has failed (seen at a flush)
         self._xml_root = False  # <nmaprun> has been opened
         self._xml_done = False  # </nmaprun> has been written
         self._start: float | None = None
@@ -265,7 +276,8 @@ class Reporter:
             if path is None:
                 continue
             if path == "-":
-                stream: TextIO = self._stdout
+                # nmap checks these writes (fwrite), not the interactive ones
+                stream: TextIO = cast(TextIO, StdoutFormat(self._stdout, logt))
             else:
                 try:
                     # write errors are dropped there, as nmap's fprintf() drops them
@@ -279,7 +291,8 @@ class Reporter:
                 stream = cast(TextIO, log)
                 self._owned.append(stream)
             setattr(self, attr, stream)
-        on_stdout = tuple(name for name, attr in _LOG_ORDER if getattr(self, attr) is self._stdout)
+        on_stdout = tuple(name for name, attr in _LOG_ORDER
+                          if isinstance(getattr(self, attr), StdoutFormat))
         self._shared = on_stdout if len(on_stdout) > 1 else ()
 
     def close(self) -> None:
@@ -295,6 +308,7 @@ class Reporter:
         for stream in (self._normal, self._grep, self._skid, self._xml, self._stdout, self._stderr):
             if stream is not None and not stream.closed:
                 stream.flush()
+        self._note_failures()
 
     # ----------------------------------------------------------- plain writes
 
@@ -528,36 +542,57 @@ class Reporter:
         view = build_host_view(host, "list", self._opts, self._service_name)
         return (self._m_normal.host(view, False), self._m_grep.host(view), self._m_xml.host(view))
 
-    def _failing(self) -> bool:
-        return any(log.failed for log in self._logs)
+    def _counts_writes(self, console: str, rendered: Rendered) -> bool:
+        """Must this report be written in nmap's calls, each counted against its
+        output's stdio buffer (pynmap.stdio._StdioBuffer)?  Yes when one of its
+        texts could overflow that buffer (and always once an output has failed:
+        self._failed)."""
+        out = stdout_buffer(self._stdout)
+        normal, grep, xml = rendered
+        texts = {"normal": normal, "grepable": grep, "kiddie": normal, "xml": xml}
+        on_stdout = [console] if self._out is not None else []
+        for name, attr in _LOG_ORDER:
+            stream = getattr(self, attr)
+            if isinstance(stream, LogFile):
+                if _too_big([texts[name]], stream.stdio.blksize):
+                    return True
+            elif stream is not None:
+                on_stdout.append(texts[name])
+        return out is not None and _too_big(on_stdout, out.blksize)
 
     def _write_host_pieces(self, console: str, rendered: Rendered, kind: str) -> None:
-        """A host's report in nmap's pieces and order (its log_write calls), to each
-        stream: once an output file has failed, nmap's fatal error comes at the
-        write that overflows its buffer, and leaves what nmap's leaves."""
+        """A host's report in nmap's pieces and order (its log_write calls), each
+        counted against its output's stdio buffer: nmap's fatal error comes at the
+        write that overflows the buffer of a failing output, and leaves what
+        nmap's leaves."""
         normal, grep, xml = rendered
         streams = {"normal": self._normal, "grepable": self._grep, "kiddie": self._skid,
-                   "xml": self._xml, "stdout": self._out}
+                   "xml": self._xml}
+        writers: dict[str, Callable[[str], object]] = {
+            name: getattr(stream, "counted_write", stream.write)
+            for name, stream in streams.items() if stream is not None}
+        if self._out is not None:
+            out = stdout_buffer(self._out)
+            writers["stdout"] = (self._out.write if out is None
+                                 else functools.partial(out.counted_write, logt=None))
         texts = {"normal": normal, "grepable": grep, "kiddie": normal, "xml": xml,
                  "stdout": console}
-        present = [(name, texts[name]) for name, stream in streams.items() if stream is not None]
-        for name, piece in host_pieces(kind, present):
-            stream = streams[name]
-            assert stream is not None
+        for name, piece in host_pieces(kind, [(name, texts[name]) for name in writers]):
             if name == "xml":
                 for closing, element in _XML_NESTING.findall(piece):
                     if closing:
                         self._xml_open.pop()
                     else:
                         self._xml_open.append(element)
-            stream.write(kiddie(piece, self._rng) if name == "kiddie" else piece)
+            writers[name](kiddie(piece, self._rng) if name == "kiddie" else piece)
 
     def _write_host(self, console: str, rendered: Rendered, kind: str, *,
                     throttle: bool = False) -> None:
         normal, grep, xml = rendered
-        if self._logs and not self._shared and self._failing():
+        if not self._shared and (self._failed or (not throttle
+                                                  and self._counts_writes(console, rendered))):
             self._write_host_pieces(console, rendered, kind)
-            self._flush_outputs()
+            self._flush_outputs()  # each host, as nmap flushes (list scans too)
             return
         if self._out is not None:
             self._out.write(console)
@@ -579,9 +614,6 @@ class Reporter:
         if throttle:
             now = time.monotonic()
             if now - self._last_flush < _LIST_FLUSH:
-                if self._failing():
-                    for log in self._logs:
-                        log.mark()  # nmap's flush, for the count of a failing file
                 return
             self._last_flush = now
         self._flush_outputs()
@@ -598,12 +630,20 @@ class Reporter:
             stream.write(kiddie(texts[name], self._rng) if name == "kiddie" else texts[name])
         if shared:
             for name, piece in order(shared):
-                self._stdout.write(kiddie(piece, self._rng) if name == "kiddie" else piece)
+                stream = getattr(self, _ATTRS[name])
+                stream.write(kiddie(piece, self._rng) if name == "kiddie" else piece)
 
     def _flush_outputs(self) -> None:
         for stream in (self._out, self._normal, self._skid, self._grep, self._xml):
             if stream is not None:
                 stream.flush()
+        self._note_failures()
+
+    def _note_failures(self) -> None:
+        if not self._failed:
+            out = stdout_buffer(self._stdout)
+            self._failed = ((out is not None and out.failed)
+                            or any(log.stdio.failed for log in self._logs))
 
     # ------------------------------------------------------------------- ends
 
