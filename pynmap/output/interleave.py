@@ -58,6 +58,12 @@ _SKIPPING = (21,)  # Skipping host ... due to host timeout
 _TIMEOUT = (22,)  # grepable Status: Timeout
 
 
+# Where nmap flushes inside a host report: every log after the XML host
+# information (write_xml_initial_hostinfo), the plain logs after the port table.
+FLUSH_ALL_AFTER = _INITIAL
+FLUSH_PLAIN_AFTER = _TABLE
+
+
 def host_pieces(kind: str, texts: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     """One host's report in nmap's write order: (format, text) pieces.
 
@@ -66,6 +72,11 @@ def host_pieces(kind: str, texts: Sequence[tuple[str, str]]) -> list[tuple[str, 
     stream; the kiddie text is the normal rendering (the caller translates
     each piece).
     """
+    return [(fmt, text) for _, fmt, text in host_calls(kind, texts)]
+
+
+def host_calls(kind: str, texts: Sequence[tuple[str, str]]) -> list[tuple[Key, str, str]]:
+    """host_pieces, each piece with its step (compare with FLUSH_ALL_AFTER...)."""
     pieces: list[Piece] = []
     for fmt, text in texts:
         if not text:
@@ -83,7 +94,7 @@ def host_pieces(kind: str, texts: Sequence[tuple[str, str]]) -> list[tuple[str, 
                 calls[key] = calls.get(key, -1) + 1
                 pieces.append((key, calls[key], order, fmt, piece))
     pieces.sort(key=lambda p: p[:3])
-    return [(fmt, text) for _, _, _, fmt, text in pieces]
+    return [(key, fmt, text) for key, _, _, fmt, text in pieces]
 
 
 def header_pieces(texts: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -83,7 +83,14 @@ from pynmap.output.context import (
     host_kind,
     is_reported,
 )
-from pynmap.output.interleave import header_pieces, host_pieces, split_xml_end
+from pynmap.output.interleave import (
+    FLUSH_ALL_AFTER,
+    FLUSH_PLAIN_AFTER,
+    header_pieces,
+    host_calls,
+    host_pieces,
+    split_xml_end,
+)
 from pynmap.output.kiddie import kiddie
 from pynmap.output.portstencil import PortStencil
 from pynmap.output.render import macros
@@ -233,7 +240,9 @@ class Reporter:
         self._owned: list[TextIO] = []
         self._logs: list[LogFile] = []  # the output files (self._owned, as what they are)
         self._xml_open: list[str] = []  # <host>, <ports> left open by a report cut short
-        self._failed = False  # a write to an output has failed (seen at a flush)
+        # Reports are written in nmap's calls: a write to an output has failed
+        # (seen at a flush), or stdout and an output file are one file (`>&-`).
+        self._in_calls = False
         self._xml_root = False  # <nmaprun> has been opened
         self._xml_done = False  # </nmaprun> has been written
         self._start: float | None = None
@@ -294,6 +303,9 @@ class Reporter:
         on_stdout = tuple(name for name, attr in _LOG_ORDER
                           if isinstance(getattr(self, attr), StdoutFormat))
         self._shared = on_stdout if len(on_stdout) > 1 else ()
+        # stdout closed at start (`>&-`): the first file opened took its descriptor,
+        # and nmap's two buffers interleave there at its flushes
+        self._in_calls = any(log.fileno() == 1 for log in self._logs)
 
     def close(self) -> None:
         """Flush everything and close the files this Reporter opened (idempotent)."""
@@ -546,7 +558,7 @@ class Reporter:
         """Must this report be written in nmap's calls, each counted against its
         output's stdio buffer (pynmap.stdio._StdioBuffer)?  Yes when one of its
         texts could overflow that buffer (and always once an output has failed:
-        self._failed)."""
+        self._in_calls)."""
         out = stdout_buffer(self._stdout)
         normal, grep, xml = rendered
         texts = {"normal": normal, "grepable": grep, "kiddie": normal, "xml": xml}
@@ -577,7 +589,17 @@ class Reporter:
                                  else functools.partial(out.counted_write, logt=None))
         texts = {"normal": normal, "grepable": grep, "kiddie": normal, "xml": xml,
                  "stdout": console}
-        for name, piece in host_pieces(kind, [(name, texts[name]) for name in writers]):
+        before_all, before_plain = True, True
+        for key, name, piece in host_calls(kind, [(name, texts[name]) for name in writers]):
+            # nmap's flushes inside the report, which empty the stdio buffers
+            if before_all and key > FLUSH_ALL_AFTER:
+                before_all = False
+                self._flush_outputs()
+            if before_plain and key > FLUSH_PLAIN_AFTER:
+                before_plain = False
+                for stream in (self._out, self._normal, self._skid):
+                    if stream is not None:
+                        stream.flush()
             if name == "xml":
                 for closing, element in _XML_NESTING.findall(piece):
                     if closing:
@@ -589,8 +611,7 @@ class Reporter:
     def _write_host(self, console: str, rendered: Rendered, kind: str, *,
                     throttle: bool = False) -> None:
         normal, grep, xml = rendered
-        if not self._shared and (self._failed or (not throttle
-                                                  and self._counts_writes(console, rendered))):
+        if self._in_calls or (not throttle and self._counts_writes(console, rendered)):
             self._write_host_pieces(console, rendered, kind)
             self._flush_outputs()  # each host, as nmap flushes (list scans too)
             return
@@ -640,9 +661,9 @@ class Reporter:
         self._note_failures()
 
     def _note_failures(self) -> None:
-        if not self._failed:
+        if not self._in_calls:
             out = stdout_buffer(self._stdout)
-            self._failed = ((out is not None and out.failed)
+            self._in_calls = ((out is not None and out.failed)
                             or any(log.stdio.failed for log in self._logs))
 
     # ------------------------------------------------------------------- ends
