@@ -82,6 +82,18 @@ def test_stdout_closed(ports_ns: Netns, tmp_path: Path) -> None:
     assert_same(nmap, pynmap, SCAN)
 
 
+def test_stdout_closed_and_an_output_file(ports_ns: Netns, tmp_path: Path) -> None:
+    """`>&-` with -oN: the file takes descriptor 1, so stdout's text lands in it,
+    the two buffers interleaving at nmap's flushes (the report twice, cut up)."""
+    args = [*SCAN, "-oN", "out.nmap"]
+    nmap, pynmap = _both(ports_ns, tmp_path, args, shell='exec "$@" >&-',
+                         outputs=("out.nmap",))
+    text = nmap.files["out.nmap"] or ""
+    assert nmap.exit == 0 and text.startswith("Starting Nmap"), nmap
+    assert text.count("Nmap scan report for 127.0.0.1\n") == 2
+    assert_same(nmap, pynmap, args)
+
+
 def test_target_list_from_a_closed_stdin(ports_ns: Netns, tmp_path: Path) -> None:
     """`-iL - <&-`: reading fails at once, which is an empty list, not an error."""
     args = ["-n", "-p", "22", "-iL", "-"]
@@ -183,6 +195,30 @@ def test_overflowing_write_to_a_failing_file_is_fatal(
                "fwrite returned 0.  Quitting.")
     assert (nmap.exit, nmap.stderr) == (1, f"{message}\nQUITTING!\n"), nmap
     assert f'errormsg="{message}"' in (nmap.files["out.xml"] or "")
+    assert_same(nmap, pynmap, args)
+
+
+@pytest.mark.parametrize("args", [
+    pytest.param([*BIG, "-oN", "-", "-oX", "out.xml"], id="normal"),
+    pytest.param([*BIG, "-oN", "-", "-oG", "-", "-oX", "out.xml"], id="normal-grepable"),
+])
+def test_overflowing_write_of_a_format_on_stdout(
+    many_open_ns: Netns, tmp_path: Path, args: list[str],
+) -> None:
+    """The same for formats sent to stdout ("-"), which share its buffer: nmap
+    checks those writes, not the interactive ones."""
+    nmap, pynmap = _both(many_open_ns, tmp_path, args, shell='exec "$@" >/dev/full',
+                         outputs=("out.xml",))
+    assert nmap.exit == 1 and nmap.stderr.startswith("Failed to write "), nmap
+    assert_same(nmap, pynmap, args)
+
+
+def test_big_reports_to_working_outputs(many_open_ns: Netns, tmp_path: Path) -> None:
+    """Written in nmap's calls (the reports can overflow the buffers), they are the
+    same reports."""
+    args = [*BIG, "-oN", "-", "-oG", "-", "-oX", "out.xml", "-oS", "out.skid"]
+    nmap, pynmap = _both(many_open_ns, tmp_path, args, outputs=("out.xml",))
+    assert nmap.exit == 0 and nmap.stdout.count("/open/tcp//") == len(MANY_OPEN), nmap
     assert_same(nmap, pynmap, args)
 
 
