@@ -199,6 +199,21 @@ def test_overflowing_write_to_a_failing_file_is_fatal(
 
 
 @pytest.mark.parametrize("args", [
+    pytest.param([*BIG, "-oN", "out.nmap"], id="normal"),
+    pytest.param([*BIG, "-oG", "out.gnmap"], id="grepable"),
+])
+def test_file_that_fails_at_the_overflowing_write(
+    many_open_ns: Netns, tmp_path: Path, args: list[str],
+) -> None:
+    """A file limited to 4 KiB (ulimit -f, SIGXFSZ ignored: EFBIG) takes the header;
+    the first write that fails is the one that overflows the buffer: fatal."""
+    nmap, pynmap = _both(many_open_ns, tmp_path, args, outputs=("out.nmap", "out.gnmap"),
+                         shell='trap "" XFSZ; ulimit -f 8; exec "$@"')
+    assert nmap.exit == 1 and nmap.stderr.startswith("Failed to write "), nmap
+    assert_same(nmap, pynmap, args)
+
+
+@pytest.mark.parametrize("args", [
     pytest.param([*BIG, "-oN", "-", "-oX", "out.xml"], id="normal"),
     pytest.param([*BIG, "-oN", "-", "-oG", "-", "-oX", "out.xml"], id="normal-grepable"),
 ])
