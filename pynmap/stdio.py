@@ -112,7 +112,7 @@ class _StdioBuffer:
     Ordinary writes go straight to the text stream at C speed and are not
     counted; the Reporter writes a report piece by piece through
     `counted_write` (nmap's calls) when that report could overflow the
-    buffer or once the output has failed, and flushes after it, as nmap does.
+    buffer, and flushes after it, as nmap does.
     """
 
     def __init__(self, text: io.TextIOWrapper, sink: _Sink) -> None:
@@ -123,10 +123,6 @@ class _StdioBuffer:
         except OSError:
             self.blksize = io.DEFAULT_BUFFER_SIZE
         self._fill = 0  # bytes in stdio's buffer since its last flush
-
-    @property
-    def failed(self) -> bool:
-        return self._sink.failures > 0
 
     def flushed(self) -> None:
         self._fill = 0

@@ -240,8 +240,7 @@ class Reporter:
         self._owned: list[TextIO] = []
         self._logs: list[LogFile] = []  # the output files (self._owned, as what they are)
         self._xml_open: list[str] = []  # <host>, <ports> left open by a report cut short
-        # Reports are written in nmap's calls: a write to an output has failed
-        # (seen at a flush), or stdout and an output file are one file (`>&-`).
+        # Reports are written in nmap's calls (stdout and an output file are one file)
         self._in_calls = False
         self._xml_root = False  # <nmaprun> has been opened
         self._xml_done = False  # </nmaprun> has been written
@@ -320,7 +319,6 @@ class Reporter:
         for stream in (self._normal, self._grep, self._skid, self._xml, self._stdout, self._stderr):
             if stream is not None and not stream.closed:
                 stream.flush()
-        self._note_failures()
 
     # ----------------------------------------------------------- plain writes
 
@@ -556,9 +554,9 @@ class Reporter:
 
     def _counts_writes(self, console: str, rendered: Rendered) -> bool:
         """Must this report be written in nmap's calls, each counted against its
-        output's stdio buffer (pynmap.stdio._StdioBuffer)?  Yes when one of its
-        texts could overflow that buffer (and always once an output has failed:
-        self._in_calls)."""
+        output's stdio buffer (pynmap.stdio._StdioBuffer)?  When one of its texts
+        could overflow that buffer: only then can a failed write be fatal, as
+        nmap flushes after each report."""
         out = stdout_buffer(self._stdout)
         normal, grep, xml = rendered
         texts = {"normal": normal, "grepable": grep, "kiddie": normal, "xml": xml}
@@ -658,13 +656,6 @@ class Reporter:
         for stream in (self._out, self._normal, self._skid, self._grep, self._xml):
             if stream is not None:
                 stream.flush()
-        self._note_failures()
-
-    def _note_failures(self) -> None:
-        if not self._in_calls:
-            out = stdout_buffer(self._stdout)
-            self._in_calls = ((out is not None and out.failed)
-                            or any(log.stdio.failed for log in self._logs))
 
     # ------------------------------------------------------------------- ends
 
