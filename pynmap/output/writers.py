@@ -761,9 +761,7 @@ class Reporter:
             end = time.time()
         if elapsed is None:
             elapsed = end - self._start if self._start is not None else 0.0
-        if self._xml is not None:
-            while self._xml_open:  # a host report cut short by the error
-                self._xml.write(f"</{self._xml_open.pop()}>\n")
+        self._close_open_xml()
         self._runstats(
             stats=stats or RunStats(),
             end=end,
@@ -772,6 +770,13 @@ class Reporter:
             errormsg=_errormsg(err),
         )
         self.close()
+
+    def _close_open_xml(self) -> None:
+        """The elements of a host report cut short (written in nmap's calls), closed
+        as nmap's fatal() closes them."""
+        if self._xml is not None and not self._xml_done:
+            while self._xml_open:
+                self._xml.write(f"</{self._xml_open.pop()}>\n")
 
     def interrupted(
         self,
@@ -783,6 +788,7 @@ class Reporter:
     ) -> None:
         """SIGINT/SIGTERM: the XML is closed with exit="error" and `message`; the
         other outputs keep what was written, without trailers."""
+        self._close_open_xml()
         self._runstats(
             stats=stats or RunStats(),
             end=end,
