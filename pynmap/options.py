@@ -685,12 +685,10 @@ class _Parser:
         if o.input_name is not None:
             raise Fatal("Only one input filename allowed")
         if value == "-":
-            import io
-            import sys
+            from pynmap.stdio import stdin_words_stream
 
             # like a named file: undecodable bytes survive, CR is a separator, not a newline
-            o.input_stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8",
-                                              errors="surrogateescape", newline="")
+            o.input_stream = stdin_words_stream()
         else:
             from pynmap.targets import open_word_file
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, TextIO
 
-from pynmap import dns, ports, services, targets
+from pynmap import dns, ports, services, signals, targets
 from pynmap.cli.texts import usage_text, version_text
 from pynmap.errors import Fatal, Interrupted, NmapError, SystemFatal
 from pynmap.options import Options, parse_options
@@ -30,6 +31,7 @@ from pynmap.pacing import ENV_VAR as PACING_VAR
 from pynmap.pacing import choose_pacing
 from pynmap.progress import ProgressMeter, StatsSchedule, status_line
 from pynmap.results import HostResult, RunStats, Times
+from pynmap.stdio import WriteFailed
 from pynmap.tty import Keyboard
 
 if TYPE_CHECKING:
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
 _INTERRUPTED = {
     signal.SIGINT: "Scan interrupted by SIGINT (Ctrl-C)",
     signal.SIGTERM: "Scan interrupted by SIGTERM",
+    signal.SIGHUP: "Scan interrupted by SIGHUP",
+    signal.SIGQUIT: "Scan interrupted by SIGQUIT",
 }
 
 # How often the keyboard is looked at while a phase runs (seconds).
@@ -178,11 +182,16 @@ class Session:
             self._service_name, stdout=self.stdout, stderr=self.stderr)
         self.reporter.open_files()
         if not o.noninteractive:
+            signals.take_interactive()  # nmap's handlers, installed with its terminal set-up
             self.keyboard = Keyboard.open()
         if o.stats_every > 0:
             self.stats_schedule = StatsSchedule.starting(o.start_time, o.stats_every)
         try:
             return self._run_opened()
+        except WriteFailed as err:
+            # nmap's counts at that moment: the host being reported is up, not yet scanned
+            self.reporter.fatal(err, stats=RunStats(total=self.hosts_scanned, up=self.stats.up))
+            return err.exit_code
         except NmapError as err:
             self.reporter.fatal(err, stats=self._stats_at_fatal())
             return err.exit_code
@@ -196,6 +205,15 @@ class Session:
             self.reporter.interrupted(now, now - o.start_time, stats=stats,
                                       message=_INTERRUPTED[signo])
             raise Interrupted(signo) from None
+        except Exception as exc:
+            # A bug (the CLI prints it in one line): the XML is still closed,
+            # with what happened, and the files keep what was written.
+            with contextlib.suppress(Exception):
+                now = time.time()
+                self.reporter.interrupted(
+                    now, now - o.start_time, stats=self.stats,
+                    message=f"internal error: {type(exc).__name__}: {exc}")
+            raise
         finally:
             if self.keyboard is not None:
                 self.keyboard.close()

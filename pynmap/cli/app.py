@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import io
 import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import NoReturn, TextIO
+from typing import TextIO
 
+from pynmap import signals
 from pynmap.cli.words import arg_parse, decode_words
 from pynmap.errors import Fatal, Interrupted, NmapError, PlainExit
+from pynmap.stdio import standard_stream
 
+# nmap's fatal() exit status, also pynmap's for an internal error
+INTERNAL_ERROR_EXIT = 1
 # nmap's buffer for the NMAP_ARGS command line
 NMAP_ARGS_BUFFER = 2048
 
@@ -88,6 +91,7 @@ def run_cli(argv: list[str], stdout: TextIO, stderr: TextIO,
     from pynmap.cli.texts import usage_text
 
     argv = [program_name(argv[0], environ.get("PATH")) if argv else "pynmap", *argv[1:]]
+    session = None
     try:
         def early_warning(line: str) -> None:
             stderr.write(line + "\n")
@@ -109,8 +113,9 @@ def run_cli(argv: list[str], stdout: TextIO, stderr: TextIO,
                 raise Fatal(f"Unparseable option (dash, not '-') in argument {index}")
         from pynmap.session import Session
 
-        return Session(argv, stdout=stdout, stderr=stderr, resuming=resuming,
-                       resume_after=resume_after).run()
+        session = Session(argv, stdout=stdout, stderr=stderr, resuming=resuming,
+                          resume_after=resume_after)
+        return session.run()
     except PlainExit as exit_:
         stdout.write(exit_.stdout_text)
         stdout.flush()
@@ -120,9 +125,54 @@ def run_cli(argv: list[str], stdout: TextIO, stderr: TextIO,
         stdout.flush()
         stderr.write(err.text)
         return err.exit_code
+    except Interrupted:
+        raise
+    except Exception as exc:  # a bug: one line, never a traceback (unless -d asks for it)
+        options = getattr(session, "options", None)
+        internal_error(exc, argv[0], stdout, stderr, debugging=getattr(options, "debugging", 0))
+        return INTERNAL_ERROR_EXIT
+
+
+def internal_error(exc: BaseException, prog: str, stdout: TextIO | None, stderr: TextIO | None,
+                   *, debugging: int = 0) -> None:
+    """`<prog>: internal error: <type>: <message>` on stderr; the traceback too with -d."""
+    with contextlib.suppress(Exception):
+        if stdout is not None:
+            stdout.flush()
+    if stderr is None:
+        return
+    with contextlib.suppress(Exception):
+        if debugging:
+            import traceback
+
+            stderr.write("".join(traceback.format_exception(exc)))
+        stderr.write(f"{prog}: internal error: {type(exc).__name__}: {exc}\n")
+        stderr.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv if argv is None else argv)
+    prog = program_name(args[0], os.environ.get("PATH")) if args else "pynmap"
+    # Failed writes are dropped as nmap's stdio drops them (pynmap.stdio); a
+    # descriptor closed at start (`>&-`) is written to all the same, as nmap does.
+    # (Streams a caller put in their place, as pytest's capsys does, are left alone.)
+    if sys.stdout is None or sys.stdout is sys.__stdout__:
+        sys.stdout = standard_stream(1, sys.stdout)
+    if sys.stderr is None or sys.stderr is sys.__stderr__:
+        sys.stderr = standard_stream(2, sys.stderr)
+    signals.take_inherited()
+    try:
+        return _main(args, prog)
+    except Interrupted as stop:
+        signals.die_of(stop.signo)
+    except KeyboardInterrupt:  # before the handlers were installed
+        signals.die_of(signal.SIGINT)
+    except Exception as exc:
+        internal_error(exc, prog, sys.stdout, sys.stderr)
+        return INTERNAL_ERROR_EXIT
+
+
+def _main(args: list[str], prog: str) -> int:
     # The cyclic garbage collector finds nothing to free among the ~100,000
     # objects that importing Typer, Jinja and pynmap creates, yet walks them
     # all at every full collection and again at exit: a fifth of a small
@@ -133,16 +183,10 @@ def main(argv: list[str] | None = None) -> int:
 
     gc.freeze()
     gc.enable()
-    args = list(sys.argv if argv is None else argv)
-    # Arguments and file contents that are not UTF-8 travel as surrogate
-    # escapes; written back as the bytes they were, they reach the terminal
-    # as nmap writes them (Python's own stderr would print "\udce9").
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(errors="surrogateescape")
     status = 0
     completed = False
-    app = typer.Typer(add_completion=False)
+    # no pretty tracebacks: an unexpected exception is one line (internal_error)
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
     @app.command(context_settings={"help_option_names": [], "ignore_unknown_options": True,
                                    "allow_extra_args": True})
@@ -151,34 +195,12 @@ def main(argv: list[str] | None = None) -> int:
         status = run_cli(args, sys.stdout, sys.stderr, dict(os.environ))
         completed = True
 
-    signal.signal(signal.SIGTERM, _terminate)
-    # a closed pipe ends pynmap as it ends nmap (`pynmap ... | head`)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
-        app(args=[], prog_name=program_name(args[0], os.environ.get("PATH")) if args else "pynmap",
-            standalone_mode=False)
-    except Interrupted as stop:
-        _die_of(stop.signo)
-    except (KeyboardInterrupt, typer.Abort):
-        _die_of(signal.SIGINT)
+        app(args=[], prog_name=prog, standalone_mode=False)
+    except typer.Abort as abort:  # Click's word for an EOFError that got away: a bug
+        raise (abort.__cause__ or abort) from None
     if not completed:  # Typer turns a KeyboardInterrupt into a bare return of 130
-        _die_of(signal.SIGINT)
+        signals.die_of(signal.SIGINT)
     sys.stdout.flush()
     gc.freeze()  # the Reporter has closed its files: nothing left for a collection at exit
     return status
-
-
-def _terminate(signo: int, frame: object) -> None:
-    raise Interrupted(signo)
-
-
-def _die_of(signo: int) -> NoReturn:
-    """End the way nmap ends on SIGINT/SIGTERM: killed by that signal (a shell shows 130/143)."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    with contextlib.suppress(OSError, ValueError):
-        sys.stdout.flush()
-    with contextlib.suppress(OSError, ValueError):
-        sys.stderr.flush()
-    signal.signal(signo, signal.SIG_DFL)
-    os.kill(os.getpid(), signo)
-    os._exit(128 + signo)  # only if the signal did not end us

@@ -140,7 +140,8 @@ def _be_the_child(child: Callable[[], Any], read_fd: int, write_fd: int) -> None
     status = 1
     try:
         os.close(read_fd)
-        for signo in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+        for signo in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                      signal.SIGPIPE):
             if signal.getsignal(signo) is not signal.SIG_IGN:
                 signal.signal(signo, signal.SIG_DFL)
         try:

@@ -26,8 +26,10 @@ from itertools import pairwise
 Key = tuple[int, ...]
 Piece = tuple[Key, int, int, str, str]  # key, call number within the key, log order, format, text
 
-# nmap's log order (the bits of LOG_NORMAL, LOG_MACHINE, LOG_SKID, LOG_XML)
-LOG_ORDER = {"normal": 0, "grepable": 1, "kiddie": 2, "xml": 3}
+# nmap's log order (the bits of LOG_NORMAL, LOG_MACHINE, LOG_SKID, LOG_XML, and
+# LOG_STDOUT, the interactive stdout, last: pynmap.output.writers cuts its text
+# like the normal one when it writes a report piece by piece)
+LOG_ORDER = {"normal": 0, "grepable": 1, "kiddie": 2, "xml": 3, "stdout": 4}
 
 # The steps of one host report, in the order nmap makes its calls.
 _HOST_OPEN = (0,)  # XML <host ...>
@@ -56,6 +58,12 @@ _SKIPPING = (21,)  # Skipping host ... due to host timeout
 _TIMEOUT = (22,)  # grepable Status: Timeout
 
 
+# Where nmap flushes inside a host report: every log after the XML host
+# information (write_xml_initial_hostinfo), the plain logs after the port table.
+FLUSH_ALL_AFTER = _INITIAL
+FLUSH_PLAIN_AFTER = _TABLE
+
+
 def host_pieces(kind: str, texts: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     """One host's report in nmap's write order: (format, text) pieces.
 
@@ -64,6 +72,11 @@ def host_pieces(kind: str, texts: Sequence[tuple[str, str]]) -> list[tuple[str, 
     stream; the kiddie text is the normal rendering (the caller translates
     each piece).
     """
+    return [(fmt, text) for _, fmt, text in host_calls(kind, texts)]
+
+
+def host_calls(kind: str, texts: Sequence[tuple[str, str]]) -> list[tuple[Key, str, str]]:
+    """host_pieces, each piece with its step (compare with FLUSH_ALL_AFTER...)."""
     pieces: list[Piece] = []
     for fmt, text in texts:
         if not text:
@@ -81,7 +94,7 @@ def host_pieces(kind: str, texts: Sequence[tuple[str, str]]) -> list[tuple[str, 
                 calls[key] = calls.get(key, -1) + 1
                 pieces.append((key, calls[key], order, fmt, piece))
     pieces.sort(key=lambda p: p[:3])
-    return [(fmt, text) for _, _, _, fmt, text in pieces]
+    return [(key, fmt, text) for key, _, _, fmt, text in pieces]
 
 
 def host_segments(kind: str, texts: Sequence[tuple[str, str]]) -> list[list[tuple[str, str]]]:
@@ -265,7 +278,9 @@ def _grepable_host(text: str, kind: str) -> list[tuple[Key, str]]:
         else:
             out.append((_PORTS_FIELD, "\tPorts: "))
             for i, item in enumerate(ports.split(", ")):
-                out.append(((_PORT, i, 0), item if i == 0 else ", " + item))
+                if i:
+                    out.append(((_PORT, i, 0), ", "))  # a call of its own
+                out.append(((_PORT, i, 0), item))
             if sep:
                 out.append((_IGNORED_FIELD, sep + ignored))
         out.append((_HOST_END, "\n"))

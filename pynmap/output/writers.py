@@ -68,13 +68,15 @@ Decided here rather than in the CLI:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from types import EllipsisType
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from pynmap.errors import Fatal, NmapError, PlainExit, SystemFatal
 from pynmap.output import fmt
@@ -85,7 +87,15 @@ from pynmap.output.context import (
     host_kind,
     is_reported,
 )
-from pynmap.output.interleave import header_pieces, host_pieces, host_segments, split_xml_end
+from pynmap.output.interleave import (
+    FLUSH_ALL_AFTER,
+    FLUSH_PLAIN_AFTER,
+    header_pieces,
+    host_calls,
+    host_pieces,
+    host_segments,
+    split_xml_end,
+)
 from pynmap.output.kiddie import kiddie
 from pynmap.output.portstencil import PortStencil
 from pynmap.output.render import macros
@@ -94,17 +104,21 @@ from pynmap.output.stencil import ListStencil, Rendered
 from pynmap.output.stylesheet import stylesheet_href
 from pynmap.plain import FrozenData, replace
 from pynmap.results import HostResult, RunStats
+from pynmap.stdio import LogFile, StdoutFormat, open_output, stdout_buffer
 
 # (OutputSpec field, Reporter attribute, nmap's name for the file in its
-# open error), in the order nmap opens them.
+# open error, its log type), in the order nmap opens them.
 _FILES = (
-    ("normal", "_normal", "normal"),
-    ("grepable", "_grep", "machine"),
-    ("kiddie", "_skid", "$Cr!pT |<!dd!3"),
-    ("xml", "_xml", "XML"),
+    ("normal", "_normal", "normal", 1),
+    ("grepable", "_grep", "machine", 2),
+    ("kiddie", "_skid", "$Cr!pT |<!dd!3", 4),
+    ("xml", "_xml", "XML", 8),
 )
+# The XML elements a host report opens, which nmap's fatal() closes.
+_XML_NESTING = re.compile(r"<(/?)(host|ports)[ >]")
 # Each format's Reporter attribute, in nmap's log order (its LOG_* bits).
 _LOG_ORDER = (("normal", "_normal"), ("grepable", "_grep"), ("kiddie", "_skid"), ("xml", "_xml"))
+_ATTRS = dict(_LOG_ORDER)
 # nmap formats its error message into a 1024-byte buffer.
 _ERRBUF = 1023
 # Longest delay before a list-scan host line reaches its files (seconds).
@@ -193,6 +207,14 @@ def _errormsg(err: NmapError) -> str:
     return message
 
 
+def _too_big(texts: Sequence[str], blksize: int) -> bool:
+    """Could these texts, written between two flushes, overflow a stdio buffer?"""
+    size = sum(map(len, texts))
+    if size * 4 <= blksize:  # even if every character took four bytes
+        return False
+    return sum(len(t.encode("utf-8", "surrogateescape")) for t in texts) > blksize
+
+
 def _ordinal_suffix(n: int) -> str:
     a = n % 100
     if 11 <= a <= 13:
@@ -222,6 +244,10 @@ class Reporter:
         self._skid: TextIO | None = None
         self._xml: TextIO | None = None
         self._owned: list[TextIO] = []
+        self._logs: list[LogFile] = []  # the output files (self._owned, as what they are)
+        self._xml_open: list[str] = []  # <host>, <ports> left open by a report cut short
+        # Reports are written in nmap's calls (stdout and an output file are one file)
+        self._in_calls = False
         self._xml_root = False  # <nmaprun> has been opened
         self._xml_done = False  # </nmaprun> has been written
         self._start: float | None = None
@@ -265,31 +291,36 @@ class Reporter:
 
     def open_files(self) -> None:
         """Open the output files in nmap's order: normal, grepable, kiddie, XML."""
-        mode = "a" if self.spec.append else "w"
-        for spec_field, attr, log_name in _FILES:
+        for spec_field, attr, log_name, logt in _FILES:
             path: str | None = getattr(self.spec, spec_field)
             if path is None:
                 continue
             if path == "-":
-                stream: TextIO = self._stdout
+                # nmap checks these writes (fwrite), not the interactive ones
+                stream: TextIO = cast(TextIO, StdoutFormat(self._stdout, logt))
             else:
                 try:
-                    stream = open(  # noqa: SIM115 - kept open for the whole run
-                        path, mode, encoding="utf-8", errors="surrogateescape", newline=""
-                    )
+                    # write errors are dropped there, as nmap's fprintf() drops them
+                    log = open_output(path, append=self.spec.append, logt=logt)
                 except OSError as exc:
                     raise SystemFatal(
                         f"Failed to open {log_name} output file {path} for writing",
                         exc.errno or 0,
                     ) from None
+                self._logs.append(log)
+                stream = cast(TextIO, log)
                 self._owned.append(stream)
             setattr(self, attr, stream)
-        on_stdout = tuple(name for name, attr in _LOG_ORDER if getattr(self, attr) is self._stdout)
+        on_stdout = tuple(name for name, attr in _LOG_ORDER
+                          if isinstance(getattr(self, attr), StdoutFormat))
         self._shared = on_stdout if len(on_stdout) > 1 else ()
         files = [s for s in (self._normal, self._grep, self._skid, self._xml)
                  if s is not None and s is not self._stdout]
         if files and share_a_destination(files, (self._stdout, self._stderr)):
             self._hold_streams()
+        # stdout closed at start (`>&-`): the first file opened took its descriptor,
+        # and nmap's two buffers interleave there at its flushes
+        self._in_calls = any(log.fileno() == 1 for log in self._logs)
 
     def _hold_streams(self) -> None:
         """Every stream but stderr (unbuffered in nmap) becomes a HeldStream."""
@@ -306,6 +337,7 @@ class Reporter:
         for stream in self._owned:
             stream.close()
         self._owned.clear()
+        self._logs.clear()
         self._normal = self._grep = self._skid = self._xml = None
 
     def _flush_all(self) -> None:
@@ -583,11 +615,69 @@ class Reporter:
         view = build_host_view(host, "list", self._opts, self._service_name)
         return (self._m_normal.host(view, False), self._m_grep.host(view), self._m_xml.host(view))
 
+    def _counts_writes(self, console: str, rendered: Rendered) -> bool:
+        """Must this report be written in nmap's calls, each counted against its
+        output's stdio buffer (pynmap.stdio._StdioBuffer)?  When one of its texts
+        could overflow that buffer: only then can a failed write be fatal, as
+        nmap flushes after each report."""
+        out = stdout_buffer(self._stdout)
+        normal, grep, xml = rendered
+        texts = {"normal": normal, "grepable": grep, "kiddie": normal, "xml": xml}
+        on_stdout = [console] if self._out is not None else []
+        for name, attr in _LOG_ORDER:
+            stream = getattr(self, attr)
+            if isinstance(stream, LogFile):
+                if _too_big([texts[name]], stream.stdio.blksize):
+                    return True
+            elif stream is not None:
+                on_stdout.append(texts[name])
+        return out is not None and _too_big(on_stdout, out.blksize)
+
+    def _write_host_pieces(self, console: str, rendered: Rendered, kind: str) -> None:
+        """A host's report in nmap's pieces and order (its log_write calls), each
+        counted against its output's stdio buffer: nmap's fatal error comes at the
+        write that overflows the buffer of a failing output, and leaves what
+        nmap's leaves."""
+        normal, grep, xml = rendered
+        streams = {"normal": self._normal, "grepable": self._grep, "kiddie": self._skid,
+                   "xml": self._xml}
+        writers: dict[str, Callable[[str], object]] = {
+            name: getattr(stream, "counted_write", stream.write)
+            for name, stream in streams.items() if stream is not None}
+        if self._out is not None:
+            out = stdout_buffer(self._out)
+            writers["stdout"] = (self._out.write if out is None
+                                 else functools.partial(out.counted_write, logt=None))
+        texts = {"normal": normal, "grepable": grep, "kiddie": normal, "xml": xml,
+                 "stdout": console}
+        before_all, before_plain = True, True
+        for key, name, piece in host_calls(kind, [(name, texts[name]) for name in writers]):
+            # nmap's flushes inside the report, which empty the stdio buffers
+            if before_all and key > FLUSH_ALL_AFTER:
+                before_all = False
+                self._flush_outputs()
+            if before_plain and key > FLUSH_PLAIN_AFTER:
+                before_plain = False
+                for stream in (self._out, self._normal, self._skid):
+                    if stream is not None:
+                        stream.flush()
+            if name == "xml":
+                for closing, element in _XML_NESTING.findall(piece):
+                    if closing:
+                        self._xml_open.pop()
+                    else:
+                        self._xml_open.append(element)
+            writers[name](kiddie(piece, self._rng) if name == "kiddie" else piece)
+
     def _write_host(self, console: str, rendered: Rendered, kind: str, scan_type: str, *,
                     throttle: bool = False) -> None:
         normal, grep, xml = rendered
         if self._emulating:
             self._write_host_held(console, rendered, kind, scan_type)
+            return
+        if self._in_calls or (not throttle and self._counts_writes(console, rendered)):
+            self._write_host_pieces(console, rendered, kind)
+            self._flush_outputs()  # each host, as nmap flushes (list scans too)
             return
         if self._out is not None:
             self._out.write(console)
@@ -653,7 +743,8 @@ class Reporter:
             stream.write(kiddie(texts[name], self._rng) if name == "kiddie" else texts[name])
         if shared:
             for name, piece in order(shared):
-                self._stdout.write(kiddie(piece, self._rng) if name == "kiddie" else piece)
+                stream = getattr(self, _ATTRS[name])
+                stream.write(kiddie(piece, self._rng) if name == "kiddie" else piece)
 
     def _flush_outputs(self) -> None:
         for stream in (self._out, self._normal, self._skid, self._grep, self._xml):
@@ -686,8 +777,7 @@ class Reporter:
             "exit": exit_status,
             "errormsg": errormsg,
             "up": stats.up,
-            # unsigned in nmap: a fatal error mid-scan can leave more up than done
-            "down": (stats.total - stats.up) % 2**32,
+            "down": (stats.total - stats.up) % (1 << 32),  # nmap's unsigned count
             "total": stats.total,
         }
         text = self._m_xml.runstats(r)
@@ -765,6 +855,7 @@ class Reporter:
             end = time.time()
         if elapsed is None:
             elapsed = end - self._start if self._start is not None else 0.0
+        self._close_open_xml()
         self._runstats(
             stats=stats or RunStats(),
             end=end,
@@ -773,6 +864,13 @@ class Reporter:
             errormsg=_errormsg(err),
         )
         self.close()
+
+    def _close_open_xml(self) -> None:
+        """The elements of a host report cut short (written in nmap's calls), closed
+        as nmap's fatal() closes them."""
+        if self._xml is not None and not self._xml_done:
+            while self._xml_open:
+                self._xml.write(f"</{self._xml_open.pop()}>\n")
 
     def interrupted(
         self,
@@ -784,6 +882,7 @@ class Reporter:
     ) -> None:
         """SIGINT/SIGTERM: the XML is closed with exit="error" and `message`; the
         other outputs keep what was written, without trailers."""
+        self._close_open_xml()
         self._runstats(
             stats=stats or RunStats(),
             end=end,

@@ -58,13 +58,16 @@ def run_one(
     env: Mapping[str, str] | None = None,
     timeout: float = 120,
     limits: Mapping[int, int] | None = None,
+    shell: str | None = None,
 ) -> Run:
     """Run `program` ("nmap" or "pynmap") in a fresh `workdir` prepared with `setup_files`
-    (`limits`: resource.RLIMIT_* -> soft and hard limit)."""
+    (`limits`: resource.RLIMIT_* -> soft and hard limit; `shell` as for
+    tests.support.netns.run_pynmap)."""
     _prepare(workdir, setup_files or {})
     runner = run_nmap if program == "nmap" else run_pynmap
-    return _collect(runner(args, ns, workdir, stdin, env=env, timeout=timeout, limits=limits),
-                    workdir, outputs)
+    result = runner(args, ns, workdir, stdin, env=env, timeout=timeout, limits=limits,
+                    shell=shell)
+    return _collect(result, workdir, outputs)
 
 
 def run_both(
@@ -78,6 +81,7 @@ def run_both(
     env: Mapping[str, str] | None = None,
     timeout: float = 120,
     limits: Mapping[int, int] | None = None,
+    shell: str | None = None,
 ) -> tuple[Run, Run]:
     """Run nmap, then pynmap, with the same arguments, input files and stdin."""
     runs = tuple(
@@ -92,6 +96,7 @@ def run_both(
             env=env,
             timeout=timeout,
             limits=limits,
+            shell=shell,
         )
         for program in ("nmap", "pynmap")
     )

@@ -191,8 +191,12 @@ def _run(
     env: Mapping[str, str] | None,
     timeout: float,
     limits: Mapping[int, int] | None = None,
+    shell: str | None = None,
 ) -> Result:
     data = stdin.encode() if isinstance(stdin, str) else stdin
+    if shell is not None:
+        # a sh script that runs the command as "$@", e.g. 'exec "$@" >/dev/full'
+        command = ["/bin/sh", "-c", shell, "sh", *command]
 
     def apply_limits() -> None:
         for which, value in (limits or {}).items():
@@ -238,10 +242,11 @@ def run_nmap(
     env: Mapping[str, str] | None = None,
     timeout: float = 120,
     limits: Mapping[int, int] | None = None,
+    shell: str | None = None,
 ) -> Result:
     """Run the real nmap (as argv[0] "pynmap") inside `ns`; returns (exit, stdout, stderr).
-    `limits`: resource.RLIMIT_* -> soft and hard limit of the run."""
-    return _run([*nmap_command(), *args], ns, cwd, stdin, env, timeout, limits)
+    `limits` and `shell` as for run_pynmap."""
+    return _run([*nmap_command(), *args], ns, cwd, stdin, env, timeout, limits, shell)
 
 
 def run_pynmap(
@@ -253,10 +258,15 @@ def run_pynmap(
     env: Mapping[str, str] | None = None,
     timeout: float = 120,
     limits: Mapping[int, int] | None = None,
+    shell: str | None = None,
 ) -> Result:
     """Run pynmap inside `ns`; returns (exit, stdout, stderr).
-    `limits`: resource.RLIMIT_* -> soft and hard limit of the run."""
-    return _run([*pynmap_command(), *args], ns, cwd, stdin, env, timeout, limits)
+
+    `limits` (both runners): resource.RLIMIT_* -> soft and hard limit of the
+    run.  `shell` (both runners): a sh script that runs the program as "$@",
+    for redirections such as 'exec "$@" >&-'.
+    """
+    return _run([*pynmap_command(), *args], ns, cwd, stdin, env, timeout, limits, shell)
 
 
 _LISTENER = """
