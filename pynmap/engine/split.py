@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pynmap.results import HostResult
+from pynmap.signals import STOPPING as _STOPPING
 from pynmap.timing import Timing
 
 SPLIT_MIN_PORTS = 10000  # below this, forking costs more than it saves
@@ -104,12 +105,21 @@ def run_halves(child: Callable[[], Any], parent: Callable[[], Any]) -> tuple[Any
     error) kills the child.
     """
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
+    # A signal that lands between fork() and the `try` below would end the
+    # parent without killing the child (a Ctrl-C right as a host group
+    # starts): the stopping signals wait until each side is ready for them.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    try:
+        pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        raise
     if pid == 0:  # pragma: no cover - the child's exit skips coverage
-        _be_the_child(child, read_fd, write_fd)
-    os.close(write_fd)
+        _be_the_child(child, read_fd, write_fd, mask)
     reaped = False
     try:
+        os.close(write_fd)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         mine = parent()
         with os.fdopen(read_fd, "rb") as pipe:
             read_fd = -1
@@ -133,17 +143,18 @@ def run_halves(child: Callable[[], Any], parent: Callable[[], Any]) -> tuple[Any
     return value, mine
 
 
-def _be_the_child(child: Callable[[], Any], read_fd: int, write_fd: int) -> None:
+def _be_the_child(child: Callable[[], Any], read_fd: int, write_fd: int,
+                  mask: set[signal.Signals]) -> None:
     # The parent handles the user's signals and owns every output; the child
     # dies of a signal at once (unless the parent ignores it too, as under
     # nohup or in a background job), and never flushes a buffer it shares.
     status = 1
     try:
         os.close(read_fd)
-        for signo in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
-                      signal.SIGPIPE):
+        for signo in (*_STOPPING, signal.SIGPIPE):
             if signal.getsignal(signo) is not signal.SIG_IGN:
                 signal.signal(signo, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         try:
             payload = pickle.dumps((True, child()))
         except Exception as exc:  # sent to the parent, which raises it

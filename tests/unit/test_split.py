@@ -68,6 +68,41 @@ def test_an_error_here_kills_the_child() -> None:
         assert not os.path.exists(f"/proc/{pid}")  # killed and reaped
 
 
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_signal_as_the_child_is_forked_still_kills_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C that lands while fork() returns (a host group just starting) must
+    not leave the child scanning on its own after the parent is gone."""
+    real_fork = os.fork
+    children = []
+
+    def fork_then_signal() -> int:
+        pid = real_fork()
+        if pid:
+            children.append(pid)
+            os.kill(os.getpid(), signal.SIGUSR1)  # the user's signal, right after fork
+        return pid
+
+    def stop(signo: int, frame: object) -> None:
+        raise _Stop
+
+    previous = signal.signal(signal.SIGUSR1, stop)
+    monkeypatch.setattr(split, "_STOPPING", (*split._STOPPING, signal.SIGUSR1))
+    monkeypatch.setattr(split.os, "fork", fork_then_signal)
+    try:
+        with pytest.raises(_Stop):
+            split.run_halves(lambda: time.sleep(60), lambda: time.sleep(60))
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        for pid in children:
+            if os.path.exists(f"/proc/{pid}") and _ppid(pid) == os.getpid():
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                pytest.fail("the child outlived the parent's run_halves")
+
 def _ppid(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/stat") as f:
