@@ -100,38 +100,22 @@ def host_calls(kind: str, texts: Sequence[tuple[str, str]]) -> list[tuple[Key, s
 def host_segments(kind: str, texts: Sequence[tuple[str, str]]) -> list[list[tuple[str, str]]]:
     """One host's report cut where nmap flushes every log while writing it.
 
-    Three segments, each in nmap's write order: up to the host's XML status
-    and names (write_xml_initial_hostinfo ends in log_flush_all()); for a
-    port-scanned host, the rest up to its port table (printportoutput ends
-    in one); then the rest.  `texts` may hold "console", the interactive
-    text, cut like the normal one and written after the logs, as stdout is.
+    Three segments, each in nmap's write order (host_calls): up to the host's
+    XML status and names (FLUSH_ALL_AFTER); for a port-scanned host, the rest
+    up to its port table (FLUSH_PLAIN_AFTER: printportoutput ends in a flush
+    of every log); then the rest.  `texts` may hold "stdout", the interactive
+    text.
     """
-    order = {**LOG_ORDER, "console": len(LOG_ORDER)}
-    segments: list[list[Piece]] = [[], [], []]
-    for fmt, text in texts:
-        if not text:
-            continue
-        if fmt == "xml":
-            cut = _xml_host(text)
-        elif fmt == "grepable":
-            cut = _grepable_host(text, kind)
+    segments: list[list[tuple[str, str]]] = [[], [], []]
+    for key, fmt, text in host_calls(kind, texts):
+        if key[0] <= FLUSH_ALL_AFTER[0]:
+            segment = 0
+        elif kind == "port" and key[0] <= FLUSH_PLAIN_AFTER[0]:
+            segment = 1
         else:
-            cut = _normal_host(text, kind)
-        calls: dict[Key, int] = {}
-        for key, piece in cut:
-            if not piece:
-                continue
-            calls[key] = calls.get(key, -1) + 1
-            if key[0] <= _INITIAL[0]:
-                segment = 0
-            elif kind == "port" and key[0] <= _TABLE[0]:
-                segment = 1
-            else:
-                segment = 2
-            segments[segment].append((key, calls[key], order[fmt], fmt, piece))
-    for pieces in segments:
-        pieces.sort(key=lambda p: p[:3])
-    return [[(fmt, text) for _, _, _, fmt, text in pieces] for pieces in segments]
+            segment = 2
+        segments[segment].append((fmt, text))
+    return segments
 
 
 def header_pieces(texts: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -712,9 +712,9 @@ class Reporter:
         texts = [(name, text) for name, text, stream in (
             ("normal", normal, self._normal), ("grepable", grep, self._grep),
             ("kiddie", normal, self._skid), ("xml", xml, self._xml),
-            ("console", console, self._out)) if stream is not None]
+            ("stdout", console, self._out)) if stream is not None]
         streams = {"normal": self._normal, "grepable": self._grep, "kiddie": self._skid,
-                   "xml": self._xml, "console": self._out}
+                   "xml": self._xml, "stdout": self._out}
         segments = host_segments(kind, texts)
         for number, pieces in enumerate(segments):
             for name, piece in pieces:
