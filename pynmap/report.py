@@ -38,11 +38,13 @@ import types
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynmap.errors import NmapError
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = [
     "Address",
@@ -382,6 +384,9 @@ class Report:
 
     @property
     def start_time(self) -> datetime | None:
+        """`start` as an aware UTC datetime."""
+        from datetime import UTC, datetime
+
         return None if self.start is None else datetime.fromtimestamp(self.start, UTC)
 
     @property

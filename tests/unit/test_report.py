@@ -94,6 +94,8 @@ def test_from_xml_holds_what_lxml_sees(path: Path) -> None:
 
     assert report.args == root.get("args")
     assert report.start == (int(root.get("start")) if root.get("start") else None)
+    if report.start_time is not None:
+        assert report.start_time.timestamp() == report.start
     assert report.version == root.get("version")
     assert [(s.type, s.protocol, s.numservices, s.services) for s in report.scaninfo] == [
         (s.get("type"), s.get("protocol"), int(s.get("numservices")), s.get("services"))
