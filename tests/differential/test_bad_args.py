@@ -376,6 +376,8 @@ CASES: list[Case] = [
     Case(("-sn", "-PU", "-PE", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
     Case(("-sn", "-PP", "-PY", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
     Case(("-sn", "-PM", "-PO1,2", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
+    # protocol names come from the bundled nmap-protocols (no /etc/protocols warning)
+    Case(("-sn", "-PE", "-POicmp,tcp", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
     Case(("-sn", "-PU", "-PB22", "127.0.0.1"), 0, NOT_ROOT_PING, 4),
     Case(("-Pn", "-PB22", *T), 0, NOT_ROOT_PING),
     Case(("-sn", "-PU53", "127.0.0.1"), 1, ROOT_PING.format("UDP Ping (-PU)"), 0),
