@@ -30,6 +30,7 @@ from pynmap.timing import Timing
 
 SPLIT_MIN_PORTS = 10000  # below this, forking costs more than it saves
 # Event methods that only make sense in the parent (or carry no result).
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _NOT_REPLAYED = frozenset({"tick", "tracing", "conn_trace", "phase_done", "host_up"})
 
 
@@ -109,12 +110,14 @@ def run_halves(child: Callable[[], Any], parent: Callable[[], Any]) -> tuple[Any
     # parent without killing the child (a Ctrl-C right as a host group
     # starts): the stopping signals wait until each side is ready for them.
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    parent_pid = os.getpid()
     try:
         pid = os.fork()
     except BaseException:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         raise
     if pid == 0:  # pragma: no cover - the child's exit skips coverage
+        _die_with_parent(parent_pid)
         _be_the_child(child, read_fd, write_fd, mask)
     reaped = False
     try:
@@ -141,6 +144,19 @@ def run_halves(child: Callable[[], Any], parent: Callable[[], Any]) -> tuple[Any
     if not ok:
         raise value
     return value, mine
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """A parent killed outright (SIGKILL, the OOM killer) runs no `finally`: the
+    kernel then kills the child (PR_SET_PDEATHSIG), or it would scan on alone."""
+    try:
+        import ctypes  # here only: the child's start-up, not the scan path's
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the parent's `finally` still kills it
+        return
+    if os.getppid() != parent_pid:  # the parent was gone before prctl took hold
+        os._exit(1)
 
 
 def _be_the_child(child: Callable[[], Any], read_fd: int, write_fd: int,

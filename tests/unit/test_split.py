@@ -103,6 +103,49 @@ def test_a_signal_as_the_child_is_forked_still_kills_it(monkeypatch: pytest.Monk
                 os.waitpid(pid, 0)
                 pytest.fail("the child outlived the parent's run_halves")
 
+
+def test_a_parent_killed_outright_takes_the_child_with_it() -> None:
+    """SIGKILL runs no `finally`: the child must not go on scanning alone."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, sys, time\n"
+        "from pynmap.engine import split\n"
+        "def parent():\n"
+        "    print(os.getpid(), flush=True)\n"
+        "    time.sleep(60)\n"
+        "split.run_halves(lambda: time.sleep(60), parent)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        pid = int(proc.stdout.readline())
+        children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == pid]
+        assert children
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(c) for c in children):
+            if time.monotonic() > deadline:
+                for c in children:
+                    os.kill(c, signal.SIGKILL)
+                pytest.fail("the child outlived a parent killed with SIGKILL")
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for whoever inherited it to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _ppid(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/stat") as f:
