@@ -84,11 +84,13 @@ class PlainExit(NmapError):
         return self.stderr_text
 
 
-class Interrupted(Exception):
+class Interrupted(BaseException):
     """SIGINT or SIGTERM arrived: the reports were closed; the process should die of `signo`.
 
     Not an NmapError: nmap prints nothing for it and its exit status is the
-    signal's, which only the outermost caller can reproduce.
+    signal's, which only the outermost caller can reproduce.  A BaseException,
+    as KeyboardInterrupt is, so that no `except Exception` (a cache that is
+    rebuilt when damaged, a bug turned into one line) swallows a signal.
     """
 
     def __init__(self, signo: int) -> None:

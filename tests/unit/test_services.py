@@ -439,3 +439,17 @@ def test_loading_is_fast(cache: Path) -> None:
         [db.name(p) for p in top]
         best = min(best, time.perf_counter() - start)
     assert best < 0.025  # measured: ~2 ms (~60 ms without the cache)
+
+
+def test_a_signal_while_the_cache_is_read_is_not_taken_for_a_damaged_cache(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache loader rebuilds on any error, but a signal must still stop the run."""
+    from pynmap.errors import Interrupted
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        raise Interrupted(2)
+
+    monkeypatch.setattr(S.marshal, "load", interrupted)
+    monkeypatch.setattr(S, "_cache_file", lambda st: __file__)  # a file that opens
+    with pytest.raises(Interrupted):
+        S._cache_load(os.stat(__file__))
