@@ -630,10 +630,12 @@ class Reporter:
         Hosts nmap does not report (down without -v, no open port under
         --open) are skipped here.
         """
-        self._host_reports(host, scan_type)
         if self._json is not None and is_reported(host, scan_type, self._opts):
-            # the view the XML template gets, so both carry the same host
+            # the view the XML template gets, so both carry the same host; taken
+            # before the XML is written, so a signal that finds the host in the
+            # XML finds it in the JSON too
             self._json.host(build_host_view(host, scan_type, self._opts, self._service_name))
+        self._host_reports(host, scan_type)
 
     def _host_reports(self, host: HostResult, scan_type: str) -> None:
         if scan_type == "list":
