@@ -114,6 +114,8 @@ class Options:
     grepable_file: str | None = None
     xml_file: str | None = None
     kiddie_file: str | None = None
+    json_file: str | None = None  # -oJ (pynmap's own)
+    json_lines_file: str | None = None  # --json-lines (pynmap's own)
     append_output: bool = False
     stylesheet: str | None = "default"  # "default" = our own rule; None = --no-stylesheet
     datadir: str | None = None
@@ -652,7 +654,11 @@ class _Parser:
             self.o.kiddie_file = name
         elif option == "oX":
             self.o.xml_file = name
-        else:  # oA
+        elif option == "oJ":
+            self.o.json_file = name
+        elif option == "json-lines":
+            self.o.json_lines_file = name
+        else:  # oA (nmap's three formats: no JSON)
             self.o.normal_file = name + ".nmap"
             self.o.grepable_file = name + ".gnmap"
             self.o.xml_file = name + ".xml"
@@ -679,6 +685,12 @@ class _Parser:
 
     def opt_oX(self, value: str) -> None:
         self._output("oX", value)
+
+    def opt_oJ(self, value: str) -> None:
+        self._output("oJ", value)
+
+    def opt_json_lines(self, value: str) -> None:
+        self._output("json-lines", value)
 
     def opt_iL(self, value: str) -> None:
         o = self.o
@@ -976,6 +988,16 @@ class _Parser:
             # nmap 7.93 then sets its ping type to TCP alone, dropping -PU/-PY/-PO
             o.raw_ping.clear()
         self.validate()
+        self._check_json_stdout()
+
+    def _check_json_stdout(self) -> None:
+        """A JSON document or JSON Lines on stdout must be alone there to be read."""
+        o = self.o
+        json_outputs = [f for f in (o.json_file, o.json_lines_file) if f == "-"]
+        others = [f for f in (o.normal_file, o.grepable_file, o.xml_file, o.kiddie_file)
+                  if f == "-"]
+        if json_outputs and len(json_outputs) + len(others) > 1:
+            raise Fatal("Cannot display multiple output types to stdout.")
 
     def _final_timing(self) -> Timing:
         t, d = self.timing, self.d

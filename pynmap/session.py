@@ -178,7 +178,8 @@ class Session:
                        kiddie=o.kiddie_file, append=o.append_output,
                        stylesheet=_stylesheet(o.stylesheet, self.xsl_path), verbosity=o.verbosity,
                        debugging=o.debugging, reason=o.reason, open_only=o.open_only,
-                       packet_trace=o.packet_trace, quiet=o.stdout_muted),
+                       packet_trace=o.packet_trace, quiet=o.stdout_muted,
+                       json=o.json_file, json_lines=o.json_lines_file),
             self._service_name, stdout=self.stdout, stderr=self.stderr)
         self.reporter.open_files()
         if not o.noninteractive:

@@ -131,7 +131,17 @@ LONG_OPTIONS: tuple[tuple[str, int, str | None], ...] = (
     ("resume", REQUIRED_ARG, None),
 )
 
-_LONG_BY_NAME = {name: (has_arg, short) for name, has_arg, short in LONG_OPTIONS}
+# pynmap's own long options (JSON output).  They are matched only when spelled
+# out in full: getopt's prefix matching of nmap's table above stays exactly
+# nmap's (`--o` lists the same possibilities, `-j` is still unrecognized), so
+# no abbreviation a script uses with nmap resolves differently.
+PYNMAP_LONG_OPTIONS: tuple[tuple[str, int, str | None], ...] = (
+    ("oJ", REQUIRED_ARG, None),
+    ("json-lines", REQUIRED_ARG, None),
+)
+
+_LONG_BY_NAME = {name: (has_arg, short)
+                 for name, has_arg, short in LONG_OPTIONS + PYNMAP_LONG_OPTIONS}
 
 
 def _short_arg_kind(char: str) -> int | None:

@@ -57,6 +57,8 @@ OUTPUT:
   -oN/-oX/-oS/-oG <file>: Normal, XML, s|<rIpt kIddi3, and Grepable output
      to the given file ("-" for standard output)
   -oA <basename>: The three main formats at once
+  -oJ <file>: One JSON document for the whole run ("-" for standard output)
+  --json-lines <file>: JSON Lines: one object per host as it ends, then a summary
   -v: More verbose (-vv or more for even more)
   -d: Debugging output (-dd for more)
   --reason: Say why each port is in its state

@@ -76,7 +76,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from types import EllipsisType
-from typing import Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from pynmap.errors import Fatal, NmapError, PlainExit, SystemFatal
 from pynmap.output import fmt
@@ -106,6 +106,9 @@ from pynmap.plain import FrozenData, replace
 from pynmap.results import HostResult, RunStats
 from pynmap.stdio import LogFile, StdoutFormat, open_output, stdout_buffer
 
+if TYPE_CHECKING:
+    from pynmap.output.jsonout import JsonOutput
+
 # (OutputSpec field, Reporter attribute, nmap's name for the file in its
 # open error, its log type), in the order nmap opens them.
 _FILES = (
@@ -127,14 +130,16 @@ _LIST_FLUSH = 0.05
 
 class OutputSpec(FrozenData):
     __match_args__ = ("normal", "grepable", "xml", "kiddie", "append", "stylesheet", "verbosity",
-                      "debugging", "reason", "open_only", "packet_trace", "quiet")
+                      "debugging", "reason", "open_only", "packet_trace", "quiet", "json",
+                      "json_lines")
     __slots__ = __match_args__
 
     def __init__(self, normal: str | None = None, grepable: str | None = None,
                  xml: str | None = None, kiddie: str | None = None, append: bool = False,
                  stylesheet: str | EllipsisType | None = ..., verbosity: int = 0,
                  debugging: int = 0, reason: bool = False, open_only: bool = False,
-                 packet_trace: bool = False, quiet: bool = False) -> None:
+                 packet_trace: bool = False, quiet: bool = False, json: str | None = None,
+                 json_lines: str | None = None) -> None:
         self.normal = normal  # -oN path, "-" = stdout
         self.grepable = grepable  # -oG
         self.xml = xml  # -oX
@@ -150,6 +155,8 @@ class OutputSpec(FrozenData):
         self.open_only = open_only  # --open
         self.packet_trace = packet_trace
         self.quiet = quiet  # -v0 was typed: nmap sends its interactive stream to /dev/null
+        self.json = json  # -oJ (pynmap's own)
+        self.json_lines = json_lines  # --json-lines (pynmap's own)
 
     @property
     def show_reason(self) -> bool:
@@ -162,7 +169,8 @@ class OutputSpec(FrozenData):
 
     @property
     def stdout_muted(self) -> bool:
-        return self.quiet or "-" in (self.normal, self.grepable, self.xml, self.kiddie)
+        return self.quiet or "-" in (self.normal, self.grepable, self.xml, self.kiddie,
+                                     self.json, self.json_lines)
 
 
 def expand_log_filename(name: str, when: float) -> str:
@@ -243,6 +251,8 @@ class Reporter:
         self._grep: TextIO | None = None
         self._skid: TextIO | None = None
         self._xml: TextIO | None = None
+        # -oJ / --json-lines (pynmap.output.jsonout, imported only when asked for)
+        self._json: JsonOutput | None = None
         self._owned: list[TextIO] = []
         self._logs: list[LogFile] = []  # the output files (self._owned, as what they are)
         self._xml_open: list[str] = []  # <host>, <ports> left open by a report cut short
@@ -321,6 +331,29 @@ class Reporter:
         # stdout closed at start (`>&-`): the first file opened took its descriptor,
         # and nmap's two buffers interleave there at its flushes
         self._in_calls = any(log.fileno() == 1 for log in self._logs)
+        if self.spec.json is not None or self.spec.json_lines is not None:
+            self._open_json()
+
+    def _open_json(self) -> None:
+        """-oJ and --json-lines, opened after nmap's own files (their failures come
+        after nmap's, with nmap's message shape and exit code)."""
+        from pynmap.output.jsonout import JsonOutput, open_json
+
+        streams: list[TextIO | None] = []
+        for path, what in ((self.spec.json, "JSON"), (self.spec.json_lines, "JSON Lines")):
+            if path is None:
+                streams.append(None)
+            elif path == "-":
+                streams.append(self._stdout)
+            else:
+                try:
+                    stream = open_json(path, append=self.spec.append)
+                except OSError as exc:
+                    raise SystemFatal(f"Failed to open {what} output file {path} for writing",
+                                      exc.errno or 0) from None
+                self._owned.append(stream)
+                streams.append(stream)
+        self._json = JsonOutput(streams[0], streams[1])
 
     def _hold_streams(self) -> None:
         """Every stream but stderr (unbuffered in nmap) becomes a HeldStream."""
@@ -477,6 +510,8 @@ class Reporter:
             texts["normal"] = self._m_normal.begin(d)
         if self._grep is not None:
             texts["grepable"] = self._m_grep.begin(d)
+        if self._json is not None:
+            self._json.begin(d)
         if self._emulating:
             self._begin_held(texts)
             return
@@ -582,6 +617,8 @@ class Reporter:
 
     def skipped_target(self, spec: str) -> None:
         """<target status="skipped" reason="invalid"/> for a target word that does not parse."""
+        if self._json is not None:
+            self._json.skipped_target(spec)
         if self._xml is None:
             return
         self._xml.write(self._m_xml.target_skipped(spec))
@@ -593,6 +630,14 @@ class Reporter:
         Hosts nmap does not report (down without -v, no open port under
         --open) are skipped here.
         """
+        if self._json is not None and is_reported(host, scan_type, self._opts):
+            # the view the XML template gets, so both carry the same host; taken
+            # before the XML is written, so a signal that finds the host in the
+            # XML finds it in the JSON too
+            self._json.host(build_host_view(host, scan_type, self._opts, self._service_name))
+        self._host_reports(host, scan_type)
+
+    def _host_reports(self, host: HostResult, scan_type: str) -> None:
         if scan_type == "list":
             fast = self._stencil.render(host, xml=self._xml is not None)
             if fast is not None:
@@ -763,9 +808,10 @@ class Reporter:
         errormsg: str | None,
         hold_end: bool = False,
     ) -> str:
-        """Writes the XML trailer; with `hold_end`, all but its `</nmaprun>`, which
-        is returned for the caller to write."""
-        if self._xml is None or self._xml_done:
+        """Writes the XML trailer (and ends the JSON outputs with the same values);
+        with `hold_end`, all but its `</nmaprun>`, which is returned for the caller
+        to write."""
+        if self._json is None and (self._xml is None or self._xml_done):
             return ""
         ctime = fmt.ctime(end)
         r = {
@@ -780,6 +826,10 @@ class Reporter:
             "down": (stats.total - stats.up) % (1 << 32),  # nmap's unsigned count
             "total": stats.total,
         }
+        if self._json is not None:
+            self._json.end(r)
+        if self._xml is None or self._xml_done:
+            return ""
         text = self._m_xml.runstats(r)
         tail = ""
         if hold_end:

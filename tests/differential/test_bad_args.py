@@ -499,6 +499,13 @@ CASES: list[Case] = [
     Case(("-sT", "--min-rate"), 255),
     Case(("-sT", "-p"), 255),
     Case(("-j",), 255),
+    # pynmap's -oJ/--json-lines are matched only in full: nmap's abbreviations and
+    # errors around them are unchanged
+    Case(("--o", "x"), 255),
+    Case(("--json", "x"), 255),
+    Case(("--json-line", "x"), 255),
+    Case(("-j", "x"), 255),
+    Case(("-sL", "-n", "-oJfoo", "127.0.0.1"), 0),
     Case(("-sT", "-p", "100-1"), 1),
     Case(("-sT", "-p", "nosuchservice"), 1),
     Case(("-sT", "-p", "70000"), 1),

@@ -175,3 +175,29 @@ def test_signal_mid_scan(slow_ns: Netns, tmp_path: Path, case: str) -> None:
     assert mask(pynmap.xml).startswith(mask(nmap.xml))
     _assert_closed_xml(pynmap.xml, f"Scan interrupted by {signal.Signals(dies_of).name}"
                        + (" (Ctrl-C)" if dies_of == signal.SIGINT else ""))
+
+
+def test_sigint_leaves_json_with_the_finished_hosts(slow_ns: Netns, tmp_path: Path) -> None:
+    """-oJ and --json-lines on SIGINT: the JSON document is written with the hosts
+    finished so far and runstats exit="error", equal to pynmap's closed XML; the
+    JSON Lines end with that summary."""
+    import json
+
+    import jsonschema
+
+    from pynmap.report import Report, schema_path
+
+    args = [*LONG, "-oJ", "out.json", "--json-lines", "out.jsonl"]
+    ended = _signal_after_first_host(pynmap_command(), slow_ns, tmp_path / "pynmap", args,
+                                     [signal.SIGINT], 'exec "$@"')
+    assert ended.status == -signal.SIGINT and ended.stderr == "", ended
+    text = (tmp_path / "pynmap" / "out.json").read_text()
+    jsonschema.validate(json.loads(text), json.loads(schema_path().read_text()))
+    report = Report.from_json(text)
+    assert report == Report.from_xml(ended.xml)
+    assert [h.address for h in report.hosts] == ["127.0.0.1"]
+    assert report.runstats.exit == "error"
+    assert report.runstats.errormsg == "Scan interrupted by SIGINT (Ctrl-C)"
+    lines = (tmp_path / "pynmap" / "out.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [json.loads(line)
+                                                    for line in report.to_jsonl()]

@@ -149,3 +149,30 @@ def test_table_is_nmaps_size() -> None:
     # nmap 7.93 (with Lua) has 101 long options; a missing one would change prefix matching.
     assert len(LONG_OPTIONS) == 101
     assert len({name for name, _, _ in LONG_OPTIONS}) == 101
+
+
+# pynmap's own long options (-oJ, --json-lines) are matched only when spelled out
+# in full: each line below is lexed as nmap 7.93 lexes it (glibc getopt_long_only
+# over nmap's table), so no abbreviation or error changes.
+@pytest.mark.parametrize(("line", "expected"), [
+    ("nmap -oJfoo x", [Token("o", "Jfoo")]),  # -o with "Jfoo", as in nmap
+    ("nmap -oJ x.json t", [Token("oJ", "x.json")]),
+    ("nmap --oJ=- t", [Token("oJ", "-")]),
+    ("nmap -json-lines - t", [Token("json-lines", "-")]),
+    ("nmap --json-lines=x t", [Token("json-lines", "x")]),
+])
+def test_pynmap_options_spelled_in_full(line: str, expected: list[Token]) -> None:
+    assert lex(line)[0] == expected
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("nmap -j", "nmap: unrecognized option '-j'"),
+    ("nmap --json x", "nmap: unrecognized option '--json'"),
+    ("nmap --json-line x", "nmap: unrecognized option '--json-line'"),
+    ("nmap --o x", "nmap: option '--o' is ambiguous; possibilities: '--open' '--oA' '--oN' "
+                   "'--oM' '--oG' '--oS' '--oH' '--oX' '--osscan-limit' '--osscan-guess'"),
+])
+def test_abbreviations_resolve_as_in_nmap(line: str, message: str) -> None:
+    with pytest.raises(UsageError) as info:
+        list(ArgvLexer(shlex.split(line)))
+    assert info.value.text.startswith(message + "\n")

@@ -172,3 +172,21 @@ def test_parse_time_fatals_match_badargs(cmd: str, stderr: str, status: str) -> 
         parse(cmd)
     assert info.value.text == stderr
     assert info.value.exit_code == int(status)
+
+
+def test_json_outputs_and_oa_stays_nmaps() -> None:
+    opts, _ = parse("nmap -oJ x.json --json-lines - -oA base 127.0.0.1")
+    assert (opts.json_file, opts.json_lines_file) == ("x.json", "-")
+    assert (opts.normal_file, opts.grepable_file, opts.xml_file) == (
+        "base.nmap", "base.gnmap", "base.xml")
+    assert parse("nmap -oA base 127.0.0.1")[0].json_file is None
+
+
+@pytest.mark.parametrize("line", ["nmap -oJ - -oX - t", "nmap -oN - --json-lines - t",
+                                  "nmap -oJ - --json-lines - t"])
+def test_json_on_stdout_must_be_alone(line: str) -> None:
+    assert fatal_of(line) == "Cannot display multiple output types to stdout.\nQUITTING!\n"
+
+
+def test_json_output_name_checks_are_nmaps() -> None:
+    assert fatal_of("nmap -oJ -x t").startswith("Output filename begins with '-'. Try '-oJ ./-x'")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 NOT_ON_THE_SCAN_PATH = (
     "lxml",  # only the tests validate XML
@@ -17,6 +18,8 @@ NOT_ON_THE_SCAN_PATH = (
     "ctypes",  # interface listing
     "pynmap.resume",  # --resume
     "pynmap.interfaces",
+    "pynmap.report",  # -oJ / --json-lines and the API
+    "pynmap.output.jsonout",
 )
 
 
@@ -27,3 +30,22 @@ def test_a_connect_scan_imports_only_what_it_needs() -> None:
                                 check=True).stdout.split())
     assert "pynmap.session" in loaded
     assert sorted(loaded.intersection(NOT_ON_THE_SCAN_PATH)) == []
+
+
+def test_reports_without_json_leave_the_report_model_out(tmp_path: Path) -> None:
+    """A list scan writing XML and normal output (-sL -n: nothing is sent) loads
+    neither pynmap.report nor the JSON writer; -oJ loads them."""
+    code = ("import io, sys; from pynmap.cli.app import run_cli; "
+            "status = run_cli(['pynmap', '-sL', '-n', '127.0.0.1', *sys.argv[1:]], "
+            "io.StringIO(), io.StringIO(), {}); "
+            "print(status, ' '.join(sys.modules))")
+    json_modules = {"pynmap.report", "pynmap.output.jsonout", "lxml"}
+
+    def loaded(*args: str) -> set[str]:
+        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                             text=True, check=True, cwd=tmp_path).stdout.split()
+        assert out[0] == "0"
+        return set(out[1:]) & json_modules
+
+    assert loaded("-oX", "x.xml", "-oN", "x.nmap") == set()
+    assert loaded("-oJ", "x.json") == {"pynmap.report", "pynmap.output.jsonout"}
