@@ -12,7 +12,7 @@ from .discovery import DEFAULT_PING_PORTS, assume_up, discover
 from .events import Events, estimator, run_phase, times_of, wall_clock
 from .loop import SocketSetup
 from .scheduler import Scheduler
-from .split import Recorder, replay, run_halves, worth_splitting
+from .split import Call, Recorder, replay, run_halves, worth_splitting
 
 __all__ = ["DEFAULT_PING_PORTS", "Events", "SocketSetup", "assume_up", "connect_scan",
            "discover"]
@@ -82,7 +82,7 @@ def _split_scan(hosts: Sequence[HostResult], order: list[int], events: object,
     theirs, mine = order[1::2], order[0::2]
     started = time.monotonic()
 
-    def child() -> tuple[_Half, list, int]:
+    def child() -> tuple[_Half, list[Call], int]:
         recorder = Recorder(hosts)
         done = scan(theirs, recorder)
         return _half_of(done), recorder.calls, done.probes_sent
@@ -101,7 +101,7 @@ def _split_scan(hosts: Sequence[HostResult], order: list[int], events: object,
             state.clock_start = min(clock_start, state.clock_start or clock_start)
         if end is not None:
             state.end = max(end, state.end or end)
-    done = getattr(events, "phase_done", None)
+    done: Callable[[int, float], None] | None = getattr(events, "phase_done", None)
     if done is not None:
         done(scheduler.probes_sent + probes, time.monotonic() - started)
     return scheduler
