@@ -44,7 +44,7 @@ NUL, NEWLINE, CLOSE_PAREN = 0, 0x0A, 0x29
 GREP_HOST = b"\nHost: "
 XML_ADDRESS = b'\n<address addr="'
 NORMAL_HOST = b"\nNmap scan report for "
-XML_ADDRTYPE = {socket.AF_INET: b'" addrtype="ipv4"', socket.AF_INET6: b'" addrtype="ipv6"'}
+XML_ADDRTYPE: dict[int, bytes] = {socket.AF_INET: b'" addrtype="ipv4"', socket.AF_INET6: b'" addrtype="ipv6"'}
 # nmap's XML unescaping knows these; they must lie wholly before the "-->" cut
 ENTITIES = (
     (b"&lt;", b"<"),

@@ -336,7 +336,7 @@ class _Section:
 
     __slots__ = ("_by_port", "_names", "names_blob", "order", "ratios")
 
-    def __init__(self, order: array, ratios: array, names_blob: str) -> None:
+    def __init__(self, order: array[int], ratios: array[float], names_blob: str) -> None:
         self.order = order
         self.ratios = ratios
         self.names_blob = names_blob
@@ -612,7 +612,7 @@ class ServiceDB:
             return []
         return list(zip(section.order, section.ratios, strict=True))
 
-    def ratio_order(self, proto: str = "tcp") -> tuple[array, array]:
+    def ratio_order(self, proto: str = "tcp") -> tuple[array[int], array[float]]:
         """(ports, ratios) in top-ports order, as arrays (no copy: do not modify)."""
         section = self._t().sections[proto]
         return section.order, section.ratios

@@ -37,7 +37,7 @@ from pynmap.tty import Keyboard
 if TYPE_CHECKING:
     from pynmap.engine.scan import SocketSetup
 
-_INTERRUPTED = {
+_INTERRUPTED: dict[int, str] = {
     signal.SIGINT: "Scan interrupted by SIGINT (Ctrl-C)",
     signal.SIGTERM: "Scan interrupted by SIGTERM",
     signal.SIGHUP: "Scan interrupted by SIGHUP",

@@ -85,7 +85,7 @@ class Skipped(FrozenData):
 class ResolveError(Exception):
     """A failed forward lookup; `message` is gai_strerror()'s text."""
 
-    def __init__(self, message: str, code: int = socket.EAI_NONAME) -> None:
+    def __init__(self, message: str, code: int | None = socket.EAI_NONAME) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
@@ -108,7 +108,9 @@ def system_resolver(name: str, family: int) -> list[tuple[int, str]]:
         raise ResolveError(error.strerror or str(error), error.errno) from None
     except (UnicodeError, ValueError):  # an embedded NUL cannot reach the C library either
         raise ResolveError("Name or service not known") from None
-    return [(int(info[0]), info[4][0]) for info in infos if info[0] in (AF_INET, AF_INET6)]
+    # The address is text for both families (an int only in a Python built without IPv6).
+    return [(int(info[0]), address) for info in infos
+            if info[0] in (AF_INET, AF_INET6) and isinstance(address := info[4][0], str)]
 
 
 # --------------------------------------------------------------------------------------
@@ -306,11 +308,15 @@ def _numeric_addresses(text: str, family: int) -> list[tuple[int, int, int]]:
     found = []
     for info in infos:
         fam = int(info[0])
+        sockaddr = info[4]
+        address = sockaddr[0]
+        if not isinstance(address, str):  # only in a Python built without IPv6
+            continue
         if fam == AF_INET:
-            found.append((fam, int.from_bytes(socket.inet_aton(info[4][0]), "big"), 0))
-        elif fam == AF_INET6:
-            packed = socket.inet_pton(socket.AF_INET6, info[4][0])
-            found.append((fam, int.from_bytes(packed, "big"), int(info[4][3])))
+            found.append((fam, int.from_bytes(socket.inet_aton(address), "big"), 0))
+        elif fam == AF_INET6 and len(sockaddr) == 4:
+            packed = socket.inet_pton(socket.AF_INET6, address)
+            found.append((fam, int.from_bytes(packed, "big"), int(sockaddr[3])))
     return found
 
 
@@ -675,7 +681,7 @@ class TargetStream(Iterator[Target | Skipped]):
         self.exhausted = False
         self._items = self._run()
 
-    def __iter__(self) -> Iterator[Target | Skipped]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Target | Skipped]:
         return self._items
 
     def __next__(self) -> Target | Skipped:
