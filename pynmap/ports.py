@@ -32,10 +32,10 @@ import random
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 
-from pynmap.cnumbers import strtod
+from pynmap.cnumbers import c_g, strtod
 from pynmap.errors import Fatal
 from pynmap.plain import FrozenData
-from pynmap.services import ServiceDB, c_g
+from pynmap.services import ServiceDB
 
 Warn = Callable[[str], None]
 

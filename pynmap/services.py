@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import functools
 import marshal
-import math
 import os
 import pwd
 import re
@@ -40,6 +39,7 @@ import stat
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from pynmap.cnumbers import c_g
 from pynmap.errors import Fatal, SystemFatal
 
 Warn = Callable[[str], None]
@@ -270,14 +270,6 @@ def _scanf_int(text: bytes, pos: int) -> tuple[int | None, int]:
     value = max(min(int(m.group(1)), 2**63 - 1), -(2**63))  # strtol saturates
     value &= 0xFFFFFFFF
     return (value - 2**32 if value >= 2**31 else value), m.end()
-
-
-def c_g(value: float) -> str:
-    """printf("%g"), including the sign C prints for a negative NaN."""
-    text = format(value, "g")
-    if value != value and math.copysign(1.0, value) < 0:
-        return "-" + text
-    return text
 
 
 def _fgets_lines(data: bytes) -> tuple[bytes, bool]:
