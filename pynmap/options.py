@@ -25,11 +25,9 @@ from pynmap.cnumbers import (
     tval2secs,
     tval_has_unit,
 )
-from pynmap.errors import Fatal, PlainExit, SystemFatal
+from pynmap.errors import Fatal, PlainExit, SystemFatal, Warn
 from pynmap.services import ServiceDB
 from pynmap.timing import TEMPLATE_NAMES, TEMPLATES, Timing
-
-Warn = Callable[[str], None]
 
 # Scan types nmap knows.  pynmap performs the connect scan; the others need raw
 # sockets, and unprivileged nmap refuses them, so pynmap does the same.

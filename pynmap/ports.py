@@ -33,11 +33,9 @@ import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 
 from pynmap.cnumbers import c_g, strtod
-from pynmap.errors import Fatal
+from pynmap.errors import Fatal, Warn
 from pynmap.plain import FrozenData
 from pynmap.services import ServiceDB
-
-Warn = Callable[[str], None]
 
 TCP, UDP, SCTP, PROT = 1, 2, 4, 8
 PROTOCOL_BITS = {"tcp": TCP, "udp": UDP, "sctp": SCTP, "ip": PROT}

@@ -28,9 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pynmap.cli.words import arg_parse, decode_words
-from pynmap.errors import Fatal, SystemFatal
+from pynmap.errors import Fatal, SystemFatal, Warn
 
-Warn = Callable[[str], None]
 Poke = Callable[[int, int], None]
 
 SHORTEST_LOG = 20  # bytes; a shorter file is refused before it is read

@@ -40,9 +40,7 @@ from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from pynmap.cnumbers import c_g
-from pynmap.errors import Fatal, SystemFatal
-
-Warn = Callable[[str], None]
+from pynmap.errors import Fatal, SystemFatal, Warn
 
 SERVICES_FILE = "nmap-services"
 PROTOCOLS_FILE = "nmap-protocols"

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pynmap.errors import Fatal, SystemFatal
+from pynmap.errors import Fatal, SystemFatal, Warn
 
 from .probe import Probe, classify, fatal_message, strange_message
 from .scheduler import Scheduler
@@ -78,7 +78,6 @@ class SocketSetup:
 
 
 Trace = Callable[[int, int, str], None]  # (host index, port, text)
-Warn = Callable[[str], None]
 
 
 def socket_budget() -> int:
