@@ -94,13 +94,8 @@ def _split_scan(hosts: Sequence[HostResult], order: list[int], events: object,
         got = (_half_of(again), [], again.probes_sent)
     half, calls, probes = got
     replay(calls, hosts, events)
-    for state, (answers, timed_out, clock_start, end) in zip(scheduler.hosts, half, strict=True):
-        state.answers.update(answers)
-        state.timed_out = state.timed_out or timed_out
-        if clock_start is not None:
-            state.clock_start = min(clock_start, state.clock_start or clock_start)
-        if end is not None:
-            state.end = max(end, state.end or end)
+    for state, other in zip(scheduler.hosts, half, strict=True):
+        state.merge_half(*other)
     done: Callable[[int, float], None] | None = getattr(events, "phase_done", None)
     if done is not None:
         done(scheduler.probes_sent + probes, time.monotonic() - started)
