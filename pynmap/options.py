@@ -4,7 +4,7 @@
 getopt returns it, so the first fatal problem on the line is the one reported),
 then applies the "delayed" options and the cross-option checks nmap makes
 before it opens any output file.  Everything that needs the port lists or the
-data files happens later, after the banner (see pynmap.cli.run).
+data files happens later, after the banner (see pynmap.session).
 """
 
 from __future__ import annotations

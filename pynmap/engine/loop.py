@@ -1,4 +1,4 @@
-"""The only code that touches sockets: non-blocking connect() under one epoll.
+"""The only code that touches the scan's sockets: non-blocking connect() under one epoll.
 
 Each probe is a fresh non-blocking TCP socket; one that connected (or may
 have) gets SO_LINGER {on, 0} just before it is closed, so closing sends RST
