@@ -13,6 +13,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from typing import TextIO
 
 from pynmap.cli.argv import ArgvLexer, Token
 from pynmap.cnumbers import (
@@ -56,7 +57,7 @@ class Options:
     args: list[str]  # argv as logged: program, options, then targets
     targets: list[str]
     input_name: str | None = None  # -iL: the file name ("-" = stdin); opened at parse time
-    input_stream: object | None = None
+    input_stream: TextIO | None = None
 
     # scan types
     connect_scan: bool = False

@@ -226,6 +226,12 @@ def _digits_value(text: str, limit: int) -> int | None:
 _NUMBER = re.compile(r"[0-9]*")
 
 
+def _digits_at(spec: str, p: int) -> str:
+    """The run of digits at `p`, maybe empty (the pattern matches everywhere)."""
+    found = _NUMBER.match(spec, p)
+    return found.group() if found else ""
+
+
 def parse_ipv4_ranges(spec: str) -> tuple[tuple[int, ...], ...] | None:
     """The four octets' ascending values for an nmap IPv4 range expression, or None."""
     octets: list[tuple[int, ...]] = []
@@ -238,7 +244,7 @@ def parse_ipv4_ranges(spec: str) -> tuple[tuple[int, ...], ...] | None:
         else:
             values: set[int] = set()
             while True:
-                run = _NUMBER.match(spec, p).group()  # type: ignore[union-attr]
+                run = _digits_at(spec, p)
                 if run:
                     low = _octet_value(run)
                     p += len(run)
@@ -251,7 +257,7 @@ def parse_ipv4_ranges(spec: str) -> tuple[tuple[int, ...], ...] | None:
                 high = low
                 if spec.startswith("-", p):
                     p += 1
-                    run = _NUMBER.match(spec, p).group()  # type: ignore[union-attr]
+                    run = _digits_at(spec, p)
                     if run:
                         high_value = _octet_value(run)
                         if high_value is None or high_value < low:
