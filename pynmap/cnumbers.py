@@ -8,6 +8,7 @@ reproduce those functions rather than Python's strict int()/float().
 
 from __future__ import annotations
 
+import math
 import re
 
 # Patterns, compiled on first use (the re module keeps them): most command
@@ -104,5 +105,9 @@ def scanf_float(text: str) -> float | None:
 
 
 def c_g(value: float) -> str:
-    """printf's %g."""
-    return f"{value:g}"
+    """printf("%g"), including the sign C prints for a negative NaN ("-nan"),
+    which Python's formatting drops."""
+    text = f"{value:g}"
+    if value != value and math.copysign(1.0, value) < 0:
+        return "-" + text
+    return text

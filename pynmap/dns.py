@@ -576,9 +576,9 @@ class MassResolver:
                 ready = self.network.wait(open_socks, timeout / 1000)
                 self.now = self.network.now()
                 for sock in ready:
-                    server = socks.get(id(sock))
-                    if server is not None:
-                        self._read(server)
+                    answering = socks.get(id(sock))
+                    if answering is not None:
+                        self._read(answering)
         finally:
             for server in self.servers:
                 if server.sock is not None:

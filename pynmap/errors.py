@@ -7,6 +7,10 @@ exits, so the library and the tests can inspect an error without a process.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+
+# Where a module sends one of nmap's stderr lines (its error()), without the newline.
+Warn = Callable[[str], None]
 
 
 class NmapError(Exception):

@@ -4,7 +4,7 @@
 getopt returns it, so the first fatal problem on the line is the one reported),
 then applies the "delayed" options and the cross-option checks nmap makes
 before it opens any output file.  Everything that needs the port lists or the
-data files happens later, after the banner (see pynmap.cli.run).
+data files happens later, after the banner (see pynmap.session).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from typing import TextIO
 
 from pynmap.cli.argv import ArgvLexer, Token
 from pynmap.cnumbers import (
@@ -25,11 +26,9 @@ from pynmap.cnumbers import (
     tval2secs,
     tval_has_unit,
 )
-from pynmap.errors import Fatal, PlainExit, SystemFatal
+from pynmap.errors import Fatal, PlainExit, SystemFatal, Warn
 from pynmap.services import ServiceDB
 from pynmap.timing import TEMPLATE_NAMES, TEMPLATES, Timing
-
-Warn = Callable[[str], None]
 
 # Scan types nmap knows.  pynmap performs the connect scan; the others need raw
 # sockets, and unprivileged nmap refuses them, so pynmap does the same.
@@ -58,7 +57,7 @@ class Options:
     args: list[str]  # argv as logged: program, options, then targets
     targets: list[str]
     input_name: str | None = None  # -iL: the file name ("-" = stdin); opened at parse time
-    input_stream: object | None = None
+    input_stream: TextIO | None = None
 
     # scan types
     connect_scan: bool = False

@@ -17,7 +17,8 @@ the default `eq=True`.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Callable
+from typing import ClassVar, TypeVar
 
 _Data = TypeVar("_Data", bound="PlainData")
 
@@ -35,7 +36,10 @@ class PlainData:
         assert isinstance(other, PlainData)
         return self._field_values() == other._field_values()
 
-    __hash__ = None  # type: ignore[assignment]
+    # None makes instances unhashable (Python's own idiom, as eq=True does to a
+    # dataclass); typeshed types object.__hash__ as always a method, hence the
+    # ignore.  The annotation lets FrozenData and others define a real one.
+    __hash__: ClassVar[Callable[[object], int] | None] = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__match_args__)

@@ -32,12 +32,10 @@ import random
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 
-from pynmap.cnumbers import strtod
-from pynmap.errors import Fatal
+from pynmap.cnumbers import c_g, strtod
+from pynmap.errors import Fatal, Warn
 from pynmap.plain import FrozenData
-from pynmap.services import ServiceDB, c_g
-
-Warn = Callable[[str], None]
+from pynmap.services import ServiceDB
 
 TCP, UDP, SCTP, PROT = 1, 2, 4, 8
 PROTOCOL_BITS = {"tcp": TCP, "udp": UDP, "sctp": SCTP, "ip": PROT}

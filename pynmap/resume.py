@@ -28,9 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pynmap.cli.words import arg_parse, decode_words
-from pynmap.errors import Fatal, SystemFatal
+from pynmap.errors import Fatal, SystemFatal, Warn
 
-Warn = Callable[[str], None]
 Poke = Callable[[int, int], None]
 
 SHORTEST_LOG = 20  # bytes; a shorter file is refused before it is read
@@ -44,7 +43,7 @@ NUL, NEWLINE, CLOSE_PAREN = 0, 0x0A, 0x29
 GREP_HOST = b"\nHost: "
 XML_ADDRESS = b'\n<address addr="'
 NORMAL_HOST = b"\nNmap scan report for "
-XML_ADDRTYPE = {socket.AF_INET: b'" addrtype="ipv4"', socket.AF_INET6: b'" addrtype="ipv6"'}
+XML_ADDRTYPE: dict[int, bytes] = {socket.AF_INET: b'" addrtype="ipv4"', socket.AF_INET6: b'" addrtype="ipv6"'}
 # nmap's XML unescaping knows these; they must lie wholly before the "-->" cut
 ENTITIES = (
     (b"&lt;", b"<"),

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import functools
 import marshal
-import math
 import os
 import pwd
 import re
@@ -40,9 +39,8 @@ import stat
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from pynmap.errors import Fatal, SystemFatal
-
-Warn = Callable[[str], None]
+from pynmap.cnumbers import c_g
+from pynmap.errors import Fatal, SystemFatal, Warn
 
 SERVICES_FILE = "nmap-services"
 PROTOCOLS_FILE = "nmap-protocols"
@@ -272,14 +270,6 @@ def _scanf_int(text: bytes, pos: int) -> tuple[int | None, int]:
     return (value - 2**32 if value >= 2**31 else value), m.end()
 
 
-def c_g(value: float) -> str:
-    """printf("%g"), including the sign C prints for a negative NaN."""
-    text = format(value, "g")
-    if value != value and math.copysign(1.0, value) < 0:
-        return "-" + text
-    return text
-
-
 def _fgets_lines(data: bytes) -> tuple[bytes, bool]:
     """The data as fgets() would hand it over: long lines cut into 1023-byte pieces."""
     if not re.search(rb"^[^\n]{%d}" % _FGETS_CHUNK, data, re.M):
@@ -336,7 +326,7 @@ class _Section:
 
     __slots__ = ("_by_port", "_names", "names_blob", "order", "ratios")
 
-    def __init__(self, order: array, ratios: array, names_blob: str) -> None:
+    def __init__(self, order: array[int], ratios: array[float], names_blob: str) -> None:
         self.order = order
         self.ratios = ratios
         self.names_blob = names_blob
@@ -612,7 +602,7 @@ class ServiceDB:
             return []
         return list(zip(section.order, section.ratios, strict=True))
 
-    def ratio_order(self, proto: str = "tcp") -> tuple[array, array]:
+    def ratio_order(self, proto: str = "tcp") -> tuple[array[int], array[float]]:
         """(ports, ratios) in top-ports order, as arrays (no copy: do not modify)."""
         section = self._t().sections[proto]
         return section.order, section.ratios

@@ -37,7 +37,7 @@ from pynmap.tty import Keyboard
 if TYPE_CHECKING:
     from pynmap.engine.scan import SocketSetup
 
-_INTERRUPTED = {
+_INTERRUPTED: dict[int, str] = {
     signal.SIGINT: "Scan interrupted by SIGINT (Ctrl-C)",
     signal.SIGTERM: "Scan interrupted by SIGTERM",
     signal.SIGHUP: "Scan interrupted by SIGHUP",
@@ -339,7 +339,7 @@ class Session:
                                             source=o.source_address, device=o.device)
         self.group_times = Times()  # the ping scan's timing carries over between groups
         if o.input_stream is not None:
-            words: Iterator[str] = targets.read_target_words(o.input_stream)  # type: ignore[arg-type]
+            words: Iterator[str] = targets.read_target_words(o.input_stream)
         else:
             words = iter(o.targets)
         if self.resume_after is not None:

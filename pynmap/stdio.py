@@ -22,12 +22,12 @@ import functools
 import io
 import os
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pynmap.errors import Fatal
 
-# Both bytes-like arguments io hands a raw stream.
-Buffer = bytes | bytearray | memoryview
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer
 
 
 class _Sink(io.RawIOBase):
@@ -52,7 +52,7 @@ class _Sink(io.RawIOBase):
         except OSError:
             return False
 
-    def write(self, data: Buffer) -> int:  # type: ignore[override]
+    def write(self, data: ReadableBuffer) -> int:
         view = memoryview(data)
         try:
             return os.write(self._fd, view)  # a short write: BufferedWriter sends the rest
@@ -80,7 +80,7 @@ class _Source(io.RawIOBase):
     def fileno(self) -> int:
         return self._fd
 
-    def readinto(self, buffer: Buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         view = memoryview(buffer)
         try:
             data = os.read(self._fd, view.nbytes)
@@ -187,7 +187,9 @@ def standard_stream(fd: int, like: TextIO | None) -> TextIO:
     its stdout: once an output file is opened it takes the lowest free
     descriptor, and what goes to stdout lands in that file, as with nmap.
     """
-    encoding, line_buffering = (like.encoding, like.line_buffering) if like else ("utf-8", False)
+    # (TextIO types line_buffering as int, for PyPy; CPython's is a bool already)
+    encoding, line_buffering = (
+        (like.encoding, bool(like.line_buffering)) if like else ("utf-8", False))
     # Arguments and file contents that are not UTF-8 travel as surrogate
     # escapes; written back as the bytes they were, they reach the terminal
     # as nmap writes them (Python's own stderr would print "\udce9").

@@ -85,7 +85,7 @@ class Skipped(FrozenData):
 class ResolveError(Exception):
     """A failed forward lookup; `message` is gai_strerror()'s text."""
 
-    def __init__(self, message: str, code: int = socket.EAI_NONAME) -> None:
+    def __init__(self, message: str, code: int | None = socket.EAI_NONAME) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
@@ -108,7 +108,9 @@ def system_resolver(name: str, family: int) -> list[tuple[int, str]]:
         raise ResolveError(error.strerror or str(error), error.errno) from None
     except (UnicodeError, ValueError):  # an embedded NUL cannot reach the C library either
         raise ResolveError("Name or service not known") from None
-    return [(int(info[0]), info[4][0]) for info in infos if info[0] in (AF_INET, AF_INET6)]
+    # The address is text for both families (an int only in a Python built without IPv6).
+    return [(int(info[0]), address) for info in infos
+            if info[0] in (AF_INET, AF_INET6) and isinstance(address := info[4][0], str)]
 
 
 # --------------------------------------------------------------------------------------
@@ -224,6 +226,12 @@ def _digits_value(text: str, limit: int) -> int | None:
 _NUMBER = re.compile(r"[0-9]*")
 
 
+def _digits_at(spec: str, p: int) -> str:
+    """The run of digits at `p`, maybe empty (the pattern matches everywhere)."""
+    found = _NUMBER.match(spec, p)
+    return found.group() if found else ""
+
+
 def parse_ipv4_ranges(spec: str) -> tuple[tuple[int, ...], ...] | None:
     """The four octets' ascending values for an nmap IPv4 range expression, or None."""
     octets: list[tuple[int, ...]] = []
@@ -236,7 +244,7 @@ def parse_ipv4_ranges(spec: str) -> tuple[tuple[int, ...], ...] | None:
         else:
             values: set[int] = set()
             while True:
-                run = _NUMBER.match(spec, p).group()  # type: ignore[union-attr]
+                run = _digits_at(spec, p)
                 if run:
                     low = _octet_value(run)
                     p += len(run)
@@ -249,7 +257,7 @@ def parse_ipv4_ranges(spec: str) -> tuple[tuple[int, ...], ...] | None:
                 high = low
                 if spec.startswith("-", p):
                     p += 1
-                    run = _NUMBER.match(spec, p).group()  # type: ignore[union-attr]
+                    run = _digits_at(spec, p)
                     if run:
                         high_value = _octet_value(run)
                         if high_value is None or high_value < low:
@@ -306,11 +314,15 @@ def _numeric_addresses(text: str, family: int) -> list[tuple[int, int, int]]:
     found = []
     for info in infos:
         fam = int(info[0])
+        sockaddr = info[4]
+        address = sockaddr[0]
+        if not isinstance(address, str):  # only in a Python built without IPv6
+            continue
         if fam == AF_INET:
-            found.append((fam, int.from_bytes(socket.inet_aton(info[4][0]), "big"), 0))
-        elif fam == AF_INET6:
-            packed = socket.inet_pton(socket.AF_INET6, info[4][0])
-            found.append((fam, int.from_bytes(packed, "big"), int(info[4][3])))
+            found.append((fam, int.from_bytes(socket.inet_aton(address), "big"), 0))
+        elif fam == AF_INET6 and len(sockaddr) == 4:
+            packed = socket.inet_pton(socket.AF_INET6, address)
+            found.append((fam, int.from_bytes(packed, "big"), int(sockaddr[3])))
     return found
 
 
@@ -675,7 +687,7 @@ class TargetStream(Iterator[Target | Skipped]):
         self.exhausted = False
         self._items = self._run()
 
-    def __iter__(self) -> Iterator[Target | Skipped]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Target | Skipped]:
         return self._items
 
     def __next__(self) -> Target | Skipped:

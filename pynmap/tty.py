@@ -13,11 +13,14 @@ import contextlib
 import os
 import termios
 
+# What tcgetattr() returns: iflag, oflag, cflag, lflag, ispeed, ospeed, then the cc list.
+TermAttrs = list[int | list[bytes | int]]
+
 
 class Keyboard:
     """Non-blocking single-key reads from the controlling terminal."""
 
-    def __init__(self, fd: int, saved: list) -> None:  # type: ignore[type-arg]
+    def __init__(self, fd: int, saved: TermAttrs) -> None:
         self.fd = fd
         self._saved = saved
 

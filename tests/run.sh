@@ -57,6 +57,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ ! -x .venv/bin/pynm
 fi
 
 .venv/bin/ruff check pynmap tests benchmarks
+# strict type checking of the package ([tool.mypy] in pyproject.toml); errors fail the script
+.venv/bin/mypy
 
 # pytest's own exit codes: 0 all passed, 1 failures, 5 nothing collected.
 # Every one but 0 fails this script (set -e), 5 included.

@@ -13,7 +13,7 @@ nmap does, so an earlier option's fatal error wins over a later getopt error.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from pynmap.errors import UsageError
 from pynmap.plain import FrozenData
@@ -259,7 +259,7 @@ class ArgvLexer:
         self._option_words.extend(self.argv[start:i])
         return Token(short or name, value), i
 
-    def _short_cluster(self, i: int, word: str) -> Iterator[Token]:
+    def _short_cluster(self, i: int, word: str) -> Generator[Token, None, int]:
         """Yield the short options of one word ("-nr", "-p22", "-p 22"); return the next index."""
         start = i
         pos = 1

@@ -1,14 +1,18 @@
 """What a scan phase reports while it runs, and the glue that runs one phase.
 
-`Events` is the caller's side (the CLI prints these); every method is a
-no-op here, so a caller overrides only what it shows, and an object that
-lacks a method is fine too.
+`Events` is the caller's side (the CLI prints these): a Protocol, so any
+object with these methods will do.  Each method is a no-op here, so a class
+that subclasses `Events` overrides only what it shows; and the engine looks
+every method up with getattr, so an object that lacks one is fine too (the
+child's Recorder in split.py lacks the parent-only ones).  One optional
+method is not listed: `tracing() -> bool`, whether CONN lines are wanted now.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from pynmap.results import HostResult, Times
 from pynmap.timing import Timing
@@ -18,32 +22,42 @@ from .rtt import RttEstimator
 from .scheduler import Scheduler, SchedulerEvents
 
 
-class Events:
-    """Callbacks for what nmap prints during a scan (-v, --packet-trace, warnings)."""
+class Events(Protocol):
+    """Callbacks for what nmap prints during a scan (-v, --packet-trace, warnings).
+
+    The bodies say `return None` so that a subclass inherits working no-ops
+    (a Protocol method with an empty body counts as abstract)."""
 
     def discovered(self, host: HostResult, port: int, state: str) -> None:
         """A port got a state or changed it: nmap's `Discovered <state> port P/tcp on ADDR`
         (-v shows it for open ports, -d2 for every state)."""
+        return None
 
     def debug(self, text: str, level: int, plain: bool) -> None:
         """One of nmap's -d lines (no newline), shown when debugging >= `level`: on
         stdout only, or with `plain` also in the normal and kiddie outputs (LOG_PLAIN)."""
+        return None
 
     def conn_trace(self, host: HostResult, port: int, text: str, elapsed: float) -> None:
         """One --packet-trace CONN line: text is "Operation now in progress",
         "Connected" or strerror(errno); elapsed is seconds since `t0`."""
+        return None
 
     def host_up(self, host: HostResult) -> None:
         """Host discovery found `host` up (status/reason already set): XML <hosthint> time."""
+        return None
 
     def notice(self, text: str, verbosity: int) -> None:
         """A line for the normal output (no newline), shown when -v level >= verbosity."""
+        return None
 
     def warn(self, text: str) -> None:
         """One of nmap's stderr lines (its error()), without the newline."""
+        return None
 
     def phase_done(self, probes_sent: int, seconds: float) -> None:
         """A phase ended after sending `probes_sent` probes in `seconds` (nmap's -d rate line)."""
+        return None
 
     def tick(self, completion: Callable[[], float]) -> float | None:
         """Called once per round of the I/O loop; `completion()` gives the phase's
@@ -57,17 +71,20 @@ class _Bridge(SchedulerEvents):
 
     def __init__(self, hosts: Sequence[HostResult], events: object, t0: float | None) -> None:
         self.hosts = hosts
-        self._discovered = getattr(events, "discovered", None)
-        self._debug = getattr(events, "debug", None)
+        # The caller's methods (Events' signatures), None where it lacks one
+        self._discovered: Callable[[HostResult, int, str], None] | None = getattr(
+            events, "discovered", None)
+        self._debug: Callable[[str, int, bool], None] | None = getattr(events, "debug", None)
         self._pinghost: int | None = None  # nmap's "global ping host" of this phase
-        self._trace = getattr(events, "conn_trace", None)
+        self._trace: Callable[[HostResult, int, str, float], None] | None = getattr(
+            events, "conn_trace", None)
         # Whether CONN lines are wanted may change mid-phase (the p/P keys, or d
         # to -d3); without the caller's say, it wants them whenever it takes them.
         self.tracing: Callable[[], bool] = getattr(events, "tracing", None) or (
             lambda: self._trace is not None)
-        self._up = getattr(events, "host_up", None)
-        self._notice = getattr(events, "notice", None)
-        self._warn = getattr(events, "warn", None)
+        self._up: Callable[[HostResult], None] | None = getattr(events, "host_up", None)
+        self._notice: Callable[[str, int], None] | None = getattr(events, "notice", None)
+        self._warn: Callable[[str], None] | None = getattr(events, "warn", None)
         # Trace times count from the caller's start (wall clock), read off
         # the monotonic clock so a clock step cannot skew them.
         wall, mono = time.time(), time.monotonic()
@@ -203,7 +220,7 @@ def run_phase(
     )
     bridge.scheduler = scheduler
     traced = bridge._trace is not None
-    ticker = getattr(events, "tick", None)
+    ticker: Callable[[Callable[[], float]], float | None] | None = getattr(events, "tick", None)
     tick: Callable[[], float | None] | None = None
     if ticker is not None:
         def on_tick() -> float | None:
@@ -222,7 +239,7 @@ def run_phase(
         tick=tick, setup=setup,
     )
     loop.run()
-    done = getattr(events, "phase_done", None)
+    done: Callable[[int, float], None] | None = getattr(events, "phase_done", None)
     if done is not None and whole:
         done(scheduler.probes_sent, time.monotonic() - started)
     return scheduler

@@ -1,4 +1,4 @@
-"""The only code that touches sockets: non-blocking connect() under one epoll.
+"""The only code that touches the scan's sockets: non-blocking connect() under one epoll.
 
 Each probe is a fresh non-blocking TCP socket; one that connected (or may
 have) gets SO_LINGER {on, 0} just before it is closed, so closing sends RST
@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pynmap.errors import Fatal, SystemFatal
+from pynmap.errors import Fatal, SystemFatal, Warn
 
 from .probe import Probe, classify, fatal_message, strange_message
 from .scheduler import Scheduler
@@ -78,7 +78,6 @@ class SocketSetup:
 
 
 Trace = Callable[[int, int, str], None]  # (host index, port, text)
-Warn = Callable[[str], None]
 
 
 def socket_budget() -> int:

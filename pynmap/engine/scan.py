@@ -12,7 +12,7 @@ from .discovery import DEFAULT_PING_PORTS, assume_up, discover
 from .events import Events, estimator, run_phase, times_of, wall_clock
 from .loop import SocketSetup
 from .scheduler import Scheduler
-from .split import Recorder, replay, run_halves, worth_splitting
+from .split import Call, Recorder, replay, run_halves, worth_splitting
 
 __all__ = ["DEFAULT_PING_PORTS", "Events", "SocketSetup", "assume_up", "connect_scan",
            "discover"]
@@ -82,7 +82,7 @@ def _split_scan(hosts: Sequence[HostResult], order: list[int], events: object,
     theirs, mine = order[1::2], order[0::2]
     started = time.monotonic()
 
-    def child() -> tuple[_Half, list, int]:
+    def child() -> tuple[_Half, list[Call], int]:
         recorder = Recorder(hosts)
         done = scan(theirs, recorder)
         return _half_of(done), recorder.calls, done.probes_sent
@@ -94,14 +94,9 @@ def _split_scan(hosts: Sequence[HostResult], order: list[int], events: object,
         got = (_half_of(again), [], again.probes_sent)
     half, calls, probes = got
     replay(calls, hosts, events)
-    for state, (answers, timed_out, clock_start, end) in zip(scheduler.hosts, half, strict=True):
-        state.answers.update(answers)
-        state.timed_out = state.timed_out or timed_out
-        if clock_start is not None:
-            state.clock_start = min(clock_start, state.clock_start or clock_start)
-        if end is not None:
-            state.end = max(end, state.end or end)
-    done = getattr(events, "phase_done", None)
+    for state, other in zip(scheduler.hosts, half, strict=True):
+        state.merge_half(*other)
+    done: Callable[[int, float], None] | None = getattr(events, "phase_done", None)
     if done is not None:
         done(scheduler.probes_sent + probes, time.monotonic() - started)
     return scheduler

@@ -174,6 +174,18 @@ class HostState:
         # nmap's <hosthint> shows the reason a host had just before it was found up
         self.hint_reason = "unknown-response"
 
+    def merge_half(self, answers: dict[int, tuple[str, str]], timed_out: bool,
+                   clock_start: float | None, end: float | None) -> None:
+        """Take in what another process's scheduler learnt of this target over
+        the other half of the ports (split.py): its answers, whether it timed
+        out, and its start and end, keeping the earlier start and later end."""
+        self.answers.update(answers)
+        self.timed_out = self.timed_out or timed_out
+        if clock_start is not None:
+            self.clock_start = min(clock_start, self.clock_start or clock_start)
+        if end is not None:
+            self.end = max(end, self.end or end)
+
 
 class Scheduler:
     """One phase over one host group: a port scan, or host discovery (`ping_scan`).

@@ -21,8 +21,8 @@ import contextlib
 import os
 import pickle
 import signal
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from pynmap.results import HostResult
 from pynmap.signals import STOPPING as _STOPPING
@@ -33,11 +33,17 @@ SPLIT_MIN_PORTS = 10000  # below this, forking costs more than it saves
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _NOT_REPLAYED = frozenset({"tick", "tracing", "conn_trace", "phase_done", "host_up"})
 
+# One recorded event call: the method's name and its arguments (targets as _HostRef).
+Call = tuple[str, list[Any]]
+
+_Child = TypeVar("_Child")
+_Parent = TypeVar("_Parent")
+
 
 def worth_splitting(hosts: Sequence[HostResult], ports: Sequence[int], timing: Timing,
                     events: object) -> bool:
     """Whether this port-scan group should run on two cores."""
-    tracing = getattr(events, "tracing", None)
+    tracing: Callable[[], bool] | None = getattr(events, "tracing", None)
     return (
         timing.pacing.split
         and len(ports) >= SPLIT_MIN_PORTS
@@ -61,7 +67,7 @@ class Recorder:
 
     def __init__(self, hosts: Sequence[HostResult]) -> None:
         self._index = {id(h): i for i, h in enumerate(hosts)}
-        self.calls: list[tuple[str, list[Any]]] = []
+        self.calls: list[Call] = []
 
     def __getattr__(self, name: str) -> Callable[..., None]:
         if name.startswith("_") or name in _NOT_REPLAYED:
@@ -87,7 +93,7 @@ class _HostRef:
         self.index = index
 
 
-def replay(calls: list[tuple[str, list[Any]]], hosts: Sequence[HostResult], events: object) -> None:
+def replay(calls: list[Call], hosts: Sequence[HostResult], events: object) -> None:
     """Make the child's recorded calls on the parent's events object."""
     for name, args in calls:
         method = getattr(events, name, None)
@@ -95,7 +101,8 @@ def replay(calls: list[tuple[str, list[Any]]], hosts: Sequence[HostResult], even
             method(*(hosts[a.index] if isinstance(a, _HostRef) else a for a in args))
 
 
-def run_halves(child: Callable[[], Any], parent: Callable[[], Any]) -> tuple[Any, Any]:
+def run_halves(child: Callable[[], _Child],
+               parent: Callable[[], _Parent]) -> tuple[_Child | None, _Parent]:
     """Run `child()` in a forked process and `parent()` here at the same time;
     returns (child's result, parent's result).
 
@@ -138,12 +145,13 @@ def run_halves(child: Callable[[], Any], parent: Callable[[], Any]) -> tuple[Any
             with contextlib.suppress(OSError):
                 os.waitpid(pid, 0)
     try:
-        ok, value = pickle.loads(data)
+        ok, value = pickle.loads(data)  # what _be_the_child sent: (True, child()) or (False, exc)
     except Exception:  # nothing (or garbage) came back
         return None, mine
     if not ok:
         raise value
-    return value, mine
+    result: _Child = value
+    return result, mine
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -160,7 +168,7 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _be_the_child(child: Callable[[], Any], read_fd: int, write_fd: int,
-                  mask: set[signal.Signals]) -> None:
+                  mask: Iterable[int]) -> None:
     # The parent handles the user's signals and owns every output; the child
     # dies of a signal at once (unless the parent ignores it too, as under
     # nohup or in a background job), and never flushes a buffer it shares.

@@ -143,14 +143,15 @@ class PortStencil:
             view,
             latency=mark("latency") if view.latency is not None else None,
             times=(
+                # markers stand where the numbers go: the templates only print them
                 Times(mark("srtt"), mark("rttvar"), mark("timeout"))  # type: ignore[arg-type]
                 if view.times is not None
                 else None
             ),
-            starttime=mark("starttime") if view.starttime is not None else None,  # type: ignore[arg-type]
-            endtime=mark("endtime") if view.endtime is not None else None,  # type: ignore[arg-type]
+            starttime=mark("starttime") if view.starttime is not None else None,
+            endtime=mark("endtime") if view.endtime is not None else None,
             scanned_at=mark("scanned_at") if view.scanned_at is not None else None,
-            scanned_for=mark("scanned_for"),  # type: ignore[arg-type]
+            scanned_for=mark("scanned_for"),
         )
         console, normal, grep, xml = self._render(view)
         normal_pattern = to_pattern(normal, _FIELDS)

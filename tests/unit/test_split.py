@@ -215,3 +215,20 @@ def test_one_core_never_splits(monkeypatch: pytest.MonkeyPatch) -> None:
     hosts = [HostResult("127.0.0.1", socket.AF_INET)]
     assert not split.worth_splitting(hosts, range(1, 65536), Timing(pacing=PYNMAP), None)
 
+
+
+def test_the_other_half_merges_into_a_target_state() -> None:
+    from pynmap.engine.scheduler import Scheduler
+
+    here, fresh = Scheduler(["198.18.0.1", "198.18.0.2"], [1, 2], Timing()).hosts
+    here.answers[1] = ("open", "syn-ack")
+    here.clock_start, here.end = 10.0, 20.0
+    here.merge_half({2: ("closed", "conn-refused")}, True, 9.0, 25.0)
+    assert here.answers == {1: ("open", "syn-ack"), 2: ("closed", "conn-refused")}
+    assert here.timed_out
+    assert (here.clock_start, here.end) == (9.0, 25.0)  # the earlier start, the later end
+    here.merge_half({}, False, 11.0, 21.0)
+    assert here.timed_out and (here.clock_start, here.end) == (9.0, 25.0)
+    # a state that had no clock yet takes the other half's
+    fresh.merge_half({}, False, 5.0, 6.0)
+    assert (fresh.clock_start, fresh.end) == (5.0, 6.0) and not fresh.timed_out
