@@ -12,7 +12,7 @@ from .discovery import DEFAULT_PING_PORTS, assume_up, discover
 from .events import Events, estimator, run_phase, times_of, wall_clock
 from .loop import SocketSetup
 from .scheduler import Scheduler
-from .split import Call, Recorder, replay, run_halves, worth_splitting
+from .split import Call, Recorder, half_timing, replay, run_halves, worth_splitting
 
 __all__ = ["DEFAULT_PING_PORTS", "Events", "SocketSetup", "assume_up", "connect_scan",
            "discover"]
@@ -44,14 +44,15 @@ def connect_scan(
     rtt = [estimator(h.times, timing) for h in hosts]
     ping_ports = [h.ping_port for h in hosts]
 
-    def scan(part: Sequence[int], to: object, whole: bool = False) -> Scheduler:
-        return run_phase(hosts, part, timing, to, t0, ping_scan=False, rtt=rtt,
+    def scan(part: Sequence[int], to: object, part_timing: Timing,
+             whole: bool = False) -> Scheduler:
+        return run_phase(hosts, part, part_timing, to, t0, ping_scan=False, rtt=rtt,
                          ping_ports=ping_ports, setup=setup, whole=whole)
 
     if worth_splitting(hosts, order, timing, events):
-        scheduler = _split_scan(hosts, order, events, scan)
+        scheduler = _split_scan(hosts, order, events, scan, half_timing(timing))
     else:
-        scheduler = scan(order, events, whole=True)
+        scheduler = scan(order, events, timing, whole=True)
     by_number = sorted(order)
     for host, state in zip(hosts, scheduler.hosts, strict=True):
         host.times = times_of(state.rtt)
@@ -76,21 +77,23 @@ def _half_of(scheduler: Scheduler) -> _Half:
 
 
 def _split_scan(hosts: Sequence[HostResult], order: list[int], events: object,
-                scan: Callable[[Sequence[int], object], Scheduler]) -> Scheduler:
+                scan: Callable[[Sequence[int], object, Timing], Scheduler],
+                timing: Timing) -> Scheduler:
     """Scan every other port in a second process (engine/split.py) and merge
-    its answers into this process's scheduler, which the caller then reads."""
+    its answers into this process's scheduler, which the caller then reads;
+    `timing` is each half's (split.half_timing)."""
     theirs, mine = order[1::2], order[0::2]
     started = time.monotonic()
 
     def child() -> tuple[_Half, list[Call], int]:
         recorder = Recorder(hosts)
-        done = scan(theirs, recorder)
+        done = scan(theirs, recorder, timing)
         return _half_of(done), recorder.calls, done.probes_sent
 
-    got, scheduler = run_halves(child, lambda: scan(mine, events))
+    got, scheduler = run_halves(child, lambda: scan(mine, events, timing))
     if got is None:
         # The second process died without its answers: scan its ports here.
-        again = scan(theirs, events)
+        again = scan(theirs, events, timing)
         got = (_half_of(again), [], again.probes_sent)
     half, calls, probes = got
     replay(calls, hosts, events)

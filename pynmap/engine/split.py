@@ -49,10 +49,17 @@ def worth_splitting(hosts: Sequence[HostResult], ports: Sequence[int], timing: T
         and len(ports) >= SPLIT_MIN_PORTS
         and len(hosts) > 0
         and _cores() >= 2
+        # --min-rate is a floor, not a limit: the halves share it (half_timing)
         and not (timing.max_parallelism or timing.min_parallelism or timing.max_rate
-                 or timing.min_rate or timing.scan_delay or timing.host_timeout)
+                 or timing.scan_delay or timing.host_timeout)
         and not (tracing is not None and tracing())
     )
+
+
+def half_timing(timing: Timing) -> Timing:
+    """The timing each half scans with: --min-rate is a floor for the whole
+    scan, so each of the two processes keeps up half of it."""
+    return timing.with_(min_rate=timing.min_rate / 2) if timing.min_rate else timing
 
 
 def _cores() -> int:

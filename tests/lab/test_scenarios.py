@@ -60,9 +60,11 @@ def loopback() -> Iterator[Lab]:
 
 
 # -p- is scanned by two processes (pynmap/engine/split.py); with -v the
-# second one's "Discovered open port" lines are replayed by the first.
-@pytest.mark.parametrize("ports", [[], ["-p-"], ["-p-", "-v"]],
-                         ids=["top1000", "all", "all_verbose"])
+# second one's "Discovered open port" lines are replayed by the first; a
+# minimum rate is shared between the two (the line people type most).
+@pytest.mark.parametrize("ports", [[], ["-p-"], ["-p-", "-v"],
+                                   ["-p-", "--min-rate", "10000", "-T4"]],
+                         ids=["top1000", "all", "all_verbose", "all_min_rate_T4"])
 def test_loopback(ports: list[str], loopback: Lab, nmap_oracle: str, tmp_path: Path) -> None:
     args = ["-sT", "-n", "--reason", *ports, *FILES, "127.0.0.1"]
     nmap, pynmap = run_both(args, loopback.scanner, tmp_path, outputs=OUTPUTS)

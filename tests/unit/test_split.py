@@ -137,6 +137,7 @@ def test_a_parent_killed_outright_takes_the_child_with_it() -> None:
             proc.kill()
             proc.wait()
 
+
 def _alive(pid: int) -> bool:
     """Running, not a zombie waiting for whoever inherited it to reap it."""
     try:
@@ -198,6 +199,7 @@ class _Tracing:
         (Timing(pacing=PYNMAP), 65535, _Tracing(False), True),
         (Timing(pacing=PYNMAP, max_parallelism=100), 65535, None, False),
         (Timing(pacing=PYNMAP, max_rate=1000.0), 65535, None, False),
+        (Timing(pacing=PYNMAP, min_rate=10000.0), 65535, None, True),  # a floor, shared
         (Timing(pacing=PYNMAP, scan_delay=10), 65535, None, False),
         (Timing(pacing=PYNMAP, host_timeout=60000), 65535, None, False),
     ],
@@ -232,3 +234,12 @@ def test_the_other_half_merges_into_a_target_state() -> None:
     # a state that had no clock yet takes the other half's
     fresh.merge_half({}, False, 5.0, 6.0)
     assert (fresh.clock_start, fresh.end) == (5.0, 6.0) and not fresh.timed_out
+
+
+def test_the_halves_share_the_minimum_rate() -> None:
+    """Two processes each keeping up half of --min-rate keep up all of it."""
+    timing = Timing(pacing=PYNMAP, min_rate=10000.0, max_retries=6)
+    half = split.half_timing(timing)
+    assert half.min_rate == 5000.0
+    assert half.with_(min_rate=timing.min_rate) == timing  # nothing else changes
+    assert split.half_timing(Timing(pacing=PYNMAP)) == Timing(pacing=PYNMAP)
