@@ -19,7 +19,6 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from itertools import islice
 from typing import TYPE_CHECKING, TextIO
 
 from pynmap import dns, ports, services, signals, targets
@@ -368,23 +367,26 @@ class Session:
         """Up to a host batch of hosts; skipped words are reported on the way, in order."""
         batch: list[HostResult] = []
         o = self.options
-        for item in islice(items, host_batch_size(o.randomize_hosts, o.timing.min_hostgroup)):
+        size = host_batch_size(o.randomize_hosts, o.timing.min_hostgroup)
+        taken = 0  # a skipped word takes no place in the batch (nmap's next_target skips it)
+        for item in items:
             if isinstance(item, targets.Skipped):
                 for message in item.messages:
                     self.warn(message)
                 if item.invalid:
                     self.reporter.skipped_target(item.spec)
                 continue
+            taken += 1
             if self.resume_after is not None:
                 if item.address == self.resume_after:
                     self.resume_after = None
-                continue
-            if self.resume_excludes is not None and item.address in self.resume_excludes:
-                continue
-            batch.append(HostResult(address=item.address, family=item.family,
-                                    user_name=item.user_name,
-                                    other_addresses=item.other_addresses,
-                                    scope_id=item.scope_id))
+            elif self.resume_excludes is None or item.address not in self.resume_excludes:
+                batch.append(HostResult(address=item.address, family=item.family,
+                                        user_name=item.user_name,
+                                        other_addresses=item.other_addresses,
+                                        scope_id=item.scope_id))
+            if taken == size:
+                break
         return batch
 
     def _refresh(self, stream: targets.TargetStream, scan_type: str) -> list[HostResult]:
@@ -399,7 +401,7 @@ class Session:
         else:
             items = iter(stream)
             batch = self._next_batch(items)
-            # islice may have consumed only skipped words: go on until a target or the end
+            # --resume may have passed over a whole batch: go on until a target or the end
             while not batch and not stream.exhausted:
                 batch = self._next_batch(items)
         if not batch:

@@ -248,8 +248,10 @@ def _listed(stdout: str) -> list[str]:
 
 def test_randomize_hosts_shuffles_within_each_host_batch(oracle_ns: Netns, tmp_path: Path) -> None:
     """--randomize-hosts: nmap reads 16384 targets ahead (four times its usual batch) and
-    shuffles each batch, list scans included.  Same hosts, same batches, other orders."""
-    args = sl("--randomize-hosts", "10.0.0.0/17")  # two batches of 16384
+    shuffles each batch, list scans included.  Same hosts, same batches, other orders.
+    Words that name no target (names that do not resolve) take no place in a batch."""
+    # two batches of 16384, after three words that are skipped
+    args = sl("--randomize-hosts", "a.invalid", "b.invalid", "c.invalid", "10.0.0.0/17")
     nmap, pynmap = run_both(args, oracle_ns, tmp_path)
     in_order = [f"10.0.{n >> 8}.{n & 255}" for n in range(32768)]
     batches = (slice(0, 16384), slice(16384, None))
