@@ -28,7 +28,10 @@ Four forms of one scan:
 * `await scan_async(...)` runs `scan` in a worker thread, so the event loop is
   not blocked; cancelling the task stops the scan as closing scan_iter does;
 * `async for host in scan_async_iter(...)`: scan_iter for asyncio.
-Option errors are raised by the call itself in every form (the iterators
+An error the scan ends with is raised as the Error nmap would print
+(OptionError for nmap's checks of the options, even those it makes after its
+banner); an exception raised by `on_host` reaches the caller, and Ctrl-C is
+KeyboardInterrupt.  Option errors are raised by the call itself in every form (the iterators
 check their options before they return).  In a worker thread the engine does
 not fork (engine/split.py): a scan of 10,000+ ports per host runs on one core.
 
@@ -43,13 +46,14 @@ import contextlib
 import io
 import os
 import queue
+import signal
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeAlias
 
-from pynmap.errors import Cancelled, NmapError, OptionError
+from pynmap.errors import Cancelled, Interrupted, NmapError, OptionError
 
 if TYPE_CHECKING:
     from pynmap.options import Options
@@ -224,7 +228,13 @@ def _run(argv: list[str], options: Options, on_host: OnHost | None,
     with open(os.devnull, "w", encoding="utf-8") as null:
         session = Session(argv, stdout=null, stderr=io.StringIO(), options=options, sink=sink,
                           cancel=cancel, split=in_main)
-        status = session.run()
+        try:
+            status = session.run()
+        except Interrupted as stop:
+            # the CLI's form of Ctrl-C (it dies of the signal); a caller gets Python's
+            if stop.signo == signal.SIGINT:
+                raise KeyboardInterrupt from None
+            raise
     if session.error is not None:
         if not session.scanning_targets:  # nmap's checks of the options, after its banner
             raise OptionError.of(session.error)

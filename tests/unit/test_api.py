@@ -217,3 +217,21 @@ def readme_example() -> str:
 def test_readme_example_compiles() -> None:
     """It runs in tests/lab/test_api.py, in a namespace; here it must compile."""
     compile(readme_example(), "README.md", "exec")
+
+
+def test_a_keyboard_interrupt_stays_a_keyboard_interrupt() -> None:
+    """Ctrl-C during scan() (here raised from the progress callback) reaches the
+    caller as KeyboardInterrupt, not as the CLI's Interrupted(signal)."""
+    def interrupt(_host: pynmap.Host) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pynmap.scan("198.18.0.0/30", list_scan=True, resolve="never", on_host=interrupt)
+
+
+def test_an_exception_in_on_host_reaches_the_caller() -> None:
+    def broken(_host: pynmap.Host) -> None:
+        raise LookupError("from the callback")
+
+    with pytest.raises(LookupError, match="from the callback"):
+        pynmap.scan("198.18.0.0/30", list_scan=True, resolve="never", on_host=broken)
