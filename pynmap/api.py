@@ -31,9 +31,10 @@ Four forms of one scan:
 An error the scan ends with is raised as the Error nmap would print
 (OptionError for nmap's checks of the options, even those it makes after its
 banner); an exception raised by `on_host` reaches the caller, and Ctrl-C is
-KeyboardInterrupt.  Option errors are raised by the call itself in every form (the iterators
-check their options before they return).  In a worker thread the engine does
-not fork (engine/split.py): a scan of 10,000+ ports per host runs on one core.
+KeyboardInterrupt.  Option errors are raised by the call itself in every
+form (the iterators check their options before they return).  In a worker
+thread the engine does not fork (engine/split.py): a scan of 10,000+ ports
+per host runs on one core there.
 
 `run(args)` is the command line as a call: nmap's output on sys.stdout and
 sys.stderr, its exit status returned.
