@@ -114,7 +114,7 @@ def _cli(argv: list[str]) -> tuple[int, str]:
 def test_a_bad_value_is_an_option_error_with_the_command_lines_message(
         options: dict[str, Any]) -> None:
     """The message and exit status the command line gives for the same words
-    (tests/lab/test_api.py checks them against nmap's)."""
+    (tests/lab/test_api_scans.py checks them against nmap's)."""
     argv = api.build_argv("198.18.0.1", resolve="never", **options)
     status, stderr = _cli(argv)
     assert status != 0 and stderr
@@ -215,7 +215,7 @@ def readme_example() -> str:
 
 
 def test_readme_example_compiles() -> None:
-    """It runs in tests/lab/test_api.py, in a namespace; here it must compile."""
+    """It runs in tests/lab/test_api_scans.py, in a namespace; here it must compile."""
     compile(readme_example(), "README.md", "exec")
 
 
