@@ -23,6 +23,36 @@ class NmapError(Exception):
         raise NotImplementedError
 
 
+# The public name (pynmap.Error): every error pynmap raises with nmap's text.
+Error = NmapError
+
+
+class OptionError(NmapError):
+    """An option nmap refuses while reading its options (pynmap.scan's keywords
+    or a command line): `message` is nmap's message, `text` all it prints on
+    stderr for it, `exit_code` its exit status."""
+
+    def __init__(self, message: str, text: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self._text = text
+        self.exit_code = exit_code
+
+    @classmethod
+    def of(cls, err: NmapError) -> OptionError:
+        """The OptionError for an error the option parser raised."""
+        if isinstance(err, OptionError):
+            return err
+        message = getattr(err, "message", None)
+        if not isinstance(message, str):
+            message = err.text.rstrip("\n")
+        return cls(message, err.text, err.exit_code)
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+
 class Fatal(NmapError):
     """nmap's fatal(): the message, then QUITTING!, exit 1.
 
@@ -86,6 +116,12 @@ class PlainExit(NmapError):
     @property
     def text(self) -> str:
         return self.stderr_text
+
+
+class Cancelled(BaseException):
+    """The API's caller stopped the scan (a scan_iter generator closed, a task
+    cancelled): the run ends as an interrupted one, nothing is printed.
+    A BaseException for the reason Interrupted is one."""
 
 
 class Interrupted(BaseException):

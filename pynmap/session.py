@@ -17,13 +17,14 @@ import os
 import random
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from pynmap import dns, ports, services, signals, targets
 from pynmap.cli.texts import usage_text, version_text
-from pynmap.errors import Fatal, Interrupted, NmapError, SystemFatal
+from pynmap.errors import Cancelled, Fatal, Interrupted, NmapError, SystemFatal
 from pynmap.options import Options, parse_options
 from pynmap.output.writers import OutputSpec, Reporter
 from pynmap.pacing import ENV_VAR as PACING_VAR
@@ -35,6 +36,7 @@ from pynmap.tty import Keyboard
 
 if TYPE_CHECKING:
     from pynmap.engine.scan import SocketSetup
+    from pynmap.output.jsonout import ReportSink
 
 _INTERRUPTED: dict[int, str] = {
     signal.SIGINT: "Scan interrupted by SIGINT (Ctrl-C)",
@@ -43,8 +45,10 @@ _INTERRUPTED: dict[int, str] = {
     signal.SIGQUIT: "Scan interrupted by SIGQUIT",
 }
 
-# How often the keyboard is looked at while a phase runs (seconds).
+# How often the keyboard (or an API caller's cancel request) is looked at while
+# a phase runs (seconds).
 KEY_POLL = 0.2
+CANCELLED = "Scan cancelled by the caller"
 KEY_HELP = (
     "Keys you can press while the scan runs:",
     "  v / V   more / less verbose output",
@@ -130,8 +134,22 @@ class _Events:
 
 class Session:
     def __init__(self, argv: list[str], *, stdout: TextIO, stderr: TextIO,
-                 resuming: bool = False, resume_after: str | None = None) -> None:
+                 resuming: bool = False, resume_after: str | None = None,
+                 options: Options | None = None, sink: ReportSink | None = None,
+                 cancel: threading.Event | None = None, split: bool = True) -> None:
+        """`options` already parsed from argv, `sink` to receive the Report objects,
+        `cancel` set to stop the run (raises Cancelled), `split` False to keep the
+        engine from forking (a scan in a worker thread): the API's (pynmap.api)."""
         self.argv = argv
+        self._parsed = options
+        self._sink = sink
+        self._cancel = cancel
+        self._split = split
+        # the NmapError the run ended with (run() returns its exit code), and whether
+        # it came before the first target was read: from checking the options
+        # (the port lists, -e, the exclusions...), an OptionError to the API
+        self.error: NmapError | None = None
+        self.scanning_targets = False
         self.resuming = resuming  # --resume: the XML is appended to without a new prologue
         self.resume_excludes: targets.Excludes | None = None
         # --resume: targets up to and including this address were done by the earlier run
@@ -163,11 +181,18 @@ class Session:
 
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> int:
-        self.options = o = parse_options(self.argv, warn=self._early_warning, say=self._say,
-                                         usage=usage_text, version=version_text)
+        o = self._parsed
+        if o is None:
+            o = parse_options(self.argv, warn=self._early_warning, say=self._say,
+                              usage=usage_text, version=version_text)
+        self.options = o
         shows_probes = o.packet_trace or o.debugging >= 2
-        o.timing = o.timing.with_(pacing=choose_pacing(os.environ.get(PACING_VAR),
-                                                       shows_probes=shows_probes))
+        pacing = choose_pacing(os.environ.get(PACING_VAR), shows_probes=shows_probes)
+        if not self._split and pacing.split:
+            from dataclasses import replace as dc_replace
+
+            pacing = dc_replace(pacing, split=False)
+        o.timing = o.timing.with_(pacing=pacing)
         if o.stylesheet == "default":
             from pynmap.output.stylesheet import find_stylesheet
 
@@ -179,7 +204,7 @@ class Session:
                        debugging=o.debugging, reason=o.reason, open_only=o.open_only,
                        packet_trace=o.packet_trace, quiet=o.stdout_muted,
                        json=o.json_file, json_lines=o.json_lines_file),
-            self._service_name, stdout=self.stdout, stderr=self.stderr)
+            self._service_name, stdout=self.stdout, stderr=self.stderr, sink=self._sink)
         self.reporter.open_files()
         if not o.noninteractive:
             signals.take_interactive()  # nmap's handlers, installed with its terminal set-up
@@ -189,12 +214,21 @@ class Session:
         try:
             return self._run_opened()
         except WriteFailed as err:
+            self.error = err
             # nmap's counts at that moment: the host being reported is up, not yet scanned
             self.reporter.fatal(err, stats=RunStats(total=self.hosts_scanned, up=self.stats.up))
             return err.exit_code
         except NmapError as err:
+            self.error = err
             self.reporter.fatal(err, stats=self._stats_at_fatal())
             return err.exit_code
+        except Cancelled:
+            # the API's caller stopped it: the run closes as an interrupted one
+            now = time.time()
+            stats = self.stats
+            stats.down = stats.total - stats.up
+            self.reporter.interrupted(now, now - o.start_time, stats=stats, message=CANCELLED)
+            raise
         except (KeyboardInterrupt, Interrupted) as stop:
             # Better than nmap, whose XML stops mid-file: every finished host
             # stays, and the XML is closed with the reason it ended.
@@ -349,6 +383,7 @@ class Session:
                                           resolve=targets.system_resolver, warn=self.warn,
                                           verbosity=o.verbosity, debugging=o.debugging,
                                           resolve_all=o.resolve_all, unique=o.unique)
+        self.scanning_targets = True
         self._scan_all(expanded, scan_type, order)
         return self._finish(scan_type)
 
@@ -426,6 +461,7 @@ class Session:
             return
         # List and ping scans report each host as it comes; whole batches keep it fast.
         while batch := self._refresh(stream, scan_type):
+            self.check_cancel()
             for host in batch:
                 if host.status == "up":
                     self.stats.up += 1
@@ -456,6 +492,7 @@ class Session:
                 group.append(host)
             if not group:
                 return
+            self.check_cancel()
             self._port_scan_group(group, order)
             self.reporter.group_end()
             self.hosts_scanned += len(group)
@@ -496,6 +533,7 @@ class Session:
 
     def tick(self, completion: Callable[[], float]) -> float | None:
         """Between two rounds of the I/O loop: key presses, --stats-every, -v estimates."""
+        self.check_cancel()
         phase, o = self.phase, self.options
         if phase is None:
             return None
@@ -513,10 +551,15 @@ class Session:
             self.reporter.task_progress(phase.task, now, *phase.report(completion(), now))
         elif o.verbosity and phase.automatic_due(completion, now, debugging=o.debugging):
             self.reporter.task_progress(phase.task, now, *phase.report(completion(), now))
-        waits = [KEY_POLL] if self.keyboard is not None else []
+        waits = [KEY_POLL] if self.keyboard is not None or self._cancel is not None else []
         if self.stats_schedule is not None:
             waits.append(max(0.0, self.stats_schedule.next_due - now))
         return min(waits) if waits else None
+
+    def check_cancel(self) -> None:
+        """Raise Cancelled once the API's caller has asked the run to stop."""
+        if self._cancel is not None and self._cancel.is_set():
+            raise Cancelled
 
     def _key_pressed(self, key: str) -> bool:
         """nmap's keys; True when the key asks for the status lines."""

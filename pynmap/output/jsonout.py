@@ -12,6 +12,8 @@ run read back equal (`Report.from_xml(xml) == Report.from_json(json)`).
   runstats exit="error", as pynmap closes its XML).
 * --json-lines FILE / -: one `{"type": "host", ...}` line as each host is
   reported, flushed at once, then one `{"type": "summary", ...}` line.
+* a ReportSink (the Python API, pynmap.api): the same Host objects as each
+  host is reported, then the same Report, handed over instead of written.
 
 Imported only when one of them is asked for: the plain scan path never loads
 `pynmap.report` or `json` (tests/unit/test_startup.py).
@@ -19,6 +21,7 @@ Imported only when one of them is asked for: the plain scan path never loads
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 from typing import Any, TextIO
 
@@ -112,12 +115,26 @@ def runstats_from_values(r: Mapping[str, Any]) -> RunStats:
     )
 
 
-class JsonOutput:
-    """Collects one run for -oJ and streams it to --json-lines (either may be None)."""
+class ReportSink(typing.Protocol):
+    """Where the API takes the run's objects instead of a file (pynmap.api)."""
 
-    def __init__(self, document: TextIO | None, lines: TextIO | None) -> None:
+    def host(self, host: Host) -> None:
+        """A host as it is reported (the host a --json-lines line carries)."""
+
+    def report(self, report: Report) -> None:
+        """The whole run, when it ends (the document -oJ writes)."""
+
+
+class JsonOutput:
+    """Collects one run for -oJ, streams it to --json-lines and hands it to a
+    ReportSink (each may be None): one code path, so the API's Report is the
+    -oJ document's."""
+
+    def __init__(self, document: TextIO | None, lines: TextIO | None,
+                 sink: ReportSink | None = None) -> None:
         self._document = document
         self._lines = lines
+        self._sink = sink
         self._header: dict[str, Any] = {}
         self._targets: list[Target] = []
         self._hosts: list[Host] = []
@@ -145,11 +162,13 @@ class JsonOutput:
 
     def host(self, view: HostView) -> None:
         host = host_from_view(view)
-        if self._document is not None:
+        if self._document is not None or self._sink is not None:
             self._hosts.append(host)
         if self._lines is not None:
             self._lines.write(host.jsonl_line() + "\n")
             self._lines.flush()
+        if self._sink is not None:
+            self._sink.host(host)
 
     def end(self, r: Mapping[str, Any]) -> None:
         """The run is over (runstats values as the XML gets them): write what is due."""
@@ -164,3 +183,5 @@ class JsonOutput:
         if self._document is not None:
             self._document.write(report.to_json() + "\n")
             self._document.flush()
+        if self._sink is not None:
+            self._sink.report(report)

@@ -107,7 +107,7 @@ from pynmap.results import HostResult, RunStats
 from pynmap.stdio import LogFile, StdoutFormat, open_output, stdout_buffer
 
 if TYPE_CHECKING:
-    from pynmap.output.jsonout import JsonOutput
+    from pynmap.output.jsonout import JsonOutput, ReportSink
 
 # (OutputSpec field, Reporter attribute, nmap's name for the file in its
 # open error, its log type), in the order nmap opens them.
@@ -241,8 +241,11 @@ class Reporter:
         stdout: TextIO,
         stderr: TextIO,
         rng: random.Random | None = None,
+        sink: ReportSink | None = None,
     ) -> None:
         self.spec = spec
+        # the API's receiver of the run's Report objects (the -oJ path, without a file)
+        self._sink = sink
         self._service_name = service_name
         self._stdout = stdout
         self._stderr = stderr
@@ -331,7 +334,8 @@ class Reporter:
         # stdout closed at start (`>&-`): the first file opened took its descriptor,
         # and nmap's two buffers interleave there at its flushes
         self._in_calls = any(log.fileno() == 1 for log in self._logs)
-        if self.spec.json is not None or self.spec.json_lines is not None:
+        if (self.spec.json is not None or self.spec.json_lines is not None
+                or self._sink is not None):
             self._open_json()
 
     def _open_json(self) -> None:
@@ -353,7 +357,7 @@ class Reporter:
                                       exc.errno or 0) from None
                 self._owned.append(stream)
                 streams.append(stream)
-        self._json = JsonOutput(streams[0], streams[1])
+        self._json = JsonOutput(streams[0], streams[1], self._sink)
 
     def _hold_streams(self) -> None:
         """Every stream but stderr (unbuffered in nmap) becomes a HeldStream."""

@@ -20,6 +20,8 @@ NOT_ON_THE_SCAN_PATH = (
     "pynmap.interfaces",
     "pynmap.report",  # -oJ / --json-lines and the API
     "pynmap.output.jsonout",
+    "pynmap.api",  # the Python API: the command line does not go through it
+    "asyncio",
 )
 
 
