@@ -235,7 +235,10 @@ class ArgvLexer:
             raise self._error(f"option '{prefix}{body}' is ambiguous; possibilities: {listed}")
         if matches:
             return matches[0]
-        if prefix == "--" or _short_arg_kind(body[:1]) is None:
+        # glibc falls back to the short options when the first character
+        # stands anywhere in the option string, ':' included (which the short
+        # parser then calls an invalid option)
+        if prefix == "--" or body[:1] not in SHORT_OPTIONS:
             raise self._error(f"unrecognized option '{prefix}{body}'")
         return None
 

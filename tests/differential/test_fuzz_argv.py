@@ -359,6 +359,8 @@ FOUND = [
     ["-sL", "-n", "--top-ports", "4294967297", "--x"],  # (int) cast fails: at parse time
     ["-sL", "-n", "-S", "Tc\u0094\u00f5\u00f4\u00e5"],  # was an IDNA UnicodeError
     ["-sL", "-n", "--data=", "--x"],  # an empty hex string is refused at once
+    ["-sL", "-n", "-:", "-p"],  # ':' is in getopt's option string: an invalid short option
+    ["-sL", "-n", "-;", "127.0.0.1"],  # ';' is not: an unrecognized long one
 ]
 
 
