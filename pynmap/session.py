@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import random
 import signal
@@ -189,9 +190,7 @@ class Session:
         shows_probes = o.packet_trace or o.debugging >= 2
         pacing = choose_pacing(os.environ.get(PACING_VAR), shows_probes=shows_probes)
         if not self._split and pacing.split:
-            from dataclasses import replace as dc_replace
-
-            pacing = dc_replace(pacing, split=False)
+            pacing = dataclasses.replace(pacing, split=False)
         o.timing = o.timing.with_(pacing=pacing)
         if o.stylesheet == "default":
             from pynmap.output.stylesheet import find_stylesheet

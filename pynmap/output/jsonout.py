@@ -25,6 +25,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from pynmap import NMAP_VERSION
 from pynmap.output.context import HostView
 from pynmap.report import (
     Address,
@@ -48,8 +49,7 @@ from pynmap.report import (
     Times,
 )
 
-# What the XML header says about the program (templates/xml.j2).
-_VERSION = "7.93"
+# What the XML header says of its format (templates/xml.j2).
 _XML_OUTPUT_VERSION = "1.05"
 
 
@@ -106,7 +106,7 @@ def runstats_from_values(r: Mapping[str, Any]) -> RunStats:
         time=r["time"],
         elapsed=float(r["elapsed"]),
         timestr=r["ctime"],
-        summary=f"Nmap done at {r['ctime']}; {r['summary']} scanned in {r['elapsed']} seconds",
+        summary=r["summary"],
         exit=Exit(r["exit"]),
         errormsg=r["errormsg"],
         up=r["up"],
@@ -150,7 +150,7 @@ class JsonOutput:
             "args": d["args"],
             "start": d["start"],
             "startstr": d["ctime"],
-            "version": _VERSION,
+            "version": NMAP_VERSION,
             "xmloutputversion": _XML_OUTPUT_VERSION,
             "scaninfo": scaninfo,
             "verbose": d["verbosity"],

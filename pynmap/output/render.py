@@ -21,10 +21,9 @@ from typing import Any
 import jinja2
 from jinja2.bccache import Bucket
 
+from pynmap import NMAP_VERSION
 from pynmap.output.context import table_cells
 from pynmap.output.xmlesc import xml_escape
-
-NMAP_VERSION = "7.93"
 
 _HERE = Path(__file__).resolve().parent
 

@@ -822,7 +822,9 @@ class Reporter:
             "open_root": not self._xml_root,
             "time": int(end),
             "ctime": ctime,
-            "summary": fmt.hosts_summary(stats.total, stats.up),
+            # <finished summary=...>: one sentence for the XML and the JSON alike
+            "summary": f"Nmap done at {ctime}; {fmt.hosts_summary(stats.total, stats.up)} "
+                       f"scanned in {elapsed:.2f} seconds",
             "elapsed": f"{elapsed:.2f}",
             "exit": exit_status,
             "errormsg": errormsg,
