@@ -188,8 +188,8 @@ def build_argv(targets: str | Sequence[str], ports: Value | None = None,
 def parse(argv: list[str]) -> Options:
     """nmap's reading of the options, as the command line's; OptionError for what
     it refuses.  The run is made non-interactive (not on its logged command line)."""
-    from pynmap.cli.texts import usage_text, version_text
     from pynmap.options import parse_options
+    from pynmap.texts import usage_text, version_text
 
     def ignore(_line: str) -> None:
         pass
@@ -199,8 +199,7 @@ def parse(argv: list[str]) -> Options:
                                 version=version_text)
     except NmapError as err:
         raise OptionError.of(err) from None
-    options.noninteractive = True
-    return options
+    return options.replace(noninteractive=True)
 
 
 class _Collect:
@@ -227,7 +226,7 @@ def _run(argv: list[str], options: Options, on_host: OnHost | None,
     sink = _Collect(on_host)
     in_main = threading.current_thread() is threading.main_thread()
     with open(os.devnull, "w", encoding="utf-8") as null:
-        session = Session(argv, stdout=null, stderr=io.StringIO(), options=options, sink=sink,
+        session = Session(options, stdout=null, stderr=io.StringIO(), sink=sink,
                           cancel=cancel, split=in_main)
         try:
             status = session.run()

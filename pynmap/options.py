@@ -9,13 +9,13 @@ data files happens later, after the banner (see pynmap.session).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
 
-from pynmap.cli.argv import ArgvLexer, Token
 from pynmap.cnumbers import (
     atoi,
     c_g,
@@ -27,6 +27,8 @@ from pynmap.cnumbers import (
     tval_has_unit,
 )
 from pynmap.errors import Fatal, PlainExit, SystemFatal, Warn
+from pynmap.getopt import NO_ARG, OPTIONAL_ARG, REQUIRED_ARG, Grammar, Lexer, LongOption
+from pynmap.plain import FrozenData
 from pynmap.services import ServiceDB
 from pynmap.timing import TEMPLATE_NAMES, TEMPLATES, Timing
 
@@ -47,15 +49,18 @@ MAX_PAYLOAD = 65535 - 60 - 40
 
 
 class Options:
-    """What the command line asks for.
+    """What the command line asks for: frozen once parsed.
 
-    The defaults are class attributes, and the parser sets what the command
-    line changes; the mutable values are made per instance, in __init__.
+    The defaults are class attributes.  The parser builds an instance field by
+    field (the mutable stage), then `freeze()` ends that: from then on an
+    assignment raises FrozenInstanceError, and `replace()` makes a changed
+    copy.  What changes while a scan runs (the v/V, d/D, p/P keys) is not
+    here but in the session's RunState.
     """
 
     prog: str = "nmap"
-    args: list[str]  # argv as logged: program, options, then targets
-    targets: list[str]
+    args: tuple[str, ...] = ()  # argv as logged: program, options, then targets
+    targets: tuple[str, ...] = ()
     input_name: str | None = None  # -iL: the file name ("-" = stdin); opened at parse time
     input_stream: TextIO | None = None
 
@@ -65,7 +70,7 @@ class Options:
     no_port_scan: bool = False  # -sn (and -sL)
     version_scan: bool = False  # -sV: accepted, not performed (see README)
     script_scan: bool = False  # -sC / --script: accepted, not performed
-    raw_scan_types: set[str]
+    raw_scan_types: frozenset[str] = frozenset()
 
     # host discovery
     ping_none: bool = False  # -Pn (also -sL)
@@ -74,7 +79,7 @@ class Options:
     ack_ping_ports: tuple[int, ...] | None = None  # -PA/-PB/-PT
     # -PU/-PY/-PO still asked for: refused unprivileged, unless an ICMP ping's
     # fallback to a connect ping (or -PB) has replaced them
-    raw_ping: set[str]
+    raw_ping: frozenset[str] = frozenset()
 
     # ports
     port_spec: str | None = None
@@ -100,7 +105,8 @@ class Options:
     # timing
     timing: Timing = Timing()
 
-    # output
+    # output (verbosity, debugging and packet_trace as given: the keys change
+    # the run's copies, pynmap.session.RunState)
     verbosity: int = 0
     debugging: int = 0
     stdout_muted: bool = False  # -v0 (or an output sent to "-")
@@ -133,21 +139,47 @@ class Options:
     privileged: bool = False  # --privileged: accepted; pynmap never has raw sockets
 
     # things nmap offers that pynmap reports as not performed
-    unsupported: list[str]
+    unsupported: tuple[str, ...] = ()
     start_time: float
+
+    # --resume: the log's run is appended to (no new XML prologue), and the
+    # targets up to and including `resume_after` were done by the earlier run
+    resuming: bool = False
+    resume_after: str | None = None
 
     def __init__(self, prog: str = "nmap") -> None:
         self.prog = prog
-        self.args = []
-        self.targets = []
-        self.raw_scan_types = set()
-        self.raw_ping = set()
-        self.unsupported = []
         self.start_time = time.time()
 
     @property
     def port_scan(self) -> bool:
         return not self.no_port_scan
+
+    def freeze(self) -> Options:
+        """End the building: no field changes from now on."""
+        object.__setattr__(self, "_frozen", True)
+        return self
+
+    def replace(self, **changes: object) -> Options:
+        """A frozen copy with some fields changed (dataclasses.replace's role)."""
+        for name in changes:
+            if name not in _FIELDS:
+                raise TypeError(f"Options has no field {name!r}")
+        copy = Options.__new__(Options)
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__.update(changes)
+        copy.__dict__["_frozen"] = True
+        return copy
+
+    if not TYPE_CHECKING:  # mypy checks the fields' types; this only stops late changes
+        def __setattr__(self, name: str, value: object) -> None:
+            if self.__dict__.get("_frozen"):
+                raise dataclasses.FrozenInstanceError(
+                    f"cannot assign to field {name!r}: options are frozen once parsed")
+            object.__setattr__(self, name, value)
+
+
+_FIELDS = frozenset(Options.__annotations__)
 
 
 class _Delayed:
@@ -170,9 +202,16 @@ class _Delayed:
         self.osscan = False
         self.traceroute = False
         self.magic_port_set = False
+        self.defeat_rst = False
+        self.defeat_icmp = False
+        self.payload_given = False
         # -PU/-PY/-PO letters given a port list (nmap's "Only one -PU" counts
         # lists, which outlive the ping type that -PB resets)
         self.raw_ping_lists: set[str] = set()
+        # Options' frozen sets and tuples, while they are built
+        self.raw_scan_types: set[str] = set()
+        self.raw_ping: set[str] = set()
+        self.unsupported: list[str] = []
 
     def deprecated(self, given: str, replacement: str) -> None:
         self.deprecations.append(
@@ -233,10 +272,40 @@ def _since_april_2010(option: str, text: str, ms: int, scale: str) -> str:
             f'"{text}" is {ms / 1000.0 / 3600:.1f} hours. If this is what you want, use "{text}s".')
 
 
+Handler: TypeAlias = "Callable[[_Parser, Opt, Any], None]"
+
+
+class Opt(FrozenData):
+    """One row of the option table: one name as getopt knows it.
+
+    A one-letter `name` is a short option, a longer one a long option.  `arg`
+    is whether it takes an argument (getopt's NO_ARG, REQUIRED_ARG,
+    OPTIONAL_ARG).  A long option that nmap maps onto a short one names it
+    in `stands_for` and has no handler of its own; every other row has a
+    `handle(parser, row, value)` and, for a handler shared by several rows,
+    the `param` that tells them apart.  `own`: one of pynmap's own long
+    options, matched only when spelled out in full.
+    """
+
+    __match_args__ = ("name", "arg", "handle", "param", "stands_for", "own")
+    __slots__ = __match_args__
+
+    def __init__(self, name: str, arg: int, handle: Handler | None = None, param: Any = None,
+                 *, stands_for: str | None = None, own: bool = False) -> None:
+        self.name = name
+        self.arg = arg
+        self.handle = handle
+        self.param = param
+        self.stands_for = stands_for
+        self.own = own
+
+
 class _Parser:
+    """One reading of a command line: the lexer's tokens, each handled by its table row."""
+
     def __init__(self, argv: list[str], warn: Warn, say: Warn, usage: Callable[[], str],
                  version: Callable[[], str]) -> None:
-        self.lexer = ArgvLexer(argv)
+        self.lexer = Lexer(argv, GRAMMAR)
         self.o = Options(prog=self.lexer.prog)
         self.d = _Delayed()
         self.warn = warn
@@ -244,176 +313,19 @@ class _Parser:
         self.usage = usage
         self.version = version
         self.timing = Timing()
-        self.defeat_rst = False
-        self.defeat_icmp = False
-        self.payload_given = False
 
     # -- the walk over the command line ----------------------------------------------------
     def run(self) -> Options:
         for token in self.lexer:
-            self.handle(token)
+            handle, row = _HANDLED[token.name]  # the lexer yields only the table's names
+            handle(self, row, token.value)
         o = self.o
-        o.targets = list(self.lexer.targets)
-        o.args = self.lexer.permuted()
+        o.targets = tuple(self.lexer.targets)
+        o.args = tuple(self.lexer.permuted())
         self.apply_delayed()
-        return o
+        return o.freeze()
 
-    def handle(self, tok: Token) -> None:
-        name, value = tok.name, tok.value
-        method = getattr(self, "opt_" + name.replace("-", "_"), None)
-        if method is None:
-            raise AssertionError(f"no handler for option {name}")  # a table/handler mismatch is our bug
-        if value is None:
-            method()
-        else:
-            method(value)
-
-    # -- short options ------------------------------------------------------------------------
-    def opt_4(self) -> None:
-        if self.d.af == socket.AF_INET6:
-            raise Fatal("Cannot use both -4 and -6 in one scan.")
-        self.d.af = socket.AF_INET
-
-    def opt_6(self) -> None:
-        if self.d.af == socket.AF_INET:
-            raise Fatal("Cannot use both -4 and -6 in one scan.")
-        self.d.af = socket.AF_INET6
-
-    def opt_A(self) -> None:
-        self.d.advanced = True
-
-    def opt_b(self, value: str) -> None:
-        raise Fatal("pynmap does not support the FTP bounce scan (-b).")
-
-    def opt_D(self, value: str) -> None:
-        self.o.raw_scan_options = True
-        self.d.decoys = value
-
-    def opt_d(self, value: str | None = None) -> None:
-        o = self.o
-        if value and value[0].isdigit():
-            o.debugging = o.verbosity = max(0, min(10, atoi(value)))
-        else:
-            o.debugging = min(10, o.debugging + 1)
-            o.verbosity = min(10, o.verbosity + 1)
-            rest = value or ""
-            while rest.startswith("d"):
-                o.debugging = min(10, o.debugging + 1)
-                o.verbosity = min(10, o.verbosity + 1)
-                rest = rest[1:]
-            if rest:
-                raise Fatal(f'Invalid argument to -d: "{value}".')
-        o.reason = True
-
-    def opt_e(self, value: str) -> None:
-        self.o.device = value
-
-    def opt_F(self) -> None:
-        self.o.fast = True
-
-    def opt_f(self) -> None:
-        self.o.raw_scan_options = True
-        self.d.fragscan += 8
-
-    def opt_g(self, value: str) -> None:
-        self.o.raw_scan_options = True
-        port = atoi(value)
-        self.o.source_port = port
-        self.d.magic_port_set = True
-        if port == 0:
-            self.warn("WARNING: a source port of zero may not work on all systems.")
-
-    def opt_h(self) -> None:
-        raise PlainExit("", 0, self.usage())
-
-    def opt_I(self) -> None:
-        self.warn("WARNING: identscan (-I) no longer supported.  Ignoring -I")
-
-    def opt_i(self, value: str) -> None:
-        self.d.deprecated("i", "iL")
-        self.opt_iL(value)
-
-    def opt_M(self, value: str) -> None:
-        n = atoi(value)
-        self.d.max_parallelism = n
-        if n < 1:
-            raise Fatal("Argument to -M must be at least 1!")
-        if n > 900:
-            self.warn("Warning: Your max-parallelism (-M) option is extraordinarily high, which "
-                      "can hurt reliability")
-
-    def opt_m(self, value: str) -> None:
-        self.d.deprecated("m", "oG")
-        _check_output_name(value, "oG")
-        self.o.grepable_file = output_filename(value, self.o.start_time)
-
-    def opt_n(self) -> None:
-        self.o.no_resolve = True
-
-    def opt_O(self, value: str | None = None) -> None:
-        if not value or value[0] == "2":
-            self.d.osscan = True
-        elif value[0] == "1":
-            raise Fatal("First-generation OS detection (-O1) is no longer supported. Use -O instead.")
-        else:
-            raise Fatal("Unknown argument to -O.")
-
-    def opt_o(self, value: str) -> None:
-        self.d.deprecated("o", "oN")
-        _check_output_name(value, "o")
-        self.o.normal_file = output_filename(value, self.o.start_time)
-
-    def opt_P(self, value: str | None = None) -> None:
-        o = self.o
-        if value is None:
-            self.d.deprecated("P", "PE")
-            o.ping_icmp = True
-            return
-        letter, rest = value[:1], value[1:]
-        if letter in ("", "I", "E"):
-            if letter != "E":
-                self.d.deprecated("P" + letter, "PE")
-            o.ping_icmp = True
-        elif letter in ("M", "P"):
-            o.ping_icmp = True
-        elif letter in ("n", "0", "N", "D"):
-            if letter != "n":
-                self.d.deprecated("P" + letter, "Pn")
-            if o.verbosity > 0:
-                self.warn("Host discovery disabled (-Pn). All addresses will be marked 'up' and "
-                          "scan times may be slower.")
-            o.ping_none = True
-        elif letter == "R":
-            if o.verbosity > 0:
-                self.warn("The -PR option is deprecated. ARP scan is always done when possible.")
-        elif letter == "S":
-            if o.syn_ping_ports is not None:
-                raise Fatal("Only one -PS option is allowed. Combine port ranges with commas.")
-            o.syn_ping_ports = self._ping_ports("S", rest)
-        elif letter in ("T", "A", "B"):
-            if o.ack_ping_ports is not None:
-                raise Fatal("Only one -PB, -PA, or -PT option is allowed. Combine port ranges "
-                            "with commas.")
-            if letter == "B":
-                # -PB sets nmap's whole default ping type: ICMP and TCP pings,
-                # no -Pn and none of the -PU/-PY/-PO asked for so far
-                o.ping_icmp = True
-                o.ping_none = False
-                o.raw_ping.clear()
-            o.ack_ping_ports = self._ping_ports("A" if letter == "T" else letter, rest)
-        elif letter in ("U", "Y", "O"):
-            if letter in self.d.raw_ping_lists:
-                what = "protocol" if letter == "O" else "port"
-                raise Fatal(f"Only one -P{letter} option is allowed. Combine {what} ranges with "
-                            "commas.")
-            # parsed now, as nmap does: a bad list is refused before privileges are looked at
-            self._ping_ports(letter, rest)
-            self.d.raw_ping_lists.add(letter)
-            o.raw_ping.add(letter)
-        else:
-            raise Fatal("Illegal Argument to -P, use -Pn, -PE, -PS, -PA, -PP, -PM, -PU, -PY, or -PO")
-
-    def _ping_ports(self, flag: str, spec: str) -> tuple[int, ...]:
+    def ping_ports(self, flag: str, spec: str) -> tuple[int, ...]:
         """A -PS/-PA list, parsed now: nmap parses it while reading the option."""
         from pynmap import ports
 
@@ -422,546 +334,6 @@ class _Parser:
             self.o.services = ServiceDB.lazy(servicedb=self.o.servicedb, datadir=self.o.datadir,
                                              warn=self.warn, debugging=self.o.debugging)
         return ports.parse_ping_ports(spec, self.o.services, warn=self.warn, flag=flag)
-
-    def opt_p(self, value: str) -> None:
-        if self.o.port_spec is not None:
-            raise Fatal("Only 1 -p option allowed, separate multiple ranges with commas.")
-        self.o.port_spec = value
-
-    def opt_q(self) -> None:
-        """-q is in nmap's option string but does nothing."""
-
-    def opt_R(self) -> None:
-        self.o.always_resolve = True
-
-    def opt_r(self) -> None:
-        self.o.randomize_ports = False
-
-    def opt_S(self, value: str) -> None:
-        if self.o.source_address is not None:
-            raise Fatal("You can only use the source option once!  Use -D <decoy1> -D <decoy2> "
-                        "etc. for decoys\n")
-        self.o.source_address = value
-        self.o.raw_scan_options = True
-
-    def opt_s(self, value: str | None = None) -> None:
-        o = self.o
-        if not value:
-            raise PlainExit(
-                "An option is required for -s, most common are -sT (tcp scan), -sS (SYN scan), "
-                "-sF (FIN scan), -sU (UDP scan) and -sn (Ping scan)\n", 255, self.usage())
-        for letter in value:
-            if letter == "P":
-                self.d.deprecated("sP", "sn")
-                o.no_port_scan = True
-            elif letter == "n":
-                o.no_port_scan = True
-            elif letter == "B":
-                raise Fatal("No scan type 'B', did you mean bounce scan (-b)?")
-            elif letter == "C":
-                o.script_scan = True
-            elif letter == "L":
-                o.list_scan = True
-                o.no_port_scan = True
-                o.ping_none = True
-            elif letter == "R":
-                o.version_scan = True
-                self.d.deprecated("sR", "sV")
-                self.warn("WARNING: -sR is now an alias for -sV and activates version detection "
-                          "as well as RPC scan.")
-            elif letter == "T":
-                o.connect_scan = True
-            elif letter == "V":
-                o.version_scan = True
-            elif letter in RAW_SCAN_LETTERS:
-                o.raw_scan_types.add(letter)
-            else:
-                # nmap reads the value byte by byte: a multi-byte letter is named by its first byte
-                first = os.fsencode(letter)[:1].decode("utf-8", "surrogateescape")
-                raise PlainExit(f"Scantype {first} not supported\n\n", 255, self.usage())
-
-    def opt_T(self, value: str) -> None:
-        level = _timing_level(value, self.warn)
-        if level is None:
-            raise Fatal(UNKNOWN_TIMING)
-        if level != 3:
-            self.timing = _apply_template(self.timing, level)
-
-    def opt_V(self) -> None:
-        raise PlainExit("", 0, self.version())
-
-    def opt_v(self, value: str | None = None) -> None:
-        o = self.o
-        if value and value[0].isdigit():
-            o.verbosity = max(0, min(10, atoi(value)))
-            if o.verbosity == 0:
-                o.stdout_muted = True
-            return
-        o.verbosity = min(10, o.verbosity + 1)
-        rest = value or ""
-        while rest.startswith("v"):
-            o.verbosity = min(10, o.verbosity + 1)
-            rest = rest[1:]
-        if rest:
-            raise Fatal(f'Invalid argument to -v: "{value}".')
-
-    # -- long options -------------------------------------------------------------------------
-    def _refuse(self, what: str) -> None:
-        raise Fatal(f"pynmap does not support {what}.")
-
-    def _not_performed(self, what: str) -> None:
-        self.o.unsupported.append(what)
-
-    def opt_datadir(self, value: str) -> None:
-        self.o.datadir = value
-
-    def opt_servicedb(self, value: str) -> None:
-        self.o.servicedb = value
-        self.o.fast = True
-
-    def opt_versiondb(self, value: str) -> None:
-        """Only version detection reads it; accepted and unused."""
-
-    def opt_iflist(self) -> None:
-        self._refuse("--iflist (interface and route listing)")
-
-    def opt_release_memory(self) -> None:
-        """A memory-debugging switch of nmap's; nothing to do."""
-
-    def opt_nogcc(self) -> None:
-        """Disables nmap's group congestion control; pynmap has no switch for it."""
-
-    def opt_max_os_tries(self, value: str) -> None:
-        n = atoi(value)
-        if n < 1 or n > 50:
-            raise Fatal("Bogus --max-os-tries argument specified, must be between 1 and 50 "
-                        "(inclusive)")
-
-    def opt_min_parallelism(self, value: str) -> None:
-        n = atoi(value)
-        if n < 1:
-            raise Fatal("Argument to --min-parallelism must be at least 1!")
-        if n > 100:
-            self.warn("Warning: Your --min-parallelism option is pretty high!  This can hurt "
-                      "reliability.")
-        self.timing = self.timing.with_(min_parallelism=n)
-
-    def opt_max_rtt_timeout(self, value: str) -> None:
-        ms = tval2msecs(value)
-        if ms < 5:
-            raise Fatal("Bogus --max-rtt-timeout argument specified, must be at least 5ms")
-        if ms >= 50 * 1000 and not tval_has_unit(value):
-            raise Fatal(_since_april_2010("max-rtt-timeout", value, ms, "seconds"))
-        if ms < 20:
-            self.warn(f"WARNING: You specified a round-trip time timeout ({ms} ms) that is "
-                      "EXTRAORDINARILY SMALL.  Accuracy may suffer.")
-        self.d.max_rtt = ms
-
-    def opt_min_rtt_timeout(self, value: str) -> None:
-        ms = tval2msecs(value)
-        if ms < 0:
-            raise Fatal("Bogus --min-rtt-timeout argument specified")
-        if ms >= 50 * 1000 and not tval_has_unit(value):
-            raise Fatal(_since_april_2010("min-rtt-timeout", value, ms, "seconds"))
-        self.d.min_rtt = ms
-
-    def opt_initial_rtt_timeout(self, value: str) -> None:
-        ms = tval2msecs(value)
-        if ms <= 0:
-            raise Fatal("Bogus --initial-rtt-timeout argument specified.  Must be positive")
-        if ms >= 50 * 1000 and not tval_has_unit(value):
-            raise Fatal(_since_april_2010("initial-rtt-timeout", value, ms, "seconds"))
-        self.d.initial_rtt = ms
-
-    def opt_excludefile(self, value: str) -> None:
-        self.o.exclude_file = value
-
-    def opt_exclude(self, value: str) -> None:
-        self.o.exclude_spec = value
-
-    def opt_max_hostgroup(self, value: str) -> None:
-        size = atoi(value) % 2**32  # nmap stores it unsigned
-        if size < self.timing.min_hostgroup:
-            raise Fatal("Maximum host group size may not be set to less than the minimum size "
-                        f"(currently {self.timing.min_hostgroup})\n")
-        if size == 0:
-            raise Fatal("Max host size must be at least 1")
-        self.timing = self.timing.with_(max_hostgroup=size)
-
-    def opt_min_hostgroup(self, value: str) -> None:
-        size = atoi(value) % 2**32
-        if size > self.timing.max_hostgroup:
-            raise Fatal("Minimum host group size may not be set to greater than maximum size "
-                        f"(currently {self.timing.max_hostgroup})\n")
-        self.timing = self.timing.with_(min_hostgroup=size)
-        if atoi(value) > 100:
-            self.warn("Warning: You specified a highly aggressive --min-hostgroup.")
-
-    def opt_open(self) -> None:
-        self.o.open_only = True
-
-    def opt_scanflags(self, value: str) -> None:
-        self.o.raw_scan_options = True
-        if not _valid_scanflags(value):
-            raise Fatal('--scanflags option must be a number between 0 and 255 (inclusive) or a '
-                        'string like "URGPSHFIN".')
-
-    def opt_defeat_rst_ratelimit(self) -> None:
-        self.defeat_rst = True
-
-    def opt_defeat_icmp_ratelimit(self) -> None:
-        self.defeat_icmp = True
-
-    def opt_host_timeout(self, value: str) -> None:
-        ms = tval2msecs(value)
-        if ms < 0:
-            raise Fatal("Bogus --host-timeout argument specified")
-        if ms >= 10000 * 1000 and not tval_has_unit(value):
-            raise Fatal(_since_april_2010("host-timeout", value, ms, "hours"))
-        self.d.host_timeout = ms
-
-    def opt_scan_delay(self, value: str) -> None:
-        ms = tval2msecs(value)
-        if ms < 0:
-            raise Fatal("Bogus --scan-delay argument specified.")
-        if ms >= 100 * 1000 and not tval_has_unit(value):
-            raise Fatal(_since_april_2010("scan-delay", value, ms, "minutes-ms"))
-        self.d.scan_delay = ms
-
-    def opt_max_scan_delay(self, value: str) -> None:
-        ms = tval2msecs(value)
-        if ms < 0:
-            raise Fatal("Bogus --max-scan-delay argument specified.")
-        if ms >= 100 * 1000 and not tval_has_unit(value):
-            raise Fatal(_since_april_2010("max-scan-delay", value, ms, "minutes-s"))
-        self.d.max_scan_delay = ms
-
-    def opt_max_retries(self, value: str) -> None:
-        n = atoi(value)
-        self.d.max_retries = n
-        if n < 0:
-            raise Fatal("max-retries must be positive")
-
-    def _output(self, option: str, value: str) -> None:
-        _check_output_name(value, option)
-        name = output_filename(value, self.o.start_time)
-        if option == "oN":
-            self.o.normal_file = name
-        elif option in ("oG", "oM"):
-            self.o.grepable_file = name
-        elif option == "oS":
-            self.o.kiddie_file = name
-        elif option == "oX":
-            self.o.xml_file = name
-        elif option == "oJ":
-            self.o.json_file = name
-        elif option == "json-lines":
-            self.o.json_lines_file = name
-        else:  # oA (nmap's three formats: no JSON)
-            self.o.normal_file = name + ".nmap"
-            self.o.grepable_file = name + ".gnmap"
-            self.o.xml_file = name + ".xml"
-
-    def opt_oA(self, value: str) -> None:
-        self._output("oA", value)
-
-    def opt_oN(self, value: str) -> None:
-        self._output("oN", value)
-
-    def opt_oM(self, value: str) -> None:
-        self._output("oM", value)
-        self.d.deprecated("oM", "oG")
-
-    def opt_oG(self, value: str) -> None:
-        self._output("oG", value)
-
-    def opt_oS(self, value: str) -> None:
-        self._output("oS", value)
-
-    def opt_oH(self, value: str) -> None:
-        raise Fatal("HTML output is not directly supported, though Nmap includes an XSL for "
-                    "transforming XML output into HTML.  See the man page.")
-
-    def opt_oX(self, value: str) -> None:
-        self._output("oX", value)
-
-    def opt_oJ(self, value: str) -> None:
-        self._output("oJ", value)
-
-    def opt_json_lines(self, value: str) -> None:
-        self._output("json-lines", value)
-
-    def opt_iL(self, value: str) -> None:
-        o = self.o
-        if o.input_name is not None:
-            raise Fatal("Only one input filename allowed")
-        if value == "-":
-            from pynmap.stdio import stdin_words_stream
-
-            # like a named file: undecodable bytes survive, CR is a separator, not a newline
-            o.input_stream = stdin_words_stream()
-        else:
-            from pynmap.targets import open_word_file
-
-            try:
-                # read while scanning; bytes that are not UTF-8 survive as surrogates
-                o.input_stream = open_word_file(value)
-            except OSError as exc:
-                raise SystemFatal(f"Failed to open input file {value} for reading",
-                                  exc.errno or 2) from None
-        o.input_name = value
-
-    def opt_iR(self, value: str) -> None:
-        _, tail = strtoul(value)
-        if tail:
-            raise Fatal("ERROR: -iR argument must be the maximum number of random IPs you wish "
-                        "to scan (use 0 for unlimited)")
-        self._refuse("random targets (-iR)")
-
-    def opt_sI(self, value: str) -> None:
-        if len(value) > 255:
-            raise Fatal("ERROR: -sI argument must be less than 255 characters")
-        self.o.raw_scan_types.add("I")
-
-    def opt_randomize_hosts(self) -> None:
-        self.o.randomize_hosts = True
-
-    opt_rH = opt_randomize_hosts
-
-    def opt_nsock_engine(self, value: str) -> None:
-        if value not in ("epoll", "poll", "select"):
-            raise Fatal(f"Unknown or non-available engine: {value}")
-
-    def opt_proxies(self, value: str) -> None:
-        from pynmap.rawopts import check_proxy_chain
-
-        check_proxy_chain(value)
-        # nmap's proxies carry NSE and version-detection traffic only, which pynmap does not send.
-        self._not_performed("--proxies")
-
-    opt_proxy = opt_proxies
-
-    def opt_discovery_ignore_rst(self) -> None:
-        """Affects raw discovery only."""
-
-    def opt_osscan_limit(self) -> None:
-        """Only meaningful with -O, which is refused unprivileged."""
-
-    opt_osscan_guess = opt_osscan_limit
-    opt_fuzzy = opt_osscan_limit
-
-    def opt_packet_trace(self) -> None:
-        self.o.packet_trace = True
-
-    def opt_version_trace(self) -> None:
-        self.o.debugging += 1
-
-    def opt_data(self, value: str) -> None:
-        self._payload_once()
-        if not _valid_hex_payload(value):
-            raise Fatal("Invalid hex string specified")
-        self._big_payload(len(_hex_body(value)) // 2)
-
-    def opt_data_string(self, value: str) -> None:
-        self._payload_once()
-        length = len(value.encode("utf-8", "surrogateescape"))
-        if length > MAX_PAYLOAD:
-            raise Fatal(f"string length must be between 0 and {MAX_PAYLOAD}")
-        self._big_payload(length)
-
-    def opt_data_length(self, value: str) -> None:
-        self._payload_once()
-        n = atoi(value)
-        if n < 0 or n > MAX_PAYLOAD:
-            raise Fatal(f"data-length must be between 0 and {MAX_PAYLOAD}")
-        self._big_payload(n)
-
-    def _big_payload(self, length: int) -> None:
-        if length > 1400:  # an Ethernet frame less IP and TCP headers with options
-            self.warn("WARNING: Payloads bigger than 1400 bytes may not be sent successfully.")
-
-    def _payload_once(self) -> None:
-        self.o.raw_scan_options = True
-        if self.payload_given:
-            raise Fatal("Can't use the --data option(s) multiple times, or together.")
-        self.payload_given = True
-
-    def opt_send_eth(self) -> None:
-        """Raw sending preference; a connect scan sends no frames of its own."""
-
-    opt_send_ip = opt_send_eth
-
-    def opt_stylesheet(self, value: str) -> None:
-        self.o.stylesheet = value
-
-    def opt_no_stylesheet(self) -> None:
-        self.o.stylesheet = None
-
-    def opt_webxml(self) -> None:
-        self.o.stylesheet = "https://svn.nmap.org/nmap/docs/nmap.xsl"
-
-    def opt_vv(self) -> None:
-        self.o.verbosity = min(10, self.o.verbosity + 2)
-
-    def opt_ff(self) -> None:
-        self.o.raw_scan_options = True
-        self.d.fragscan += 16
-
-    def opt_privileged(self) -> None:
-        self.o.privileged = True
-
-    def opt_unprivileged(self) -> None:
-        self.o.privileged = False
-
-    def opt_mtu(self, value: str) -> None:
-        self.o.raw_scan_options = True
-        mtu = atoi(value)
-        self.d.fragscan = mtu
-        if mtu <= 0 or mtu % 8 != 0:
-            raise Fatal("Data payload MTU must be >0 and multiple of 8")
-
-    def opt_append_output(self) -> None:
-        self.o.append_output = True
-
-    def opt_noninteractive(self) -> None:
-        self.o.noninteractive = True
-
-    def opt_spoof_mac(self, value: str) -> None:
-        self.o.raw_scan_options = True
-        self.o.spoof_mac = value  # read after the ports are chosen (pynmap.macs)
-
-    def opt_thc(self) -> None:
-        raise PlainExit("", 0, "!!Greets to Van Hauser, Plasmoid, Skyper and the rest of THC!!\n")
-
-    def opt_badsum(self) -> None:
-        self.o.raw_scan_options = True
-
-    def opt_ttl(self, value: str) -> None:
-        self.o.raw_scan_options = True
-        ttl = atoi(value)
-        if ttl < 0 or ttl > 255:
-            raise Fatal("ttl option must be a number between 0 and 255 (inclusive)")
-        self.o.ttl = ttl
-
-    def opt_traceroute(self) -> None:
-        self.d.traceroute = True
-
-    def opt_reason(self) -> None:
-        self.o.reason = True
-
-    def opt_allports(self) -> None:
-        self.o.all_ports = True
-
-    def opt_version_intensity(self, value: str) -> None:
-        n = atoi(value)
-        if n < 0 or n > 9:
-            raise Fatal("version-intensity must be between 0 and 9")
-
-    def opt_version_light(self) -> None:
-        """Tunes version detection, which pynmap does not perform."""
-
-    opt_version_all = opt_version_light
-
-    def opt_system_dns(self) -> None:
-        self.o.system_dns = True
-
-    def opt_resolve_all(self) -> None:
-        self.o.resolve_all = True
-
-    def opt_unique(self) -> None:
-        self.o.unique = True
-
-    def opt_log_errors(self) -> None:
-        """Deprecated in nmap and a no-op there too."""
-
-    def opt_deprecated_xml_osclass(self) -> None:
-        """OS detection output only."""
-
-    def opt_yoloscan(self) -> None:
-        # nmap's hidden alias for -A, which greets the user first.
-        if not self.o.stdout_muted:
-            self.say("LEEROY JENKINS!!!\n")
-        self.d.advanced = True
-
-    def opt_dns_servers(self, value: str) -> None:
-        self.o.dns_servers = value
-
-    def opt_port_ratio(self, value: str) -> None:
-        ratio, _ = strtod(value)
-        if ratio < 0 or ratio >= 1:
-            raise Fatal("--port-ratio should be between [0 and 1)")
-        self.o.top_port_level = ratio
-
-    def opt_exclude_ports(self, value: str) -> None:
-        if self.o.exclude_ports is not None:
-            raise Fatal("Only 1 --exclude-ports option allowed, separate multiple ranges with "
-                        "commas.")
-        self.o.exclude_ports = value
-
-    def opt_top_ports(self, value: str) -> None:
-        from pynmap.ports import parse_top_ports_option
-
-        # nmap compares the value with its (int) cast, which x86-64 turns into
-        # INT_MIN past INT_MAX: so integers 1..2147483647 only
-        self.o.top_port_level = parse_top_ports_option(value)
-
-    def opt_script(self, value: str) -> None:
-        self.o.script_scan = True
-
-    def opt_script_trace(self) -> None:
-        """NSE tracing; pynmap runs no scripts."""
-
-    def opt_script_updatedb(self) -> None:
-        self._refuse("--script-updatedb (pynmap has no NSE)")
-
-    def opt_script_args(self, value: str) -> None:
-        """Arguments for NSE scripts, which pynmap does not run."""
-
-    opt_script_args_file = opt_script_args
-
-    def opt_script_help(self, value: str) -> None:
-        self._refuse("--script-help (pynmap has no NSE)")
-
-    def opt_script_timeout(self, value: str) -> None:
-        seconds = tval2secs(value)
-        if seconds < 0 or seconds > 2**63 - 1:
-            raise Fatal("Bogus --script-timeout argument specified")
-
-    def opt_ip_options(self, value: str) -> None:
-        from pynmap.rawopts import check_ip_options
-
-        self.o.raw_scan_options = True
-        check_ip_options(value)
-
-    def opt_min_rate(self, value: str) -> None:
-        rate = scanf_float(value)
-        if rate is None or rate <= 0.0:
-            raise Fatal("Argument to --min-rate must be a positive floating-point number")
-        self.timing = self.timing.with_(min_rate=rate)
-
-    def opt_max_rate(self, value: str) -> None:
-        rate = scanf_float(value)
-        if rate is None or rate <= 0.0:
-            raise Fatal("Argument to --max-rate must be a positive floating-point number")
-        self.timing = self.timing.with_(max_rate=rate)
-
-    def opt_adler32(self) -> None:
-        """SCTP checksums; no SCTP here."""
-
-    def opt_stats_every(self, value: str) -> None:
-        seconds = tval2secs(value)
-        if seconds < 0 or seconds > 2**63 - 1:
-            raise Fatal("Bogus --stats-every argument specified")
-        self.o.stats_every = seconds
-
-    def opt_disable_arp_ping(self) -> None:
-        """ARP discovery needs raw packets; pynmap never does it."""
-
-    def opt_route_dst(self, value: str) -> None:
-        self._refuse("--route-dst")
-
-    def opt_resume(self, value: str) -> None:
-        raise Fatal("Cannot use --resume with other options. Usage: nmap --resume <filename>")
 
     # -- after the whole line has been read --------------------------------------------------
     def apply_delayed(self) -> None:
@@ -975,17 +347,20 @@ class _Parser:
             o.script_scan = True
         o.traceroute_requested = d.traceroute
         o.decoys = d.decoys
+        o.raw_scan_types = frozenset(d.raw_scan_types)
+        o.unsupported = tuple(d.unsupported)
         if o.source_address is not None:
             o.source_address = _resolve_source(o.source_address, o.af)
         o.timing = self._final_timing()
         if o.ping_none:
             o.ping_icmp = False
             o.syn_ping_ports = o.ack_ping_ports = None
-            o.raw_ping.clear()
+            d.raw_ping.clear()
         elif o.ping_icmp:
             self.warn("Warning:  You are not root -- using TCP pingscan rather than ICMP")
             # nmap 7.93 then sets its ping type to TCP alone, dropping -PU/-PY/-PO
-            o.raw_ping.clear()
+            d.raw_ping.clear()
+        o.raw_ping = frozenset(d.raw_ping)
         self.validate()
         self._check_json_stdout()
 
@@ -1079,12 +454,728 @@ class _Parser:
         if t.min_rate and t.max_rate and t.min_rate > t.max_rate:
             raise Fatal(f"--min-rate={c_g(t.min_rate)} must be less than or equal to "
                         f"--max-rate={c_g(t.max_rate)}")
-        if self.defeat_rst and not o.open_only:
+        if d.defeat_rst and not o.open_only:
             raise Fatal("Option --defeat-rst-ratelimit works only with a SYN scan (-sS)")
-        if self.defeat_icmp:
+        if d.defeat_icmp:
             raise Fatal("Option --defeat-icmp-ratelimit works only with a UDP scan (-sU)")
         if o.verbosity > 1:
             o.reason = True
+
+
+
+
+# -- the handlers -------------------------------------------------------------------------
+# Each is called as handle(parser, row, value): `value` is the option's argument
+# (None when it takes none, or when an optional one is absent) and `row` the
+# table row, whose `param` says what a shared handler does for that option.
+
+def _set(**fields: object) -> Handler:
+    """A switch: sets Options fields to fixed values (the argument, if any, is unused)."""
+    def handle(p: _Parser, row: Opt, value: str | None) -> None:
+        for name, constant in fields.items():
+            setattr(p.o, name, constant)
+    return handle
+
+
+def _store(field: str, **also: object) -> Handler:
+    """Keeps the argument in an Options field (and sets `also`)."""
+    def handle(p: _Parser, row: Opt, value: str) -> None:
+        setattr(p.o, field, value)
+        for name, constant in also.items():
+            setattr(p.o, name, constant)
+    return handle
+
+
+def _later(**fields: object) -> Handler:
+    """A switch that nmap applies after the whole line is read (_Delayed)."""
+    def handle(p: _Parser, row: Opt, value: str | None) -> None:
+        for name, constant in fields.items():
+            setattr(p.d, name, constant)
+    return handle
+
+
+def _ignored(p: _Parser, row: Opt, value: str | None) -> None:
+    """Accepted and without effect here; the row's param says why."""
+
+
+def _refused(p: _Parser, row: Opt, value: str | None) -> None:
+    raise Fatal(f"pynmap does not support {row.param}.")
+
+
+def _fatal(p: _Parser, row: Opt, value: str | None) -> None:
+    raise Fatal(row.param)
+
+
+def _warning(p: _Parser, row: Opt, value: str | None) -> None:
+    p.warn(row.param)
+
+
+class TimeLimit(FrozenData):
+    """One of nmap's six time options (milliseconds; a bare number is seconds).
+
+    `least`: the smallest value accepted, else `bogus` is the error; a value of
+    `unit_needed` ms or more must carry a unit (the "Since April 2010" error in
+    `scale`'s wording); below `small` ms, a warning.  Stored in `_Delayed.field`.
+    """
+
+    __match_args__ = ("field", "least", "bogus", "unit_needed", "scale", "small")
+    __slots__ = __match_args__
+
+    def __init__(self, field: str, least: int, bogus: str, unit_needed: int, scale: str,
+                 small: int = 0) -> None:
+        self.field = field
+        self.least = least
+        self.bogus = bogus
+        self.unit_needed = unit_needed
+        self.scale = scale
+        self.small = small
+
+
+def _time_limit(p: _Parser, row: Opt, value: str) -> None:
+    spec: TimeLimit = row.param
+    ms = tval2msecs(value)
+    if ms < spec.least:
+        raise Fatal(spec.bogus)
+    if ms >= spec.unit_needed and not tval_has_unit(value):
+        raise Fatal(_since_april_2010(row.name, value, ms, spec.scale))
+    if ms < spec.small:
+        p.warn(f"WARNING: You specified a round-trip time timeout ({ms} ms) that is "
+               "EXTRAORDINARILY SMALL.  Accuracy may suffer.")
+    setattr(p.d, spec.field, ms)
+
+
+def _seconds(p: _Parser, row: Opt, value: str) -> None:
+    """--script-timeout, --stats-every: seconds, checked; `param` the field kept, if any."""
+    seconds = tval2secs(value)
+    if seconds < 0 or seconds > 2**63 - 1:
+        raise Fatal(f"Bogus --{row.name} argument specified")
+    if row.param is not None:
+        setattr(p.o, row.param, seconds)
+
+
+class Bounded(FrozenData):
+    """An integer option (C's atoi) with nmap's range check.
+
+    `error` unless least <= n (<= most); past `warn_above`, `warning`.  The
+    value is stored in `field` of `where`: "options", "later" (_Delayed) or
+    "timing"; `raw` marks an option only raw packets could honour.
+    """
+
+    __match_args__ = ("least", "most", "error", "where", "field", "warn_above", "warning", "raw")
+    __slots__ = __match_args__
+
+    def __init__(self, least: int, most: int | None, error: str, where: str = "",
+                 field: str = "", warn_above: int | None = None, warning: str = "",
+                 raw: bool = False) -> None:
+        self.least = least
+        self.most = most
+        self.error = error
+        self.where = where
+        self.field = field
+        self.warn_above = warn_above
+        self.warning = warning
+        self.raw = raw
+
+
+def _bounded(p: _Parser, row: Opt, value: str) -> None:
+    spec: Bounded = row.param
+    if spec.raw:
+        p.o.raw_scan_options = True
+    n = atoi(value)
+    if n < spec.least or (spec.most is not None and n > spec.most):
+        raise Fatal(spec.error)
+    if spec.warn_above is not None and n > spec.warn_above:
+        p.warn(spec.warning)
+    if spec.where == "options":
+        setattr(p.o, spec.field, n)
+    elif spec.where == "later":
+        setattr(p.d, spec.field, n)
+    elif spec.where == "timing":
+        p.timing = p.timing.with_(**{spec.field: n})
+
+
+def _rate(p: _Parser, row: Opt, value: str) -> None:
+    """--min-rate / --max-rate: `param` is the Timing field."""
+    rate = scanf_float(value)
+    if rate is None or rate <= 0.0:
+        raise Fatal(f"Argument to --{row.name} must be a positive floating-point number")
+    p.timing = p.timing.with_(**{row.param: rate})
+
+
+class Output(FrozenData):
+    """An output file option: which files it names (`kind`), the option its name is
+    checked as, and the option it is a deprecated spelling of."""
+
+    __match_args__ = ("kind", "checked_as", "deprecated_for")
+    __slots__ = __match_args__
+
+    def __init__(self, kind: str, checked_as: str, deprecated_for: str | None = None) -> None:
+        self.kind = kind
+        self.checked_as = checked_as
+        self.deprecated_for = deprecated_for
+
+
+def _output(p: _Parser, row: Opt, value: str) -> None:
+    spec: Output = row.param
+    o = p.o
+    if spec.deprecated_for is not None:
+        p.d.deprecated(row.name, spec.deprecated_for)
+    _check_output_name(value, spec.checked_as)
+    name = output_filename(value, o.start_time)
+    if spec.kind == "normal":
+        o.normal_file = name
+    elif spec.kind == "grepable":
+        o.grepable_file = name
+    elif spec.kind == "kiddie":
+        o.kiddie_file = name
+    elif spec.kind == "xml":
+        o.xml_file = name
+    elif spec.kind == "json":
+        o.json_file = name
+    elif spec.kind == "json-lines":
+        o.json_lines_file = name
+    else:  # all (-oA): nmap's three formats, no JSON
+        o.normal_file = name + ".nmap"
+        o.grepable_file = name + ".gnmap"
+        o.xml_file = name + ".xml"
+
+
+def _exit(p: _Parser, row: Opt, value: str | None) -> None:
+    """-h, -V, --thc: a text on stdout and exit status 0."""
+    text = p.usage() if row.name == "h" else p.version() if row.name == "V" else row.param
+    raise PlainExit("", 0, text)
+
+
+def _family(p: _Parser, row: Opt, value: None) -> None:
+    """-4 / -6: `param` the address family."""
+    if p.d.af is not None and p.d.af != row.param:
+        raise Fatal("Cannot use both -4 and -6 in one scan.")
+    p.d.af = row.param
+
+
+def _fragment(p: _Parser, row: Opt, value: None) -> None:
+    """-f adds 8 to the fragment size, --ff 16."""
+    p.o.raw_scan_options = True
+    p.d.fragscan += row.param
+
+
+def _debug(p: _Parser, row: Opt, value: str | None) -> None:
+    o = p.o
+    if value and value[0].isdigit():
+        o.debugging = o.verbosity = max(0, min(10, atoi(value)))
+    else:
+        o.debugging = min(10, o.debugging + 1)
+        o.verbosity = min(10, o.verbosity + 1)
+        rest = value or ""
+        while rest.startswith("d"):
+            o.debugging = min(10, o.debugging + 1)
+            o.verbosity = min(10, o.verbosity + 1)
+            rest = rest[1:]
+        if rest:
+            raise Fatal(f'Invalid argument to -d: "{value}".')
+    o.reason = True
+
+
+def _verbose(p: _Parser, row: Opt, value: str | None) -> None:
+    o = p.o
+    if value and value[0].isdigit():
+        o.verbosity = max(0, min(10, atoi(value)))
+        if o.verbosity == 0:
+            o.stdout_muted = True
+        return
+    o.verbosity = min(10, o.verbosity + 1)
+    rest = value or ""
+    while rest.startswith("v"):
+        o.verbosity = min(10, o.verbosity + 1)
+        rest = rest[1:]
+    if rest:
+        raise Fatal(f'Invalid argument to -v: "{value}".')
+
+
+def _more_verbose(p: _Parser, row: Opt, value: None) -> None:
+    """--vv: two levels at once."""
+    p.o.verbosity = min(10, p.o.verbosity + 2)
+
+
+def _version_trace(p: _Parser, row: Opt, value: None) -> None:
+    p.o.debugging += 1
+
+
+def _decoys(p: _Parser, row: Opt, value: str) -> None:
+    p.o.raw_scan_options = True
+    p.d.decoys = value
+
+
+def _source_port(p: _Parser, row: Opt, value: str) -> None:
+    p.o.raw_scan_options = True
+    port = atoi(value)
+    p.o.source_port = port
+    p.d.magic_port_set = True
+    if port == 0:
+        p.warn("WARNING: a source port of zero may not work on all systems.")
+
+
+def _os_scan(p: _Parser, row: Opt, value: str | None) -> None:
+    if not value or value[0] == "2":
+        p.d.osscan = True
+    elif value[0] == "1":
+        raise Fatal("First-generation OS detection (-O1) is no longer supported. Use -O instead.")
+    else:
+        raise Fatal("Unknown argument to -O.")
+
+
+def _ping(p: _Parser, row: Opt, value: str | None) -> None:
+    o, d = p.o, p.d
+    if value is None:
+        d.deprecated("P", "PE")
+        o.ping_icmp = True
+        return
+    letter, rest = value[:1], value[1:]
+    if letter in ("", "I", "E"):
+        if letter != "E":
+            d.deprecated("P" + letter, "PE")
+        o.ping_icmp = True
+    elif letter in ("M", "P"):
+        o.ping_icmp = True
+    elif letter in ("n", "0", "N", "D"):
+        if letter != "n":
+            d.deprecated("P" + letter, "Pn")
+        if o.verbosity > 0:
+            p.warn("Host discovery disabled (-Pn). All addresses will be marked 'up' and "
+                   "scan times may be slower.")
+        o.ping_none = True
+    elif letter == "R":
+        if o.verbosity > 0:
+            p.warn("The -PR option is deprecated. ARP scan is always done when possible.")
+    elif letter == "S":
+        if o.syn_ping_ports is not None:
+            raise Fatal("Only one -PS option is allowed. Combine port ranges with commas.")
+        o.syn_ping_ports = p.ping_ports("S", rest)
+    elif letter in ("T", "A", "B"):
+        if o.ack_ping_ports is not None:
+            raise Fatal("Only one -PB, -PA, or -PT option is allowed. Combine port ranges "
+                        "with commas.")
+        if letter == "B":
+            # -PB sets nmap's whole default ping type: ICMP and TCP pings,
+            # no -Pn and none of the -PU/-PY/-PO asked for so far
+            o.ping_icmp = True
+            o.ping_none = False
+            d.raw_ping.clear()
+        o.ack_ping_ports = p.ping_ports("A" if letter == "T" else letter, rest)
+    elif letter in ("U", "Y", "O"):
+        if letter in d.raw_ping_lists:
+            what = "protocol" if letter == "O" else "port"
+            raise Fatal(f"Only one -P{letter} option is allowed. Combine {what} ranges with "
+                        "commas.")
+        # parsed now, as nmap does: a bad list is refused before privileges are looked at
+        p.ping_ports(letter, rest)
+        d.raw_ping_lists.add(letter)
+        d.raw_ping.add(letter)
+    else:
+        raise Fatal("Illegal Argument to -P, use -Pn, -PE, -PS, -PA, -PP, -PM, -PU, -PY, or -PO")
+
+
+def _ports(p: _Parser, row: Opt, value: str) -> None:
+    if p.o.port_spec is not None:
+        raise Fatal("Only 1 -p option allowed, separate multiple ranges with commas.")
+    p.o.port_spec = value
+
+
+def _source_address(p: _Parser, row: Opt, value: str) -> None:
+    if p.o.source_address is not None:
+        raise Fatal("You can only use the source option once!  Use -D <decoy1> -D <decoy2> "
+                    "etc. for decoys\n")
+    p.o.source_address = value
+    p.o.raw_scan_options = True
+
+
+def _scan_types(p: _Parser, row: Opt, value: str | None) -> None:
+    o, d = p.o, p.d
+    if not value:
+        raise PlainExit(
+            "An option is required for -s, most common are -sT (tcp scan), -sS (SYN scan), "
+            "-sF (FIN scan), -sU (UDP scan) and -sn (Ping scan)\n", 255, p.usage())
+    for letter in value:
+        if letter == "P":
+            d.deprecated("sP", "sn")
+            o.no_port_scan = True
+        elif letter == "n":
+            o.no_port_scan = True
+        elif letter == "B":
+            raise Fatal("No scan type 'B', did you mean bounce scan (-b)?")
+        elif letter == "C":
+            o.script_scan = True
+        elif letter == "L":
+            o.list_scan = True
+            o.no_port_scan = True
+            o.ping_none = True
+        elif letter == "R":
+            o.version_scan = True
+            d.deprecated("sR", "sV")
+            p.warn("WARNING: -sR is now an alias for -sV and activates version detection "
+                   "as well as RPC scan.")
+        elif letter == "T":
+            o.connect_scan = True
+        elif letter == "V":
+            o.version_scan = True
+        elif letter in RAW_SCAN_LETTERS:
+            d.raw_scan_types.add(letter)
+        else:
+            # nmap reads the value byte by byte: a multi-byte letter is named by its first byte
+            first = os.fsencode(letter)[:1].decode("utf-8", "surrogateescape")
+            raise PlainExit(f"Scantype {first} not supported\n\n", 255, p.usage())
+
+
+def _timing_template(p: _Parser, row: Opt, value: str) -> None:
+    level = _timing_level(value, p.warn)
+    if level is None:
+        raise Fatal(UNKNOWN_TIMING)
+    if level != 3:
+        p.timing = _apply_template(p.timing, level)
+
+
+def _max_hostgroup(p: _Parser, row: Opt, value: str) -> None:
+    size = atoi(value) % 2**32  # nmap stores it unsigned
+    if size < p.timing.min_hostgroup:
+        raise Fatal("Maximum host group size may not be set to less than the minimum size "
+                    f"(currently {p.timing.min_hostgroup})\n")
+    if size == 0:
+        raise Fatal("Max host size must be at least 1")
+    p.timing = p.timing.with_(max_hostgroup=size)
+
+
+def _min_hostgroup(p: _Parser, row: Opt, value: str) -> None:
+    size = atoi(value) % 2**32
+    if size > p.timing.max_hostgroup:
+        raise Fatal("Minimum host group size may not be set to greater than maximum size "
+                    f"(currently {p.timing.max_hostgroup})\n")
+    p.timing = p.timing.with_(min_hostgroup=size)
+    if atoi(value) > 100:
+        p.warn("Warning: You specified a highly aggressive --min-hostgroup.")
+
+
+def _scanflags(p: _Parser, row: Opt, value: str) -> None:
+    p.o.raw_scan_options = True
+    if not _valid_scanflags(value):
+        raise Fatal('--scanflags option must be a number between 0 and 255 (inclusive) or a '
+                    'string like "URGPSHFIN".')
+
+
+def _input_list(p: _Parser, row: Opt, value: str) -> None:
+    """-iL (and the deprecated -i)."""
+    o = p.o
+    if row.name == "i":
+        p.d.deprecated("i", "iL")
+    if o.input_name is not None:
+        raise Fatal("Only one input filename allowed")
+    if value == "-":
+        from pynmap.stdio import stdin_words_stream
+
+        # like a named file: undecodable bytes survive, CR is a separator, not a newline
+        o.input_stream = stdin_words_stream()
+    else:
+        from pynmap.targets import open_word_file
+
+        try:
+            # read while scanning; bytes that are not UTF-8 survive as surrogates
+            o.input_stream = open_word_file(value)
+        except OSError as exc:
+            raise SystemFatal(f"Failed to open input file {value} for reading",
+                              exc.errno or 2) from None
+    o.input_name = value
+
+
+def _random_targets(p: _Parser, row: Opt, value: str) -> None:
+    _, tail = strtoul(value)
+    if tail:
+        raise Fatal("ERROR: -iR argument must be the maximum number of random IPs you wish "
+                    "to scan (use 0 for unlimited)")
+    raise Fatal("pynmap does not support random targets (-iR).")
+
+
+def _idle_scan(p: _Parser, row: Opt, value: str) -> None:
+    if len(value) > 255:
+        raise Fatal("ERROR: -sI argument must be less than 255 characters")
+    p.d.raw_scan_types.add("I")
+
+
+def _nsock_engine(p: _Parser, row: Opt, value: str) -> None:
+    if value not in ("epoll", "poll", "select"):
+        raise Fatal(f"Unknown or non-available engine: {value}")
+
+
+def _proxies(p: _Parser, row: Opt, value: str) -> None:
+    from pynmap.rawopts import check_proxy_chain
+
+    check_proxy_chain(value)
+    # nmap's proxies carry NSE and version-detection traffic only, which pynmap does not send.
+    p.d.unsupported.append("--proxies")
+
+
+def _ip_options(p: _Parser, row: Opt, value: str) -> None:
+    from pynmap.rawopts import check_ip_options
+
+    p.o.raw_scan_options = True
+    check_ip_options(value)
+
+
+def _payload_once(p: _Parser) -> None:
+    p.o.raw_scan_options = True
+    if p.d.payload_given:
+        raise Fatal("Can't use the --data option(s) multiple times, or together.")
+    p.d.payload_given = True
+
+
+def _big_payload(p: _Parser, length: int) -> None:
+    if length > 1400:  # an Ethernet frame less IP and TCP headers with options
+        p.warn("WARNING: Payloads bigger than 1400 bytes may not be sent successfully.")
+
+
+def _data(p: _Parser, row: Opt, value: str) -> None:
+    _payload_once(p)
+    if not _valid_hex_payload(value):
+        raise Fatal("Invalid hex string specified")
+    _big_payload(p, len(_hex_body(value)) // 2)
+
+
+def _data_string(p: _Parser, row: Opt, value: str) -> None:
+    _payload_once(p)
+    length = len(value.encode("utf-8", "surrogateescape"))
+    if length > MAX_PAYLOAD:
+        raise Fatal(f"string length must be between 0 and {MAX_PAYLOAD}")
+    _big_payload(p, length)
+
+
+def _data_length(p: _Parser, row: Opt, value: str) -> None:
+    _payload_once(p)
+    n = atoi(value)
+    if n < 0 or n > MAX_PAYLOAD:
+        raise Fatal(f"data-length must be between 0 and {MAX_PAYLOAD}")
+    _big_payload(p, n)
+
+
+def _mtu(p: _Parser, row: Opt, value: str) -> None:
+    p.o.raw_scan_options = True
+    mtu = atoi(value)
+    p.d.fragscan = mtu
+    if mtu <= 0 or mtu % 8 != 0:
+        raise Fatal("Data payload MTU must be >0 and multiple of 8")
+
+
+def _yoloscan(p: _Parser, row: Opt, value: None) -> None:
+    # nmap's hidden alias for -A, which greets the user first.
+    if not p.o.stdout_muted:
+        p.say("LEEROY JENKINS!!!\n")
+    p.d.advanced = True
+
+
+def _port_ratio(p: _Parser, row: Opt, value: str) -> None:
+    ratio, _ = strtod(value)
+    if ratio < 0 or ratio >= 1:
+        raise Fatal("--port-ratio should be between [0 and 1)")
+    p.o.top_port_level = ratio
+
+
+def _exclude_ports(p: _Parser, row: Opt, value: str) -> None:
+    if p.o.exclude_ports is not None:
+        raise Fatal("Only 1 --exclude-ports option allowed, separate multiple ranges with "
+                    "commas.")
+    p.o.exclude_ports = value
+
+
+def _top_ports(p: _Parser, row: Opt, value: str) -> None:
+    from pynmap.ports import parse_top_ports_option
+
+    # nmap compares the value with its (int) cast, which x86-64 turns into
+    # INT_MIN past INT_MAX: so integers 1..2147483647 only
+    p.o.top_port_level = parse_top_ports_option(value)
+
+
+# -- the table ----------------------------------------------------------------------------
+# One row per name getopt knows: the short options in nmap 7.93's option-string
+# order, then its long options in its table order (the order of the
+# "possibilities" in an ambiguity message), then pynmap's own.  The argv
+# lexer's grammar and the parser's dispatch are both built from it.
+
+_RAW = dict(raw_scan_options=True)
+_SINCE = TimeLimit  # (field, least, bogus, unit_needed, scale[, small])
+
+OPTION_TABLE: tuple[Opt, ...] = (
+    Opt("4", NO_ARG, _family, socket.AF_INET),
+    Opt("6", NO_ARG, _family, socket.AF_INET6),
+    Opt("A", NO_ARG, _later(advanced=True)),
+    Opt("b", REQUIRED_ARG, _refused, "the FTP bounce scan (-b)"),
+    Opt("D", REQUIRED_ARG, _decoys),
+    Opt("d", OPTIONAL_ARG, _debug),
+    Opt("e", REQUIRED_ARG, _store("device")),
+    Opt("F", NO_ARG, _set(fast=True)),
+    Opt("f", NO_ARG, _fragment, 8),
+    Opt("g", REQUIRED_ARG, _source_port),
+    Opt("h", NO_ARG, _exit),
+    Opt("I", NO_ARG, _warning, "WARNING: identscan (-I) no longer supported.  Ignoring -I"),
+    Opt("i", REQUIRED_ARG, _input_list),
+    Opt("M", REQUIRED_ARG, _bounded, Bounded(
+        1, None, "Argument to -M must be at least 1!", "later", "max_parallelism", 900,
+        "Warning: Your max-parallelism (-M) option is extraordinarily high, which can hurt "
+        "reliability")),
+    Opt("m", REQUIRED_ARG, _output, Output("grepable", "oG", "oG")),
+    Opt("n", NO_ARG, _set(no_resolve=True)),
+    Opt("O", OPTIONAL_ARG, _os_scan),
+    Opt("o", REQUIRED_ARG, _output, Output("normal", "o", "oN")),
+    Opt("P", OPTIONAL_ARG, _ping),
+    Opt("p", REQUIRED_ARG, _ports),
+    Opt("q", NO_ARG, _ignored, "in nmap's option string, does nothing there either"),
+    Opt("R", NO_ARG, _set(always_resolve=True)),
+    Opt("r", NO_ARG, _set(randomize_ports=False)),
+    Opt("S", REQUIRED_ARG, _source_address),
+    Opt("s", OPTIONAL_ARG, _scan_types),
+    Opt("T", REQUIRED_ARG, _timing_template),
+    Opt("V", NO_ARG, _exit),
+    Opt("v", OPTIONAL_ARG, _verbose),
+    # nmap's long options
+    Opt("version", NO_ARG, stands_for="V"),
+    Opt("verbose", NO_ARG, stands_for="v"),
+    Opt("datadir", REQUIRED_ARG, _store("datadir")),
+    Opt("servicedb", REQUIRED_ARG, _store("servicedb", fast=True)),
+    Opt("versiondb", REQUIRED_ARG, _ignored, "only version detection reads it"),
+    Opt("debug", OPTIONAL_ARG, stands_for="d"),
+    Opt("help", NO_ARG, stands_for="h"),
+    Opt("iflist", NO_ARG, _refused, "--iflist (interface and route listing)"),
+    Opt("release-memory", NO_ARG, _ignored, "a memory-debugging switch of nmap's"),
+    Opt("nogcc", NO_ARG, _ignored, "turns off nmap's group congestion control; no switch here"),
+    Opt("max-os-tries", REQUIRED_ARG, _bounded, Bounded(
+        1, 50, "Bogus --max-os-tries argument specified, must be between 1 and 50 (inclusive)")),
+    Opt("max-parallelism", REQUIRED_ARG, stands_for="M"),
+    Opt("min-parallelism", REQUIRED_ARG, _bounded, Bounded(
+        1, None, "Argument to --min-parallelism must be at least 1!", "timing",
+        "min_parallelism", 100,
+        "Warning: Your --min-parallelism option is pretty high!  This can hurt reliability.")),
+    Opt("timing", REQUIRED_ARG, stands_for="T"),
+    Opt("max-rtt-timeout", REQUIRED_ARG, _time_limit, _SINCE(
+        "max_rtt", 5, "Bogus --max-rtt-timeout argument specified, must be at least 5ms",
+        50 * 1000, "seconds", small=20)),
+    Opt("min-rtt-timeout", REQUIRED_ARG, _time_limit, _SINCE(
+        "min_rtt", 0, "Bogus --min-rtt-timeout argument specified", 50 * 1000, "seconds")),
+    Opt("initial-rtt-timeout", REQUIRED_ARG, _time_limit, _SINCE(
+        "initial_rtt", 1, "Bogus --initial-rtt-timeout argument specified.  Must be positive",
+        50 * 1000, "seconds")),
+    Opt("excludefile", REQUIRED_ARG, _store("exclude_file")),
+    Opt("exclude", REQUIRED_ARG, _store("exclude_spec")),
+    Opt("max-hostgroup", REQUIRED_ARG, _max_hostgroup),
+    Opt("min-hostgroup", REQUIRED_ARG, _min_hostgroup),
+    Opt("open", NO_ARG, _set(open_only=True)),
+    Opt("scanflags", REQUIRED_ARG, _scanflags),
+    Opt("defeat-rst-ratelimit", NO_ARG, _later(defeat_rst=True)),
+    Opt("defeat-icmp-ratelimit", NO_ARG, _later(defeat_icmp=True)),
+    Opt("host-timeout", REQUIRED_ARG, _time_limit, _SINCE(
+        "host_timeout", 0, "Bogus --host-timeout argument specified", 10000 * 1000, "hours")),
+    Opt("scan-delay", REQUIRED_ARG, _time_limit, _SINCE(
+        "scan_delay", 0, "Bogus --scan-delay argument specified.", 100 * 1000, "minutes-ms")),
+    Opt("max-scan-delay", REQUIRED_ARG, _time_limit, _SINCE(
+        "max_scan_delay", 0, "Bogus --max-scan-delay argument specified.", 100 * 1000,
+        "minutes-s")),
+    Opt("max-retries", REQUIRED_ARG, _bounded, Bounded(
+        0, None, "max-retries must be positive", "later", "max_retries")),
+    Opt("oA", REQUIRED_ARG, _output, Output("all", "oA")),
+    Opt("oN", REQUIRED_ARG, _output, Output("normal", "oN")),
+    Opt("oM", REQUIRED_ARG, _output, Output("grepable", "oM", "oG")),
+    Opt("oG", REQUIRED_ARG, _output, Output("grepable", "oG")),
+    Opt("oS", REQUIRED_ARG, _output, Output("kiddie", "oS")),
+    Opt("oH", REQUIRED_ARG, _fatal,
+        "HTML output is not directly supported, though Nmap includes an XSL for transforming "
+        "XML output into HTML.  See the man page."),
+    Opt("oX", REQUIRED_ARG, _output, Output("xml", "oX")),
+    Opt("iL", REQUIRED_ARG, _input_list),
+    Opt("iR", REQUIRED_ARG, _random_targets),
+    Opt("sI", REQUIRED_ARG, _idle_scan),
+    Opt("source-port", REQUIRED_ARG, stands_for="g"),
+    Opt("randomize-hosts", NO_ARG, _set(randomize_hosts=True)),
+    Opt("nsock-engine", REQUIRED_ARG, _nsock_engine),
+    Opt("proxies", REQUIRED_ARG, _proxies),
+    Opt("proxy", REQUIRED_ARG, _proxies),
+    Opt("discovery-ignore-rst", NO_ARG, _ignored, "affects raw discovery only"),
+    Opt("osscan-limit", NO_ARG, _ignored, "only meaningful with -O, refused unprivileged"),
+    Opt("osscan-guess", NO_ARG, _ignored, "only meaningful with -O, refused unprivileged"),
+    Opt("fuzzy", NO_ARG, _ignored, "only meaningful with -O, refused unprivileged"),
+    Opt("packet-trace", NO_ARG, _set(packet_trace=True)),
+    Opt("version-trace", NO_ARG, _version_trace),
+    Opt("data", REQUIRED_ARG, _data),
+    Opt("data-string", REQUIRED_ARG, _data_string),
+    Opt("data-length", REQUIRED_ARG, _data_length),
+    Opt("send-eth", NO_ARG, _ignored, "a connect scan sends no frames of its own"),
+    Opt("send-ip", NO_ARG, _ignored, "a connect scan sends no frames of its own"),
+    Opt("stylesheet", REQUIRED_ARG, _store("stylesheet")),
+    Opt("no-stylesheet", NO_ARG, _set(stylesheet=None)),
+    Opt("webxml", NO_ARG, _set(stylesheet="https://svn.nmap.org/nmap/docs/nmap.xsl")),
+    Opt("rH", NO_ARG, _set(randomize_hosts=True)),
+    Opt("vv", NO_ARG, _more_verbose),
+    Opt("ff", NO_ARG, _fragment, 16),
+    Opt("privileged", NO_ARG, _set(privileged=True)),
+    Opt("unprivileged", NO_ARG, _set(privileged=False)),
+    Opt("mtu", REQUIRED_ARG, _mtu),
+    Opt("append-output", NO_ARG, _set(append_output=True)),
+    Opt("noninteractive", NO_ARG, _set(noninteractive=True)),
+    Opt("spoof-mac", REQUIRED_ARG, _store("spoof_mac", **_RAW)),  # read after the ports
+    Opt("thc", NO_ARG, _exit, "!!Greets to Van Hauser, Plasmoid, Skyper and the rest of THC!!\n"),
+    Opt("badsum", NO_ARG, _set(**_RAW)),
+    Opt("ttl", REQUIRED_ARG, _bounded, Bounded(
+        0, 255, "ttl option must be a number between 0 and 255 (inclusive)", "options", "ttl",
+        raw=True)),
+    Opt("traceroute", NO_ARG, _later(traceroute=True)),
+    Opt("reason", NO_ARG, _set(reason=True)),
+    Opt("allports", NO_ARG, _set(all_ports=True)),
+    Opt("version-intensity", REQUIRED_ARG, _bounded, Bounded(
+        0, 9, "version-intensity must be between 0 and 9")),
+    Opt("version-light", NO_ARG, _ignored, "tunes version detection, not performed"),
+    Opt("version-all", NO_ARG, _ignored, "tunes version detection, not performed"),
+    Opt("system-dns", NO_ARG, _set(system_dns=True)),
+    Opt("resolve-all", NO_ARG, _set(resolve_all=True)),
+    Opt("unique", NO_ARG, _set(unique=True)),
+    Opt("log-errors", NO_ARG, _ignored, "deprecated in nmap and a no-op there too"),
+    Opt("deprecated-xml-osclass", NO_ARG, _ignored, "OS detection output only"),
+    Opt("yoloscan", NO_ARG, _yoloscan),
+    Opt("dns-servers", REQUIRED_ARG, _store("dns_servers")),
+    Opt("port-ratio", REQUIRED_ARG, _port_ratio),
+    Opt("exclude-ports", REQUIRED_ARG, _exclude_ports),
+    Opt("top-ports", REQUIRED_ARG, _top_ports),
+    Opt("script", REQUIRED_ARG, _set(script_scan=True)),
+    Opt("script-trace", NO_ARG, _ignored, "NSE tracing; no scripts run here"),
+    Opt("script-updatedb", NO_ARG, _refused, "--script-updatedb (pynmap has no NSE)"),
+    Opt("script-args", REQUIRED_ARG, _ignored, "arguments for NSE scripts, which do not run"),
+    Opt("script-args-file", REQUIRED_ARG, _ignored, "arguments for NSE scripts"),
+    Opt("script-help", REQUIRED_ARG, _refused, "--script-help (pynmap has no NSE)"),
+    Opt("script-timeout", REQUIRED_ARG, _seconds),
+    Opt("ip-options", REQUIRED_ARG, _ip_options),
+    Opt("min-rate", REQUIRED_ARG, _rate, "min_rate"),
+    Opt("max-rate", REQUIRED_ARG, _rate, "max_rate"),
+    Opt("adler32", NO_ARG, _ignored, "SCTP checksums; no SCTP here"),
+    Opt("stats-every", REQUIRED_ARG, _seconds, "stats_every"),
+    Opt("disable-arp-ping", NO_ARG, _ignored, "ARP discovery needs raw packets"),
+    Opt("route-dst", REQUIRED_ARG, _refused, "--route-dst"),
+    Opt("resume", REQUIRED_ARG, _fatal,
+        "Cannot use --resume with other options. Usage: nmap --resume <filename>"),
+    # pynmap's own (JSON output)
+    Opt("oJ", REQUIRED_ARG, _output, Output("json", "oJ"), own=True),
+    Opt("json-lines", REQUIRED_ARG, _output, Output("json-lines", "json-lines"), own=True),
+)
+
+_ARG_MARKS = ("", ":", "::")
+# getopt's option string and long-option tables, as the lexer (pynmap.getopt) reads them
+SHORT_OPTIONS = "".join(row.name + _ARG_MARKS[row.arg] for row in OPTION_TABLE
+                        if len(row.name) == 1)
+LONG_OPTIONS: tuple[LongOption, ...] = tuple(
+    (row.name, row.arg, row.stands_for) for row in OPTION_TABLE
+    if len(row.name) > 1 and not row.own)
+# Matched only when spelled out in full: getopt's prefix matching of nmap's
+# table stays exactly nmap's (`--o` lists the same possibilities, `-j` is
+# still unrecognized), so no abbreviation a script uses with nmap resolves
+# differently.
+PYNMAP_LONG_OPTIONS: tuple[LongOption, ...] = tuple(
+    (row.name, row.arg, row.stands_for) for row in OPTION_TABLE if row.own)
+GRAMMAR = Grammar(SHORT_OPTIONS, LONG_OPTIONS, PYNMAP_LONG_OPTIONS)
+# the rows the parser dispatches on: every name the lexer yields
+_HANDLED: dict[str, tuple[Handler, Opt]] = {
+    row.name: (row.handle, row) for row in OPTION_TABLE if row.handle is not None}
 
 
 def _timing_level(value: str, warn: Warn) -> int | None:

@@ -27,8 +27,8 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pynmap.cli.words import arg_parse, decode_words
 from pynmap.errors import Fatal, SystemFatal, Warn
+from pynmap.words import arg_parse, decode_words
 
 Poke = Callable[[int, int], None]
 

@@ -24,12 +24,12 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from pynmap import dns, ports, services, signals, targets
-from pynmap.cli.texts import usage_text, version_text
 from pynmap.errors import Cancelled, Fatal, Interrupted, NmapError, SystemFatal
-from pynmap.options import Options, parse_options
+from pynmap.options import Options
 from pynmap.output.writers import OutputSpec, Reporter
 from pynmap.pacing import ENV_VAR as PACING_VAR
 from pynmap.pacing import choose_pacing
+from pynmap.plain import PlainData
 from pynmap.progress import ProgressMeter, StatsSchedule, status_line
 from pynmap.results import HostResult, RunStats, Times
 from pynmap.stdio import WriteFailed
@@ -102,19 +102,19 @@ class _Events:
         self.session.phase_rate = probes_sent / seconds if seconds > 0 else 0.0
 
     def notice(self, text: str, verbosity: int) -> None:
-        if self.session.options.verbosity >= verbosity:
+        if self.session.state.verbosity >= verbosity:
             self.session.reporter.interactive(text)
 
     def warn(self, text: str) -> None:
         self.session.warn(text)
 
     def discovered(self, host: HostResult, port: int, state: str) -> None:
-        o = self.session.options
-        if (state == "open" and o.verbosity > 0) or o.debugging > 1:
+        live = self.session.state
+        if (state == "open" and live.verbosity > 0) or live.debugging > 1:
             self.session.reporter.interactive(f"Discovered {state} port {port}/tcp on {host.address}")
 
     def debug(self, text: str, level: int, plain: bool) -> None:
-        if self.session.options.debugging >= level:
+        if self.session.state.debugging >= level:
             reporter = self.session.reporter
             if plain:
                 reporter.plain(text)
@@ -133,16 +133,29 @@ class _Events:
         return self.session.tick(completion)
 
 
+class RunState(PlainData):
+    """What changes while a scan runs: nmap's v/V, d/D and p/P keys raise and
+    lower these.  They start as the options give them; Options stay as parsed."""
+
+    __match_args__ = ("verbosity", "debugging", "packet_trace")
+    __slots__ = __match_args__
+
+    def __init__(self, verbosity: int, debugging: int, packet_trace: bool) -> None:
+        self.verbosity = verbosity
+        self.debugging = debugging
+        self.packet_trace = packet_trace
+
+
 class Session:
-    def __init__(self, argv: list[str], *, stdout: TextIO, stderr: TextIO,
-                 resuming: bool = False, resume_after: str | None = None,
-                 options: Options | None = None, sink: ReportSink | None = None,
-                 cancel: threading.Event | None = None, split: bool = True) -> None:
-        """`options` already parsed from argv, `sink` to receive the Report objects,
-        `cancel` set to stop the run (raises Cancelled), `split` False to keep the
-        engine from forking (a scan in a worker thread): the API's (pynmap.api)."""
-        self.argv = argv
-        self._parsed = options
+    def __init__(self, options: Options, *, stdout: TextIO, stderr: TextIO,
+                 sink: ReportSink | None = None, cancel: threading.Event | None = None,
+                 split: bool = True) -> None:
+        """Run what `options` ask for (read by pynmap.options.parse_command_line or
+        parse_options); `sink` to receive the Report objects, `cancel` set to stop
+        the run (raises Cancelled), `split` False to keep the engine from forking
+        (a scan in a worker thread): the API's (pynmap.api)."""
+        self.options = options
+        self.state = RunState(options.verbosity, options.debugging, options.packet_trace)
         self._sink = sink
         self._cancel = cancel
         self._split = split
@@ -151,10 +164,10 @@ class Session:
         # (the port lists, -e, the exclusions...), an OptionError to the API
         self.error: NmapError | None = None
         self.scanning_targets = False
-        self.resuming = resuming  # --resume: the XML is appended to without a new prologue
         self.resume_excludes: targets.Excludes | None = None
-        # --resume: targets up to and including this address were done by the earlier run
-        self.resume_after = resume_after
+        # --resume: targets up to and including this address were done by the earlier
+        # run (None once that address has been passed)
+        self.resume_after = options.resume_after
         self.phase_rate = 0.0
         self.hosts_scanned = 0  # nmap's numhosts_scanned
         self.phase: ProgressMeter | None = None  # the scan phase under way
@@ -168,30 +181,17 @@ class Session:
         self.xsl_path: str | None = None  # the default stylesheet found, if that is used
 
     # -- helpers -------------------------------------------------------------------------------
-    def _early_warning(self, line: str) -> None:
-        """nmap's error() before any output file is open: stderr only."""
-        self.stdout.flush()
-        self.stderr.write(line + "\n")
-        self.stderr.flush()
-
-    def _say(self, text: str) -> None:
-        self.stdout.write(text)
-
     def warn(self, line: str) -> None:
         self.reporter.warning(line)
 
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> int:
-        o = self._parsed
-        if o is None:
-            o = parse_options(self.argv, warn=self._early_warning, say=self._say,
-                              usage=usage_text, version=version_text)
-        self.options = o
+        o = self.options
         shows_probes = o.packet_trace or o.debugging >= 2
         pacing = choose_pacing(os.environ.get(PACING_VAR), shows_probes=shows_probes)
         if not self._split and pacing.split:
             pacing = dataclasses.replace(pacing, split=False)
-        o.timing = o.timing.with_(pacing=pacing)
+        o = self.options = o.replace(timing=o.timing.with_(pacing=pacing))
         if o.stylesheet == "default":
             from pynmap.output.stylesheet import find_stylesheet
 
@@ -318,11 +318,11 @@ class Session:
             self.warn("Warning: pynmap does not run NSE scripts (-sC/--script/-A); none were run.")
 
         scan_type = "list" if o.list_scan else ("ping" if o.no_port_scan else "connect")
-        if self.xsl_path is not None and not self.resuming and o.debugging > 1:
+        if self.xsl_path is not None and not o.resuming and o.debugging > 1:
             # nmap looks for its stylesheet as it starts the XML, -oX or not
             rep.plain(f"Fetchfile found {self.xsl_path}")
         rep.begin(args=o.args, start=o.start_time, scan_ports=scan_ports if o.port_scan else None,
-                  scan_type=scan_type, resuming=self.resuming)
+                  scan_type=scan_type, resuming=o.resuming)
         if o.timing.max_parallelism:
             from pynmap.rawopts import descriptor_limit
 
@@ -505,7 +505,7 @@ class Session:
             return
         task = "Ping Scan"
         self._phase_begins(task, len(batch))
-        if o.verbosity:
+        if self.state.verbosity:
             self.reporter.interactive(f"Scanning {_scanning_label(batch, len(self.ping_ports))}",
                                      flush=False)
         discover(batch, self.ping_ports, o.timing, _Events(self), t0=o.start_time,
@@ -533,7 +533,7 @@ class Session:
     def tick(self, completion: Callable[[], float]) -> float | None:
         """Between two rounds of the I/O loop: key presses, --stats-every, -v estimates."""
         self.check_cancel()
-        phase, o = self.phase, self.options
+        phase, o, state = self.phase, self.options, self.state
         if phase is None:
             return None
         now = time.time()
@@ -548,7 +548,7 @@ class Session:
             self.reporter.interactive(status_line(now - o.start_time, self.hosts_scanned,
                                                   self.stats.up, self.scanning, phase.task))
             self.reporter.task_progress(phase.task, now, *phase.report(completion(), now))
-        elif o.verbosity and phase.automatic_due(completion, now, debugging=o.debugging):
+        elif state.verbosity and phase.automatic_due(completion, now, debugging=state.debugging):
             self.reporter.task_progress(phase.task, now, *phase.report(completion(), now))
         waits = [KEY_POLL] if self.keyboard is not None or self._cancel is not None else []
         if self.stats_schedule is not None:
@@ -562,20 +562,22 @@ class Session:
 
     def _key_pressed(self, key: str) -> bool:
         """nmap's keys; True when the key asks for the status lines."""
-        o, rep = self.options, self.reporter
+        state, rep = self.state, self.reporter
         if key in "vV":
-            o.verbosity = min(o.verbosity + 1, 10) if key == "v" else max(o.verbosity - 1, 0)
-            rep.adjust(verbosity=o.verbosity)
+            state.verbosity = (min(state.verbosity + 1, 10) if key == "v"
+                               else max(state.verbosity - 1, 0))
+            rep.adjust(verbosity=state.verbosity)
             rep.interactive(f"Verbosity {'Increased' if key == 'v' else 'Decreased'} "
-                            f"to {o.verbosity}.")
+                            f"to {state.verbosity}.")
         elif key in "dD":
-            o.debugging = min(o.debugging + 1, 10) if key == "d" else max(o.debugging - 1, 0)
-            rep.adjust(debugging=o.debugging)
+            state.debugging = (min(state.debugging + 1, 10) if key == "d"
+                               else max(state.debugging - 1, 0))
+            rep.adjust(debugging=state.debugging)
             rep.interactive(f"Debugging {'Increased' if key == 'd' else 'Decreased'} "
-                            f"to {o.debugging}.")
+                            f"to {state.debugging}.")
         elif key in "pP":
-            o.packet_trace = key == "p"
-            rep.adjust(packet_trace=o.packet_trace)
+            state.packet_trace = key == "p"
+            rep.adjust(packet_trace=state.packet_trace)
             rep.interactive(f"Packet Tracing {'enabled' if key == 'p' else 'disabled'}.")
         elif key == "?":
             for line in KEY_HELP:
@@ -592,7 +594,7 @@ class Session:
 
     def _log_rate(self) -> None:
         """-d: the phase's probes per second, on stdout only (nmap's LOG_STDOUT)."""
-        if self.options.debugging:
+        if self.state.debugging:
             self.reporter.interactive(f"Overall sending rates: {self.phase_rate:.2f} packets / s.",
                                      flush=False)
 
@@ -602,7 +604,7 @@ class Session:
 
         if order:
             self._phase_begins("Connect Scan", len(group))
-            if o.verbosity:
+            if self.state.verbosity:
                 self.reporter.interactive(f"Scanning {_scanning_label(group, len(order))}",
                                          flush=False)
             connect_scan(group, order, o.timing, _Events(self), t0=o.start_time,
@@ -619,8 +621,8 @@ class Session:
         stats = self.stats
         stats.down = stats.total - stats.up
         loaded = self.services.files.loaded if self.services is not None else {}
-        lines = services.describe_loaded_files(loaded, verbose=o.verbosity,
-                                               debugging=o.debugging)
+        lines = services.describe_loaded_files(loaded, verbose=self.state.verbosity,
+                                               debugging=self.state.debugging)
         end = time.time()
         self.reporter.finish(stats=stats, end=end, elapsed=end - o.start_time,
                              pre_done_lines=lines, ping_disabled=o.ping_none)

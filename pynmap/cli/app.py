@@ -3,7 +3,8 @@
 Typer (Click) cannot parse getopt_long_only's grammar (single-dash long
 options, prefixes, permuted targets, `--` kept in the logged arguments), so
 the Typer command takes the untouched argument list and hands it to
-pynmap.cli.argv through pynmap.options.  This module is the only place that
+pynmap.command_line, which reads it with pynmap.options' table into Options;
+a Session runs those, as the API's do.  This module is the only place that
 prints an error and picks the exit status.
 """
 
@@ -14,22 +15,14 @@ import gc
 import os
 import signal
 import sys
-from collections.abc import Callable
 from typing import TextIO
 
 from pynmap import signals
-from pynmap.cli.words import arg_parse, decode_words
-from pynmap.errors import Fatal, Interrupted, NmapError, PlainExit
+from pynmap.errors import Interrupted, NmapError, PlainExit
 from pynmap.stdio import standard_stream
 
 # nmap's fatal() exit status, also pynmap's for an internal error
 INTERNAL_ERROR_EXIT = 1
-# nmap's buffer for the NMAP_ARGS command line
-NMAP_ARGS_BUFFER = 2048
-
-# U+2010..U+2015 as typed by editors that "fix" hyphens, and cp1252's en and
-# em dashes (bytes 0x96/0x97, which Python hands us surrogate-escaped).
-TYPOGRAPHIC_DASHES = (*(chr(c) for c in range(0x2010, 0x2016)), "\udc96", "\udc97")
 
 
 def program_name(argv0: str, search_path: str | None = None) -> str:
@@ -62,60 +55,30 @@ def _path_search(name: str, search_path: str | None) -> str | None:
     return None
 
 
-def expand_nmap_args(argv: list[str], environ: dict[str, str],
-                     warn: Callable[[str], None]) -> list[str]:
-    """NMAP_ARGS: nmap rebuilds its command line as `nmap $NMAP_ARGS args...` in a
-    2048-byte buffer and splits it again, so the real arguments are re-split
-    on blanks too, and the program name becomes "nmap"."""
-    extra = environ.get("NMAP_ARGS")
-    if extra is None:
-        return argv
-    command = b"nmap " + os.fsencode(extra)
-    if len(command) >= NMAP_ARGS_BUFFER:
-        warn("Warning: NMAP_ARGS variable is too long, truncated")
-        command = command[: NMAP_ARGS_BUFFER - 1]
-    for arg in argv[1:]:
-        word = os.fsencode(arg)
-        if len(command) + len(word) + 1 >= NMAP_ARGS_BUFFER:
-            break  # nmap drops this argument and every one after it
-        command += b" " + word
-    words = arg_parse(command)
-    if not words:
-        raise Fatal("NMAP_ARGS variable could not be parsed")
-    return decode_words(words)
-
-
 def run_cli(argv: list[str], stdout: TextIO, stderr: TextIO,
             environ: dict[str, str]) -> int:
-    """Run one pynmap command line; return the exit status."""
-    from pynmap.cli.texts import usage_text
+    """Run one pynmap command line; return the exit status.
+
+    Two steps, as the API's: the command line to Options
+    (pynmap.command_line), then the Session that runs them."""
+    from pynmap.command_line import parse_command_line
+    from pynmap.session import Session
 
     argv = [program_name(argv[0], environ.get("PATH")) if argv else "pynmap", *argv[1:]]
-    session = None
+    options = None
+
+    def early_warning(line: str) -> None:
+        """nmap's error() before any output file is open: stderr only."""
+        stdout.flush()
+        stderr.write(line + "\n")
+        stderr.flush()
+
+    def say(text: str) -> None:
+        stdout.write(text)
+
     try:
-        def early_warning(line: str) -> None:
-            stderr.write(line + "\n")
-            stderr.flush()
-
-        resuming, resume_after = False, None
-        if "NMAP_ARGS" in environ:  # nmap looks at it first; --resume is then an ordinary option
-            argv = expand_nmap_args(argv, environ, early_warning)
-        elif len(argv) == 3 and argv[1] == "--resume":
-            from pynmap.resume import read_resume_file
-
-            resumption = read_resume_file(argv[2], warn=early_warning)
-            argv = resumption.argv
-            resuming, resume_after = True, resumption.address
-        if len(argv) < 2:
-            raise PlainExit("", 255, usage_text())
-        for index, word in enumerate(argv[1:], start=1):
-            if word.startswith(TYPOGRAPHIC_DASHES):
-                raise Fatal(f"Unparseable option (dash, not '-') in argument {index}")
-        from pynmap.session import Session
-
-        session = Session(argv, stdout=stdout, stderr=stderr, resuming=resuming,
-                          resume_after=resume_after)
-        return session.run()
+        options = parse_command_line(argv, environ, warn=early_warning, say=say)
+        return Session(options, stdout=stdout, stderr=stderr).run()
     except PlainExit as exit_:
         stdout.write(exit_.stdout_text)
         stdout.flush()
@@ -128,8 +91,8 @@ def run_cli(argv: list[str], stdout: TextIO, stderr: TextIO,
     except Interrupted:
         raise
     except Exception as exc:  # a bug: one line, never a traceback (unless -d asks for it)
-        options = getattr(session, "options", None)
-        internal_error(exc, argv[0], stdout, stderr, debugging=getattr(options, "debugging", 0))
+        debugging = options.debugging if options is not None else 0
+        internal_error(exc, argv[0], stdout, stderr, debugging=debugging)
         return INTERNAL_ERROR_EXIT
 
 

@@ -20,6 +20,7 @@ from lxml import etree
 CHILD = """
 import sys
 import pynmap.cli.app as app
+import pynmap.command_line as command_line
 import pynmap.session as session
 import pynmap.output.writers as writers
 
@@ -30,7 +31,7 @@ where, argv = sys.argv[1], sys.argv[2:]
 if where == "scan":  # in the middle of the run, after the headers were written
     session.Session._scan_all = boom
 elif where == "options":  # before any output file is open
-    session.parse_options = boom
+    command_line.parse_options = boom
 elif where == "cli":  # outside the run, in the command-line layer
     app.run_cli = boom
 elif where == "report":  # in the Reporter itself, while it writes a host

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynmap.cli.words import MAX_WORDS, arg_parse
+from pynmap.words import MAX_WORDS, arg_parse
 
 
 def test_blanks_and_quotes() -> None:
