@@ -176,6 +176,8 @@ class Options:
             if self.__dict__.get("_frozen"):
                 raise dataclasses.FrozenInstanceError(
                     f"cannot assign to field {name!r}: options are frozen once parsed")
+            if name not in _FIELDS:  # a table row naming a field that does not exist
+                raise AttributeError(f"Options has no field {name!r}")
             object.__setattr__(self, name, value)
 
 
@@ -183,7 +185,15 @@ _FIELDS = frozenset(Options.__annotations__)
 
 
 class _Delayed:
-    """Values nmap applies only after the whole command line is read."""
+    """Values nmap applies only after the whole command line is read.
+
+    Slotted: a table row naming a field that does not exist fails at once."""
+
+    __slots__ = ("max_parallelism", "scan_delay", "max_scan_delay", "initial_rtt", "min_rtt",
+                 "max_rtt", "max_retries", "host_timeout", "af", "advanced", "deprecations",
+                 "decoys", "fragscan", "osscan", "traceroute", "magic_port_set", "defeat_rst",
+                 "defeat_icmp", "payload_given", "raw_ping_lists", "raw_scan_types", "raw_ping",
+                 "unsupported")
 
     def __init__(self) -> None:
         self.max_parallelism = -1
@@ -894,8 +904,9 @@ def _random_targets(p: _Parser, row: Opt, value: str) -> None:
 
 
 def _idle_scan(p: _Parser, row: Opt, value: str) -> None:
-    if len(value) > 255:
-        raise Fatal("ERROR: -sI argument must be less than 255 characters")
+    # nmap's buffer holds 254 bytes (a longest domain name), and its message names that size
+    if len(os.fsencode(value)) > 254:
+        raise Fatal("ERROR: -sI argument must be less than 254 characters")
     p.d.raw_scan_types.add("I")
 
 

@@ -1,6 +1,8 @@
 """One run of pynmap, in nmap's order of events.
 
-1. read the options (errors here come before any output: no banner, no file);
+1. the options come parsed (pynmap.command_line for the command line,
+   pynmap.api for keywords): their errors come before any output, no banner,
+   no file;
 2. open the output files, print the banner;
 3. build the port lists and check what needs them (errors here follow the
    banner; the XML file gets nmap's short error form);
