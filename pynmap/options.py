@@ -1,10 +1,18 @@
 """Options: what the command line asks for, validated the way nmap validates it.
 
+OPTION_TABLE is the one list of options: each row is a name getopt knows,
+whether it takes an argument, and its handler (a few shared handlers, told
+apart by the row's `param`, serve most rows: switches, stored values, the
+six time options, the integer ranges, the output files, the options accepted
+and ignored or refused).  The argv lexer's grammar (pynmap.getopt) is built
+from the same rows.
+
 `parse_options()` walks the lexed tokens in order (nmap handles each option as
 getopt returns it, so the first fatal problem on the line is the one reported),
 then applies the "delayed" options and the cross-option checks nmap makes
-before it opens any output file.  Everything that needs the port lists or the
-data files happens later, after the banner (see pynmap.session).
+before it opens any output file, and freezes the Options.  Everything that
+needs the port lists or the data files happens later, after the banner (see
+pynmap.session).
 """
 
 from __future__ import annotations
@@ -189,11 +197,11 @@ class _Delayed:
 
     Slotted: a table row naming a field that does not exist fails at once."""
 
-    __slots__ = ("max_parallelism", "scan_delay", "max_scan_delay", "initial_rtt", "min_rtt",
-                 "max_rtt", "max_retries", "host_timeout", "af", "advanced", "deprecations",
-                 "decoys", "fragscan", "osscan", "traceroute", "magic_port_set", "defeat_rst",
-                 "defeat_icmp", "payload_given", "raw_ping_lists", "raw_scan_types", "raw_ping",
-                 "unsupported")
+    __slots__ = ("advanced", "af", "decoys", "defeat_icmp", "defeat_rst", "deprecations",
+                 "fragscan", "host_timeout", "initial_rtt", "magic_port_set", "max_parallelism",
+                 "max_retries", "max_rtt", "max_scan_delay", "min_rtt", "osscan",
+                 "payload_given", "raw_ping", "raw_ping_lists", "raw_scan_types", "scan_delay",
+                 "traceroute", "unsupported")
 
     def __init__(self) -> None:
         self.max_parallelism = -1
@@ -1009,7 +1017,6 @@ def _top_ports(p: _Parser, row: Opt, value: str) -> None:
 # lexer's grammar and the parser's dispatch are both built from it.
 
 _RAW = dict(raw_scan_options=True)
-_SINCE = TimeLimit  # (field, least, bogus, unit_needed, scale[, small])
 
 OPTION_TABLE: tuple[Opt, ...] = (
     Opt("4", NO_ARG, _family, socket.AF_INET),
@@ -1062,12 +1069,12 @@ OPTION_TABLE: tuple[Opt, ...] = (
         "min_parallelism", 100,
         "Warning: Your --min-parallelism option is pretty high!  This can hurt reliability.")),
     Opt("timing", REQUIRED_ARG, stands_for="T"),
-    Opt("max-rtt-timeout", REQUIRED_ARG, _time_limit, _SINCE(
+    Opt("max-rtt-timeout", REQUIRED_ARG, _time_limit, TimeLimit(
         "max_rtt", 5, "Bogus --max-rtt-timeout argument specified, must be at least 5ms",
         50 * 1000, "seconds", small=20)),
-    Opt("min-rtt-timeout", REQUIRED_ARG, _time_limit, _SINCE(
+    Opt("min-rtt-timeout", REQUIRED_ARG, _time_limit, TimeLimit(
         "min_rtt", 0, "Bogus --min-rtt-timeout argument specified", 50 * 1000, "seconds")),
-    Opt("initial-rtt-timeout", REQUIRED_ARG, _time_limit, _SINCE(
+    Opt("initial-rtt-timeout", REQUIRED_ARG, _time_limit, TimeLimit(
         "initial_rtt", 1, "Bogus --initial-rtt-timeout argument specified.  Must be positive",
         50 * 1000, "seconds")),
     Opt("excludefile", REQUIRED_ARG, _store("exclude_file")),
@@ -1078,11 +1085,11 @@ OPTION_TABLE: tuple[Opt, ...] = (
     Opt("scanflags", REQUIRED_ARG, _scanflags),
     Opt("defeat-rst-ratelimit", NO_ARG, _later(defeat_rst=True)),
     Opt("defeat-icmp-ratelimit", NO_ARG, _later(defeat_icmp=True)),
-    Opt("host-timeout", REQUIRED_ARG, _time_limit, _SINCE(
+    Opt("host-timeout", REQUIRED_ARG, _time_limit, TimeLimit(
         "host_timeout", 0, "Bogus --host-timeout argument specified", 10000 * 1000, "hours")),
-    Opt("scan-delay", REQUIRED_ARG, _time_limit, _SINCE(
+    Opt("scan-delay", REQUIRED_ARG, _time_limit, TimeLimit(
         "scan_delay", 0, "Bogus --scan-delay argument specified.", 100 * 1000, "minutes-ms")),
-    Opt("max-scan-delay", REQUIRED_ARG, _time_limit, _SINCE(
+    Opt("max-scan-delay", REQUIRED_ARG, _time_limit, TimeLimit(
         "max_scan_delay", 0, "Bogus --max-scan-delay argument specified.", 100 * 1000,
         "minutes-s")),
     Opt("max-retries", REQUIRED_ARG, _bounded, Bounded(
