@@ -152,7 +152,7 @@ class Session:
     def __init__(self, options: Options, *, stdout: TextIO, stderr: TextIO,
                  sink: ReportSink | None = None, cancel: threading.Event | None = None,
                  split: bool = True) -> None:
-        """Run what `options` ask for (read by pynmap.options.parse_command_line or
+        """Run what `options` ask for (read by pynmap.command_line.parse_command_line or
         parse_options); `sink` to receive the Report objects, `cancel` set to stop
         the run (raises Cancelled), `split` False to keep the engine from forking
         (a scan in a worker thread): the API's (pynmap.api)."""
