@@ -28,6 +28,15 @@ Four forms of one scan:
 * `await scan_async(...)` runs `scan` in a worker thread, so the event loop is
   not blocked; cancelling the task stops the scan as closing scan_iter does;
 * `async for host in scan_async_iter(...)`: scan_iter for asyncio.
+Progress: every form takes `progress=`, a callable that gets a frozen
+pynmap.progress.Progress (exported as pynmap.Progress) as each scan phase
+(host discovery's "Ping Scan", each host group's "Connect Scan") begins (0%),
+about once a second while it runs, and when it ends (100%): the phase, the
+percentage and estimated completion time of nmap's `About 42.00% done; ETC`
+lines, and the host counts of its `Stats:` line.  Which hosts are finished
+is what `on_host` and the iterators give.  A list scan, and -Pn's skipped
+discovery, have no phase and no Progress.
+
 An error the scan ends with is raised as the Error nmap would print
 (OptionError for nmap's checks of the options, even those it makes after its
 banner); an exception raised by `on_host` reaches the caller, and Ctrl-C is
@@ -58,6 +67,7 @@ from pynmap.errors import Cancelled, Interrupted, NmapError, OptionError
 
 if TYPE_CHECKING:
     from pynmap.options import Options
+    from pynmap.progress import Progress
     from pynmap.report import Host, Report
 
 PROGRAM = "pynmap"
@@ -66,6 +76,7 @@ PROGRAM = "pynmap"
 # (written comma-separated, as nmap's lists are).
 Value: TypeAlias = bool | int | float | str | Sequence[int | str]
 OnHost = Callable[["Host"], None]
+OnProgress = Callable[["Progress"], None]
 
 
 @dataclass(frozen=True)
@@ -219,7 +230,7 @@ class _Collect:
 
 
 def _run(argv: list[str], options: Options, on_host: OnHost | None,
-         cancel: threading.Event | None) -> Report:
+         cancel: threading.Event | None, progress: OnProgress | None = None) -> Report:
     """One Session, as the command line runs it, with the interactive output
     and stderr sent nowhere; an error the run ends with is raised."""
     from pynmap.session import Session
@@ -228,7 +239,7 @@ def _run(argv: list[str], options: Options, on_host: OnHost | None,
     in_main = threading.current_thread() is threading.main_thread()
     with open(os.devnull, "w", encoding="utf-8") as null:
         session = Session(argv, stdout=null, stderr=io.StringIO(), options=options, sink=sink,
-                          cancel=cancel, split=in_main)
+                          cancel=cancel, split=in_main, progress=progress)
         try:
             status = session.run()
         except Interrupted as stop:
@@ -246,12 +257,14 @@ def _run(argv: list[str], options: Options, on_host: OnHost | None,
 
 
 def scan(targets: str | Sequence[str], ports: Value | None = None, *,
-         on_host: OnHost | None = None, **options: Value) -> Report:
+         on_host: OnHost | None = None, progress: OnProgress | None = None,
+         **options: Value) -> Report:
     """Scan `targets` (a target word or a list of them, as nmap reads them) and
     return the Report; `ports` is -p's value (text or a list of ports); see
-    OPTIONS for the keywords.  `on_host(host)` is called as each host is reported."""
+    OPTIONS for the keywords.  `on_host(host)` is called as each host is reported,
+    `progress(p)` with each phase's pynmap.progress.Progress (module docstring)."""
     argv = build_argv(targets, ports, **options)
-    return _run(argv, parse(argv), on_host, None)
+    return _run(argv, parse(argv), on_host, None, progress)
 
 
 class _End:
@@ -263,12 +276,12 @@ class _End:
 
 
 def _worker(argv: list[str], options: Options, put: Callable[[Host | _End], None],
-            cancel: threading.Event) -> Callable[[], None]:
+            cancel: threading.Event, progress: OnProgress | None) -> Callable[[], None]:
     def work() -> None:
         report: Report | None = None
         error: BaseException | None = None
         try:
-            report = _run(argv, options, put, cancel)
+            report = _run(argv, options, put, cancel, progress)
         except Cancelled:
             pass
         except BaseException as exc:  # handed to the consumer, raised there
@@ -278,20 +291,23 @@ def _worker(argv: list[str], options: Options, put: Callable[[Host | _End], None
     return work
 
 
-def scan_iter(targets: str | Sequence[str], ports: Value | None = None,
+def scan_iter(targets: str | Sequence[str], ports: Value | None = None, *,
+              progress: OnProgress | None = None,
               **options: Value) -> Generator[Host, None, Report]:
     """Each Host as its host finishes; the generator returns the Report.
 
     The scan runs in a worker thread; closing the generator stops it and
-    waits for the thread (see the module docstring)."""
+    waits for the thread (see the module docstring).  `progress` is called
+    in that thread."""
     argv = build_argv(targets, ports, **options)
-    return _iterate(argv, parse(argv))
+    return _iterate(argv, parse(argv), progress)
 
 
-def _iterate(argv: list[str], options: Options) -> Generator[Host, None, Report]:
+def _iterate(argv: list[str], options: Options,
+             progress: OnProgress | None) -> Generator[Host, None, Report]:
     hosts: queue.SimpleQueue[Host | _End] = queue.SimpleQueue()
     cancel = threading.Event()
-    thread = threading.Thread(target=_worker(argv, options, hosts.put, cancel),
+    thread = threading.Thread(target=_worker(argv, options, hosts.put, cancel, progress),
                               name="pynmap-scan", daemon=True)
     thread.start()
     try:
@@ -307,30 +323,35 @@ def _iterate(argv: list[str], options: Options) -> Generator[Host, None, Report]
 
 
 async def scan_async(targets: str | Sequence[str], ports: Value | None = None, *,
-                     on_host: OnHost | None = None, **options: Value) -> Report:
+                     on_host: OnHost | None = None, progress: OnProgress | None = None,
+                     **options: Value) -> Report:
     """`scan` for asyncio: the scan runs in a worker thread, the loop goes on.
 
-    `on_host` is called in that thread.  Cancelling the task stops the scan."""
+    `on_host` and `progress` are called in that thread.  Cancelling the task
+    stops the scan."""
     argv = build_argv(targets, ports, **options)
     parsed = parse(argv)
     cancel = threading.Event()
     try:
-        return await asyncio.to_thread(_run, argv, parsed, on_host, cancel)
+        return await asyncio.to_thread(_run, argv, parsed, on_host, cancel, progress)
     except asyncio.CancelledError:
         cancel.set()
         raise
 
 
-def scan_async_iter(targets: str | Sequence[str], ports: Value | None = None,
+def scan_async_iter(targets: str | Sequence[str], ports: Value | None = None, *,
+                    progress: OnProgress | None = None,
                     **options: Value) -> AsyncIterator[Host]:
     """`scan_iter` for asyncio: `async for host in scan_async_iter(...)`.
 
-    Leaving the loop early (or `aclose()`) stops the scan and waits for it."""
+    Leaving the loop early (or `aclose()`) stops the scan and waits for it.
+    `progress` is called in the scan's worker thread."""
     argv = build_argv(targets, ports, **options)
-    return _aiterate(argv, parse(argv))
+    return _aiterate(argv, parse(argv), progress)
 
 
-async def _aiterate(argv: list[str], options: Options) -> AsyncIterator[Host]:
+async def _aiterate(argv: list[str], options: Options,
+                    progress: OnProgress | None) -> AsyncIterator[Host]:
     loop = asyncio.get_running_loop()
     hosts: asyncio.Queue[Host | _End] = asyncio.Queue()
     cancel = threading.Event()
@@ -339,7 +360,7 @@ async def _aiterate(argv: list[str], options: Options) -> AsyncIterator[Host]:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
             loop.call_soon_threadsafe(hosts.put_nowait, item)
 
-    done = loop.run_in_executor(None, _worker(argv, options, put, cancel))
+    done = loop.run_in_executor(None, _worker(argv, options, put, cancel, progress))
     try:
         while not isinstance(item := await hosts.get(), _End):
             yield item
