@@ -37,6 +37,16 @@ lines, and the host counts of its `Stats:` line.  Which hosts are finished
 is what `on_host` and the iterators give.  A list scan, and -Pn's skipped
 discovery, have no phase and no Progress.
 
+Warnings: what nmap prints as warnings while it runs (its stderr lines such
+as "Failed to resolve" or "Unable to split netmask", the warnings of its
+option checks, and the engine's "Warning: ... giving up on port because
+retransmission cap hit" that it prints without -v) are nothing printed
+here: they are `report.warnings`, a tuple of those lines in order.  They are
+not issued through Python's `warnings` module, whose filters would show each
+only once per call site and whose catch_warnings is not thread-safe (the
+iterators run the scan in a thread); a program that wants them shown
+prints them.
+
 An error the scan ends with is raised as the Error nmap would print
 (OptionError for nmap's checks of the options, even those it makes after its
 banner); an exception raised by `on_host` reaches the caller, and Ctrl-C is
@@ -53,6 +63,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import os
 import queue
@@ -196,9 +207,10 @@ def build_argv(targets: str | Sequence[str], ports: Value | None = None,
     return argv
 
 
-def parse(argv: list[str]) -> Options:
+def parse(argv: list[str], warnings: list[str] | None = None) -> Options:
     """nmap's reading of the options, as the command line's; OptionError for what
-    it refuses.  The run is made non-interactive (not on its logged command line)."""
+    it refuses.  The run is made non-interactive (not on its logged command line).
+    The warnings nmap prints while it reads them are added to `warnings`."""
     from pynmap.cli.texts import usage_text, version_text
     from pynmap.options import parse_options
 
@@ -206,8 +218,8 @@ def parse(argv: list[str]) -> Options:
         pass
 
     try:
-        options = parse_options(argv, warn=ignore, say=ignore, usage=usage_text,
-                                version=version_text)
+        options = parse_options(argv, warn=ignore if warnings is None else warnings.append,
+                                say=ignore, usage=usage_text, version=version_text)
     except NmapError as err:
         raise OptionError.of(err) from None
     options.noninteractive = True
@@ -230,7 +242,8 @@ class _Collect:
 
 
 def _run(argv: list[str], options: Options, on_host: OnHost | None,
-         cancel: threading.Event | None, progress: OnProgress | None = None) -> Report:
+         cancel: threading.Event | None, progress: OnProgress | None = None,
+         early: Sequence[str] = ()) -> Report:
     """One Session, as the command line runs it, with the interactive output
     and stderr sent nowhere; an error the run ends with is raised."""
     from pynmap.session import Session
@@ -253,6 +266,8 @@ def _run(argv: list[str], options: Options, on_host: OnHost | None,
         raise session.error
     if status != 0 or sink.result is None:  # not reached: every failure is an NmapError
         raise RuntimeError(f"the scan ended with status {status} and no report")
+    if early:  # the warnings of reading the options come first, as nmap prints them
+        return dataclasses.replace(sink.result, warnings=(*early, *sink.result.warnings))
     return sink.result
 
 
@@ -264,7 +279,8 @@ def scan(targets: str | Sequence[str], ports: Value | None = None, *,
     OPTIONS for the keywords.  `on_host(host)` is called as each host is reported,
     `progress(p)` with each phase's pynmap.progress.Progress (module docstring)."""
     argv = build_argv(targets, ports, **options)
-    return _run(argv, parse(argv), on_host, None, progress)
+    early: list[str] = []
+    return _run(argv, parse(argv, early), on_host, None, progress, early)
 
 
 class _End:
@@ -276,12 +292,13 @@ class _End:
 
 
 def _worker(argv: list[str], options: Options, put: Callable[[Host | _End], None],
-            cancel: threading.Event, progress: OnProgress | None) -> Callable[[], None]:
+            cancel: threading.Event, progress: OnProgress | None,
+            early: Sequence[str]) -> Callable[[], None]:
     def work() -> None:
         report: Report | None = None
         error: BaseException | None = None
         try:
-            report = _run(argv, options, put, cancel, progress)
+            report = _run(argv, options, put, cancel, progress, early)
         except Cancelled:
             pass
         except BaseException as exc:  # handed to the consumer, raised there
@@ -300,14 +317,15 @@ def scan_iter(targets: str | Sequence[str], ports: Value | None = None, *,
     waits for the thread (see the module docstring).  `progress` is called
     in that thread."""
     argv = build_argv(targets, ports, **options)
-    return _iterate(argv, parse(argv), progress)
+    early: list[str] = []
+    return _iterate(argv, parse(argv, early), progress, early)
 
 
-def _iterate(argv: list[str], options: Options,
-             progress: OnProgress | None) -> Generator[Host, None, Report]:
+def _iterate(argv: list[str], options: Options, progress: OnProgress | None,
+             early: Sequence[str]) -> Generator[Host, None, Report]:
     hosts: queue.SimpleQueue[Host | _End] = queue.SimpleQueue()
     cancel = threading.Event()
-    thread = threading.Thread(target=_worker(argv, options, hosts.put, cancel, progress),
+    thread = threading.Thread(target=_worker(argv, options, hosts.put, cancel, progress, early),
                               name="pynmap-scan", daemon=True)
     thread.start()
     try:
@@ -330,10 +348,11 @@ async def scan_async(targets: str | Sequence[str], ports: Value | None = None, *
     `on_host` and `progress` are called in that thread.  Cancelling the task
     stops the scan."""
     argv = build_argv(targets, ports, **options)
-    parsed = parse(argv)
+    early: list[str] = []
+    parsed = parse(argv, early)
     cancel = threading.Event()
     try:
-        return await asyncio.to_thread(_run, argv, parsed, on_host, cancel, progress)
+        return await asyncio.to_thread(_run, argv, parsed, on_host, cancel, progress, early)
     except asyncio.CancelledError:
         cancel.set()
         raise
@@ -347,11 +366,12 @@ def scan_async_iter(targets: str | Sequence[str], ports: Value | None = None, *,
     Leaving the loop early (or `aclose()`) stops the scan and waits for it.
     `progress` is called in the scan's worker thread."""
     argv = build_argv(targets, ports, **options)
-    return _aiterate(argv, parse(argv), progress)
+    early: list[str] = []
+    return _aiterate(argv, parse(argv, early), progress, early)
 
 
-async def _aiterate(argv: list[str], options: Options,
-                    progress: OnProgress | None) -> AsyncIterator[Host]:
+async def _aiterate(argv: list[str], options: Options, progress: OnProgress | None,
+                    early: Sequence[str]) -> AsyncIterator[Host]:
     loop = asyncio.get_running_loop()
     hosts: asyncio.Queue[Host | _End] = asyncio.Queue()
     cancel = threading.Event()
@@ -360,7 +380,7 @@ async def _aiterate(argv: list[str], options: Options,
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
             loop.call_soon_threadsafe(hosts.put_nowait, item)
 
-    done = loop.run_in_executor(None, _worker(argv, options, put, cancel, progress))
+    done = loop.run_in_executor(None, _worker(argv, options, put, cancel, progress, early))
     try:
         while not isinstance(item := await hosts.get(), _End):
             yield item

@@ -382,6 +382,13 @@ class Report:
     prescripts: tuple[Script, ...] = ()
     postscripts: tuple[Script, ...] = ()
     hosts: tuple[Host, ...] = ()
+    # What nmap prints as warnings while it runs: its error() lines (stderr and
+    # -oN: "Failed to resolve ...", "Unable to split netmask ...", option
+    # warnings) and the engine's notices it prints even without -v ("Warning:
+    # ... giving up on port because retransmission cap hit (N)."), in order.
+    # Facts about the run, not results: not in the XML, so neither in the JSON
+    # nor in from_xml's reports.
+    warnings: tuple[str, ...] = dataclasses.field(default=(), metadata={"json": False})
 
     @property
     def start_time(self) -> datetime | None:
@@ -522,7 +529,7 @@ def _to_plain(value: Any) -> Any:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(value):
             v = getattr(value, f.name)
-            if v is not None:
+            if v is not None and f.metadata.get("json", True):
                 out[f.name] = _to_plain(v)
         return out
     if isinstance(value, enum.Enum):

@@ -103,6 +103,8 @@ class _Events:
         self.session.phase_rate = probes_sent / seconds if seconds > 0 else 0.0
 
     def notice(self, text: str, verbosity: int) -> None:
+        if verbosity <= 0:  # a warning nmap prints even without -v: the API's Report keeps it
+            self.session.reporter.record_warning(text)
         if self.session.options.verbosity >= verbosity:
             self.session.reporter.interactive(text)
 

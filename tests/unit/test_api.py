@@ -235,3 +235,13 @@ def test_an_exception_in_on_host_reaches_the_caller() -> None:
 
     with pytest.raises(LookupError, match="from the callback"):
         pynmap.scan("198.18.0.0/30", list_scan=True, resolve="never", on_host=broken)
+
+
+def test_warnings_are_in_the_report_not_in_its_json() -> None:
+    """-sL -n sends nothing.  The bad word's warning is the Report's (the lab
+    test tests/lab/test_api_warnings.py checks such lines against nmap's);
+    the JSON holds what the XML holds, so not the warnings."""
+    report = pynmap.scan(["198.18.0.0/31", "198.18.0.9/x"], list_scan=True, resolve="never")
+    assert report.warnings == ('Unable to split netmask from target expression: "198.18.0.9/x"',)
+    assert "warnings" not in report.to_dict()
+    assert pynmap.Report.from_json(report.to_json()).warnings == ()
