@@ -7,6 +7,7 @@ the failing ones fail before any target is read.
 from __future__ import annotations
 
 import asyncio
+import doctest
 import io
 import re
 import subprocess
@@ -212,6 +213,38 @@ def readme_example() -> str:
     found = re.search(r"```python\n(.*?)```", section, re.S)
     assert found is not None
     return found.group(1)
+
+
+def readme_doctests() -> str:
+    """The README's API section, whose `>>>` examples are doctests (a code
+    fence ends an example's expected output, as a blank line would)."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("\n## API")
+    section = text[start:text.index("\n## ", start + 1)]
+    return re.sub(r"^```.*$", "", section, flags=re.M)
+
+
+DOCTEST_PROGRAM = """
+import doctest, sys
+test = doctest.DocTestParser().get_doctest(sys.argv[1], {}, "README", "README.md", 0)
+runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+runner.run(test)
+print(runner.summarize(verbose=False))
+"""
+
+
+def test_readme_doctests_name_every_method() -> None:
+    """They run in tests/lab/test_api_scans.py, in a namespace; here: they are
+    there, and show each form and each rendering."""
+    section = readme_doctests()
+    examples = doctest.DocTestParser().get_examples(section)
+    assert len(examples) >= 8
+    code = "".join(e.source for e in examples)
+    for name in ("progress=", "to_normal()", "to_grepable()", "to_xml()", "from_xml(",
+                 "scan_iter(", ".warnings"):
+        assert name in code, name
+    for name in ("to_json()", "scan_async(", "scan_async_iter(", "pynmap.Progress"):
+        assert name in section, name
 
 
 def test_readme_example_compiles() -> None:
