@@ -73,13 +73,13 @@ _HOME = {
     "Reason": "pynmap.report",
     "Protocol": "pynmap.report",
     "ReportError": "pynmap.report",
-    "Progress": "pynmap.progress",
+    "Progress": "pynmap.apiprogress",
 }
 
 if TYPE_CHECKING:
     from pynmap.api import run, scan, scan_async, scan_async_iter, scan_iter
+    from pynmap.apiprogress import Progress
     from pynmap.errors import Error, OptionError
-    from pynmap.progress import Progress
     from pynmap.report import (
         Address,
         ExtraPorts,

@@ -29,7 +29,7 @@ Four forms of one scan:
   not blocked; cancelling the task stops the scan as closing scan_iter does;
 * `async for host in scan_async_iter(...)`: scan_iter for asyncio.
 Progress: every form takes `progress=`, a callable that gets a frozen
-pynmap.progress.Progress (exported as pynmap.Progress) as each scan phase
+pynmap.apiprogress.Progress (exported as pynmap.Progress) as each scan phase
 (host discovery's "Ping Scan", each host group's "Connect Scan") begins (0%),
 about once a second while it runs, and when it ends (100%): the phase, the
 percentage and estimated completion time of nmap's `About 42.00% done; ETC`
@@ -77,8 +77,8 @@ from typing import TYPE_CHECKING, Final, TypeAlias
 from pynmap.errors import Cancelled, Interrupted, NmapError, OptionError
 
 if TYPE_CHECKING:
+    from pynmap.apiprogress import Progress
     from pynmap.options import Options
-    from pynmap.progress import Progress
     from pynmap.report import Host, Report
 
 PROGRAM = "pynmap"
@@ -277,7 +277,7 @@ def scan(targets: str | Sequence[str], ports: Value | None = None, *,
     """Scan `targets` (a target word or a list of them, as nmap reads them) and
     return the Report; `ports` is -p's value (text or a list of ports); see
     OPTIONS for the keywords.  `on_host(host)` is called as each host is reported,
-    `progress(p)` with each phase's pynmap.progress.Progress (module docstring)."""
+    `progress(p)` with each phase's pynmap.apiprogress.Progress (module docstring)."""
     argv = build_argv(targets, ports, **options)
     early: list[str] = []
     return _run(argv, parse(argv, early), on_host, None, progress, early)

@@ -30,12 +30,13 @@ from pynmap.options import Options, parse_options
 from pynmap.output.writers import OutputSpec, Reporter
 from pynmap.pacing import ENV_VAR as PACING_VAR
 from pynmap.pacing import choose_pacing
-from pynmap.progress import Progress, ProgressMeter, StatsSchedule, progress_of, status_line
+from pynmap.progress import ProgressMeter, StatsSchedule, status_line
 from pynmap.results import HostResult, RunStats, Times
 from pynmap.stdio import WriteFailed
 from pynmap.tty import Keyboard
 
 if TYPE_CHECKING:
+    from pynmap.apiprogress import Progress
     from pynmap.engine.scan import SocketSetup
     from pynmap.output.jsonout import ReportSink
 
@@ -549,6 +550,8 @@ class Session:
         self.phase = None
 
     def _report_progress(self, fraction: float, now: float) -> None:
+        from pynmap.apiprogress import progress_of
+
         assert self._progress is not None and self.phase is not None
         p = progress_of(self.phase.task, fraction, self.phase.begun, now,
                         floor=self._progress_floor, elapsed=now - self.options.start_time,

@@ -1,4 +1,4 @@
-"""The API's progress= callback on lab scans (pynmap.progress.Progress).
+"""The API's progress= callback on lab scans (pynmap.apiprogress.Progress).
 
 The namespace is tests/lab/test_json_output.py's (22 and 2222 open on
 127.0.0.1).  A scan of 127.0.0.1 with --scan-delay 100ms over 31 ports takes

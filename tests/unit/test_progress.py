@@ -6,13 +6,12 @@ import dataclasses
 
 import pytest
 
+from pynmap.apiprogress import Progress, progress_of
 from pynmap.progress import (
-    Progress,
     ProgressMeter,
     StatsSchedule,
     elapsed_text,
     estimate_left,
-    progress_of,
     status_line,
 )
 
