@@ -110,4 +110,3 @@ def status_line(elapsed: float, completed: int, up: int, scanning: int, task: st
     """The "Stats:" line a key press or --stats-every prints."""
     return (f"Stats: {elapsed_text(elapsed)} elapsed; {completed} hosts completed ({up} up), "
             f"{scanning} undergoing {task}")
-
