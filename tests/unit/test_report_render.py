@@ -90,3 +90,15 @@ def test_reason_and_open_come_from_the_command_line_unless_given() -> None:
     plain = Report.from_xml(CASES / "multi_hosts" / "out.xml")
     assert "REASON" not in plain.to_normal()
     assert "Host is up, received conn-refused (" in plain.to_normal(reason=True)
+
+
+def test_extrareasons_without_a_port_list() -> None:
+    """nmap before 7.80 wrote <extrareasons> without `ports`: the counts still
+    come from the element, not from a port list it does not have."""
+    text = (CASES / "all_ignored_two_states" / "out.xml").read_text()
+    old = re.sub(r' ports="[^"]*"', "", text)
+    assert old != text
+    report = Report.from_xml(old)
+    assert "Not shown: 100 filtered tcp ports (no-response), 38 closed tcp ports (conn-refused)\n" \
+        in report.to_normal()
+    assert mask(report.to_xml()) == mask(NOT_IN_XML.sub("", old))
