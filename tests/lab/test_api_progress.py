@@ -1,20 +1,22 @@
 """The API's progress= callback on lab scans (pynmap.apiprogress.Progress).
 
 The namespace is tests/lab/test_json_output.py's (22 and 2222 open on
-127.0.0.1).  A scan of 127.0.0.1 with --scan-delay 100ms over 31 ports takes
-about 3 s, so its Connect Scan is seen part-way.  A Python program inside the
-namespace runs it
+127.0.0.1).  A scan of 127.0.0.1 with --scan-delay 60ms over 31 ports takes
+about 2 s, so its Connect Scan is seen part-way.  A Python program inside the
+namespace runs it as the command line runs it (the Session, in-process)
+with --stats-every 500ms, its stdout kept, and a progress callback (the one
+the API passes down):
 
-* as the command line runs it (the Session, in-process) with --stats-every
-  1s, its stdout kept, and a progress callback: every `Connect Scan Timing:
-  About P% done; ETC: HH:MM (H:MM:SS remaining)` line printed must be one of
-  the Progress reports, with the same percentage, ETC and time left;
-* through pynmap.scan(progress=...): each phase ("Ping Scan", then
-  "Connect Scan") reports from 0% to 100%, never going down, with several
-  reports in between for the 3 s Connect Scan, and the host counts of the
-  Stats line (1 host in each phase; at the end of the Connect Scan 1 up);
-* through scan_iter and scan_async (a quick scan): the same callback works
-  from the worker thread, ending each phase at 100%.
+* every `Connect Scan Timing: About P% done; ETC: HH:MM (H:MM:SS remaining)`
+  line printed must be one of the Progress reports, with the same
+  percentage, ETC and time left;
+* each phase ("Ping Scan", then "Connect Scan") reports from 0% to 100%,
+  never going down, with several reports in between for the Connect Scan,
+  and the host counts of the Stats line (1 host in each phase; at the end
+  of the Connect Scan 1 up).
+
+Then pynmap.scan, scan_iter and scan_async (a quick scan of the same ports)
+must call the callback in the same way, from 0% to 100% in each phase.
 nmap itself first scans the namespace with --stats-every and must print such
 lines, so the format compared is nmap's.
 """
@@ -33,7 +35,7 @@ from tests.support.netns import Netns, run_command, run_nmap
 
 pytestmark = [pytest.mark.lab, pytest.mark.nmap]
 
-SLOW = ["-sT", "-n", "--scan-delay", "100ms", "-p", "20-50", "127.0.0.1"]
+SLOW = ["-sT", "-n", "--scan-delay", "60ms", "-p", "20-50", "127.0.0.1"]
 TIMING = re.compile(r"^Connect Scan Timing: About (\d+\.\d\d)% done"
                     r"(?:; ETC: (\d\d:\d\d) \((\d+:\d\d:\d\d) remaining\))?$", re.M)
 
@@ -52,7 +54,7 @@ def row(p):
 
 # 1. the command line's Session, with its status lines and the callback
 seen = []
-argv = ["pynmap", *SLOW, "--stats-every", "1s"]
+argv = ["pynmap", *SLOW, "--stats-every", "500ms"]
 stdout = io.StringIO()
 Session(argv, stdout=stdout, stderr=io.StringIO(), options=parse(argv),
         progress=seen.append).run()
@@ -66,13 +68,12 @@ def printed(p):
                  f"({left // 3600}:{left // 60 % 60:02d}:{left % 60:02d} remaining)")
     return text
 out["cli_progress_lines"] = [printed(p) for p in seen]
+out["cli"] = [row(p) for p in seen]
 
-# 2. scan(progress=...)
-reports = []
-pynmap.scan("127.0.0.1", "20-50", resolve="never", scan_delay="100ms", progress=reports.append)
-out["scan"] = [row(p) for p in reports]
-
-# 3. scan_iter and scan_async, quick
+# 2. scan, scan_iter and scan_async, quick
+quick = []
+pynmap.scan("127.0.0.1", "20-50", resolve="never", progress=quick.append)
+out["scan"] = [row(p) for p in quick]
 quick = []
 gen = pynmap.scan_iter("127.0.0.1", "20-50", resolve="never", progress=quick.append)
 out["iter_hosts"] = len(list(gen))
@@ -101,7 +102,7 @@ def _assert_each_phase_rises_to_100(reports: list[dict[str, object]]) -> dict[st
 
 
 def test_progress_reports(json_ns: Netns, tmp_path: Path) -> None:  # noqa: F811
-    nmap = run_nmap([*SLOW, "--stats-every", "1s"], json_ns, tmp_path)
+    nmap = run_nmap([*SLOW, "--stats-every", "500ms"], json_ns, tmp_path)
     assert nmap.exit == 0, nmap
     assert "22/tcp open" in nmap.stdout
     assert len(TIMING.findall(nmap.stdout)) >= 2, nmap.stdout
@@ -115,13 +116,13 @@ def test_progress_reports(json_ns: Netns, tmp_path: Path) -> None:  # noqa: F811
     assert len(lines) >= 2, out["cli_stdout"]
     assert set(lines) <= set(out["cli_progress_lines"]), (lines, out["cli_progress_lines"])
 
-    phases = _assert_each_phase_rises_to_100(out["scan"])
+    phases = _assert_each_phase_rises_to_100(out["cli"])
     assert len([p for p in phases["Connect Scan"] if 0 < p < 100]) >= 2, phases
-    last = out["scan"][-1]
+    last = out["cli"][-1]
     assert (last["hosts_in_task"], last["hosts_up"], last["remaining"]) == (1, 1, 0.0)
-    assert all(r["hosts_in_task"] == 1 for r in out["scan"])
-    assert all(r["etc"] is None for r in out["scan"] if r["percent"] < 1)
+    assert all(r["hosts_in_task"] == 1 for r in out["cli"])
+    assert all(r["etc"] is None for r in out["cli"] if r["percent"] < 1)
 
     assert out["iter_hosts"] == 1
-    for name in ("iter", "async"):
+    for name in ("scan", "iter", "async"):
         _assert_each_phase_rises_to_100(out[name])
