@@ -9,7 +9,7 @@ Report.to_xml/to_normal document: the XML's <hosthint> and <task*> elements,
 -v's "Read data files from" line, and a fatal error's message in -oN.  Every
 rendered XML validates against nmap.dtd (but for the bare document of an
 early fatal error, which nmap's does not either).  (The byte-for-byte check against
-pynmap's own files of the same scan is tests/lab/test_report_render.py.)
+pynmap's own files of the same scan is tests/lab/test_lab_renderings.py.)
 """
 
 from __future__ import annotations
