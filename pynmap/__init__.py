@@ -28,6 +28,7 @@ __all__ = [
     "Hostname",
     "OptionError",
     "Port",
+    "Progress",
     "Protocol",
     "Reason",
     "Report",
@@ -72,10 +73,12 @@ _HOME = {
     "Reason": "pynmap.report",
     "Protocol": "pynmap.report",
     "ReportError": "pynmap.report",
+    "Progress": "pynmap.apiprogress",
 }
 
 if TYPE_CHECKING:
     from pynmap.api import run, scan, scan_async, scan_async_iter, scan_iter
+    from pynmap.apiprogress import Progress
     from pynmap.errors import Error, OptionError
     from pynmap.report import (
         Address,

@@ -28,6 +28,25 @@ Four forms of one scan:
 * `await scan_async(...)` runs `scan` in a worker thread, so the event loop is
   not blocked; cancelling the task stops the scan as closing scan_iter does;
 * `async for host in scan_async_iter(...)`: scan_iter for asyncio.
+Progress: every form takes `progress=`, a callable that gets a frozen
+pynmap.apiprogress.Progress (exported as pynmap.Progress) as each scan phase
+(host discovery's "Ping Scan", each host group's "Connect Scan") begins (0%),
+about once a second while it runs, and when it ends (100%): the phase, the
+percentage and estimated completion time of nmap's `About 42.00% done; ETC`
+lines, and the host counts of its `Stats:` line.  Which hosts are finished
+is what `on_host` and the iterators give.  A list scan, and -Pn's skipped
+discovery, have no phase and no Progress.
+
+Warnings: what nmap prints as warnings while it runs (its stderr lines such
+as "Failed to resolve" or "Unable to split netmask", the warnings of its
+option checks, and the engine's "Warning: ... giving up on port because
+retransmission cap hit" that it prints without -v) are nothing printed
+here: they are `report.warnings`, a tuple of those lines in order.  They are
+not issued through Python's `warnings` module, whose filters would show each
+only once per call site and whose catch_warnings is not thread-safe (the
+iterators run the scan in a thread); a program that wants them shown
+prints them.
+
 An error the scan ends with is raised as the Error nmap would print
 (OptionError for nmap's checks of the options, even those it makes after its
 banner); an exception raised by `on_host` reaches the caller, and Ctrl-C is
@@ -44,6 +63,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import os
 import queue
@@ -57,6 +77,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias
 from pynmap.errors import Cancelled, Interrupted, NmapError, OptionError
 
 if TYPE_CHECKING:
+    from pynmap.apiprogress import Progress
     from pynmap.options import Options
     from pynmap.report import Host, Report
 
@@ -66,6 +87,7 @@ PROGRAM = "pynmap"
 # (written comma-separated, as nmap's lists are).
 Value: TypeAlias = bool | int | float | str | Sequence[int | str]
 OnHost = Callable[["Host"], None]
+OnProgress = Callable[["Progress"], None]
 
 
 @dataclass(frozen=True)
@@ -185,9 +207,10 @@ def build_argv(targets: str | Sequence[str], ports: Value | None = None,
     return argv
 
 
-def parse(argv: list[str]) -> Options:
+def parse(argv: list[str], warnings: list[str] | None = None) -> Options:
     """nmap's reading of the options, as the command line's; OptionError for what
-    it refuses.  The run is made non-interactive (not on its logged command line)."""
+    it refuses.  The run is made non-interactive (not on its logged command line).
+    The warnings nmap prints while it reads them are added to `warnings`."""
     from pynmap.options import parse_options
     from pynmap.texts import usage_text, version_text
 
@@ -195,8 +218,8 @@ def parse(argv: list[str]) -> Options:
         pass
 
     try:
-        options = parse_options(argv, warn=ignore, say=ignore, usage=usage_text,
-                                version=version_text)
+        options = parse_options(argv, warn=ignore if warnings is None else warnings.append,
+                                say=ignore, usage=usage_text, version=version_text)
     except NmapError as err:
         raise OptionError.of(err) from None
     return options.replace(noninteractive=True)
@@ -218,7 +241,8 @@ class _Collect:
 
 
 def _run(argv: list[str], options: Options, on_host: OnHost | None,
-         cancel: threading.Event | None) -> Report:
+         cancel: threading.Event | None, progress: OnProgress | None = None,
+         early: Sequence[str] = ()) -> Report:
     """One Session, as the command line runs it, with the interactive output
     and stderr sent nowhere; an error the run ends with is raised."""
     from pynmap.session import Session
@@ -227,7 +251,7 @@ def _run(argv: list[str], options: Options, on_host: OnHost | None,
     in_main = threading.current_thread() is threading.main_thread()
     with open(os.devnull, "w", encoding="utf-8") as null:
         session = Session(options, stdout=null, stderr=io.StringIO(), sink=sink,
-                          cancel=cancel, split=in_main)
+                          cancel=cancel, split=in_main, progress=progress)
         try:
             status = session.run()
         except Interrupted as stop:
@@ -241,16 +265,21 @@ def _run(argv: list[str], options: Options, on_host: OnHost | None,
         raise session.error
     if status != 0 or sink.result is None:  # not reached: every failure is an NmapError
         raise RuntimeError(f"the scan ended with status {status} and no report")
+    if early:  # the warnings of reading the options come first, as nmap prints them
+        return dataclasses.replace(sink.result, warnings=(*early, *sink.result.warnings))
     return sink.result
 
 
 def scan(targets: str | Sequence[str], ports: Value | None = None, *,
-         on_host: OnHost | None = None, **options: Value) -> Report:
+         on_host: OnHost | None = None, progress: OnProgress | None = None,
+         **options: Value) -> Report:
     """Scan `targets` (a target word or a list of them, as nmap reads them) and
     return the Report; `ports` is -p's value (text or a list of ports); see
-    OPTIONS for the keywords.  `on_host(host)` is called as each host is reported."""
+    OPTIONS for the keywords.  `on_host(host)` is called as each host is reported,
+    `progress(p)` with each phase's pynmap.apiprogress.Progress (module docstring)."""
     argv = build_argv(targets, ports, **options)
-    return _run(argv, parse(argv), on_host, None)
+    early: list[str] = []
+    return _run(argv, parse(argv, early), on_host, None, progress, early)
 
 
 class _End:
@@ -262,12 +291,13 @@ class _End:
 
 
 def _worker(argv: list[str], options: Options, put: Callable[[Host | _End], None],
-            cancel: threading.Event) -> Callable[[], None]:
+            cancel: threading.Event, progress: OnProgress | None,
+            early: Sequence[str]) -> Callable[[], None]:
     def work() -> None:
         report: Report | None = None
         error: BaseException | None = None
         try:
-            report = _run(argv, options, put, cancel)
+            report = _run(argv, options, put, cancel, progress, early)
         except Cancelled:
             pass
         except BaseException as exc:  # handed to the consumer, raised there
@@ -277,20 +307,24 @@ def _worker(argv: list[str], options: Options, put: Callable[[Host | _End], None
     return work
 
 
-def scan_iter(targets: str | Sequence[str], ports: Value | None = None,
+def scan_iter(targets: str | Sequence[str], ports: Value | None = None, *,
+              progress: OnProgress | None = None,
               **options: Value) -> Generator[Host, None, Report]:
     """Each Host as its host finishes; the generator returns the Report.
 
     The scan runs in a worker thread; closing the generator stops it and
-    waits for the thread (see the module docstring)."""
+    waits for the thread (see the module docstring).  `progress` is called
+    in that thread."""
     argv = build_argv(targets, ports, **options)
-    return _iterate(argv, parse(argv))
+    early: list[str] = []
+    return _iterate(argv, parse(argv, early), progress, early)
 
 
-def _iterate(argv: list[str], options: Options) -> Generator[Host, None, Report]:
+def _iterate(argv: list[str], options: Options, progress: OnProgress | None,
+             early: Sequence[str]) -> Generator[Host, None, Report]:
     hosts: queue.SimpleQueue[Host | _End] = queue.SimpleQueue()
     cancel = threading.Event()
-    thread = threading.Thread(target=_worker(argv, options, hosts.put, cancel),
+    thread = threading.Thread(target=_worker(argv, options, hosts.put, cancel, progress, early),
                               name="pynmap-scan", daemon=True)
     thread.start()
     try:
@@ -306,30 +340,37 @@ def _iterate(argv: list[str], options: Options) -> Generator[Host, None, Report]
 
 
 async def scan_async(targets: str | Sequence[str], ports: Value | None = None, *,
-                     on_host: OnHost | None = None, **options: Value) -> Report:
+                     on_host: OnHost | None = None, progress: OnProgress | None = None,
+                     **options: Value) -> Report:
     """`scan` for asyncio: the scan runs in a worker thread, the loop goes on.
 
-    `on_host` is called in that thread.  Cancelling the task stops the scan."""
+    `on_host` and `progress` are called in that thread.  Cancelling the task
+    stops the scan."""
     argv = build_argv(targets, ports, **options)
-    parsed = parse(argv)
+    early: list[str] = []
+    parsed = parse(argv, early)
     cancel = threading.Event()
     try:
-        return await asyncio.to_thread(_run, argv, parsed, on_host, cancel)
+        return await asyncio.to_thread(_run, argv, parsed, on_host, cancel, progress, early)
     except asyncio.CancelledError:
         cancel.set()
         raise
 
 
-def scan_async_iter(targets: str | Sequence[str], ports: Value | None = None,
+def scan_async_iter(targets: str | Sequence[str], ports: Value | None = None, *,
+                    progress: OnProgress | None = None,
                     **options: Value) -> AsyncIterator[Host]:
     """`scan_iter` for asyncio: `async for host in scan_async_iter(...)`.
 
-    Leaving the loop early (or `aclose()`) stops the scan and waits for it."""
+    Leaving the loop early (or `aclose()`) stops the scan and waits for it.
+    `progress` is called in the scan's worker thread."""
     argv = build_argv(targets, ports, **options)
-    return _aiterate(argv, parse(argv))
+    early: list[str] = []
+    return _aiterate(argv, parse(argv, early), progress, early)
 
 
-async def _aiterate(argv: list[str], options: Options) -> AsyncIterator[Host]:
+async def _aiterate(argv: list[str], options: Options, progress: OnProgress | None,
+                    early: Sequence[str]) -> AsyncIterator[Host]:
     loop = asyncio.get_running_loop()
     hosts: asyncio.Queue[Host | _End] = asyncio.Queue()
     cancel = threading.Event()
@@ -338,7 +379,7 @@ async def _aiterate(argv: list[str], options: Options) -> AsyncIterator[Host]:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
             loop.call_soon_threadsafe(hosts.put_nowait, item)
 
-    done = loop.run_in_executor(None, _worker(argv, options, put, cancel))
+    done = loop.run_in_executor(None, _worker(argv, options, put, cancel, progress, early))
     try:
         while not isinstance(item := await hosts.get(), _End):
             yield item

@@ -45,6 +45,7 @@ from pynmap.errors import NmapError
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from types import EllipsisType
 
 __all__ = [
     "Address",
@@ -381,6 +382,13 @@ class Report:
     prescripts: tuple[Script, ...] = ()
     postscripts: tuple[Script, ...] = ()
     hosts: tuple[Host, ...] = ()
+    # What nmap prints as warnings while it runs: its error() lines (stderr and
+    # -oN: "Failed to resolve ...", "Unable to split netmask ...", option
+    # warnings) and the engine's notices it prints even without -v ("Warning:
+    # ... giving up on port because retransmission cap hit (N)."), in order.
+    # Facts about the run, not results: not in the XML, so neither in the JSON
+    # nor in from_xml's reports.
+    warnings: tuple[str, ...] = dataclasses.field(default=(), metadata={"json": False})
 
     @property
     def start_time(self) -> datetime | None:
@@ -415,6 +423,50 @@ class Report:
         from pynmap import _report_xml  # lxml costs milliseconds: only when reading
 
         return _report_xml.parse(data)
+
+    # -- nmap's formats -----------------------------------------------------
+
+    def to_xml(self, stylesheet: str | EllipsisType | None = ...) -> str:
+        """The run as nmap's XML (-oX), from pynmap's own templates.
+
+        `stylesheet` is the `<?xml-stylesheet?>` href: by default the one
+        pynmap writes by default (the nmap.xsl found, see
+        pynmap.output.stylesheet), None for none (--no-stylesheet).  Not
+        written, because a Report does not hold them: the `<hosthint>` host
+        discovery writes for each host it finds up, and -v's
+        `<taskbegin>`/`<taskprogress>`/`<taskend>` elements.  So for a pynmap
+        scan this is byte for byte its -oX file less those elements (the
+        whole file for a -Pn, -sn or -sL scan without -v).
+        """
+        from pynmap.output import fromreport  # Jinja: only when rendering
+
+        return fromreport.to_xml(self, stylesheet)
+
+    def to_normal(self, *, reason: bool | None = None, open_only: bool | None = None) -> str:
+        """The run as nmap's normal output (-oN): the `# Nmap ... scan initiated`
+        line, each host's report, and `# Nmap done at ...` when the run finished.
+
+        This is the -oN file as a Report can rebuild it; the lines nmap writes
+        to -oN while it runs are not in a Report and are not printed: warnings
+        and errors (see `warnings` and `runstats.errormsg`), -v's
+        `Read data files from`, -d's timing report and -d2's traces, and a
+        typed name's `Other addresses for ... (not scanned)`.  So for a pynmap
+        scan without -v, -d or warnings it equals that scan's -oN file.
+        The REASON column and "received" words follow --reason, and the
+        `--defeat-rst-ratelimit` note follows --open: both are read from the
+        command line (`args`) unless given here (-vv and -d imply --reason).
+        """
+        from pynmap.output import fromreport
+
+        return fromreport.to_normal(self, reason, open_only)
+
+    def to_grepable(self) -> str:
+        """The run as nmap's grepable output (-oG): header, one or two lines per
+        host, `# Nmap done at ...` when the run finished.  For a pynmap scan this
+        is its -oG file."""
+        from pynmap.output import fromreport
+
+        return fromreport.to_grepable(self)
 
     # -- JSON ---------------------------------------------------------------
 
@@ -477,7 +529,7 @@ def _to_plain(value: Any) -> Any:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(value):
             v = getattr(value, f.name)
-            if v is not None:
+            if v is not None and f.metadata.get("json", True):
                 out[f.name] = _to_plain(v)
         return out
     if isinstance(value, enum.Enum):

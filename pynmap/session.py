@@ -38,6 +38,7 @@ from pynmap.stdio import WriteFailed
 from pynmap.tty import Keyboard
 
 if TYPE_CHECKING:
+    from pynmap.apiprogress import Progress
     from pynmap.engine.scan import SocketSetup
     from pynmap.output.jsonout import ReportSink
 
@@ -52,6 +53,7 @@ _INTERRUPTED: dict[int, str] = {
 # a phase runs (seconds).
 KEY_POLL = 0.2
 CANCELLED = "Scan cancelled by the caller"
+PROGRESS_EVERY = 1.0  # seconds between two of the API's Progress reports in a phase
 KEY_HELP = (
     "Keys you can press while the scan runs:",
     "  v / V   more / less verbose output",
@@ -104,6 +106,8 @@ class _Events:
         self.session.phase_rate = probes_sent / seconds if seconds > 0 else 0.0
 
     def notice(self, text: str, verbosity: int) -> None:
+        if verbosity <= 0:  # a warning nmap prints even without -v: the API's Report keeps it
+            self.session.reporter.record_warning(text)
         if self.session.state.verbosity >= verbosity:
             self.session.reporter.interactive(text)
 
@@ -151,13 +155,18 @@ class RunState(PlainData):
 class Session:
     def __init__(self, options: Options, *, stdout: TextIO, stderr: TextIO,
                  sink: ReportSink | None = None, cancel: threading.Event | None = None,
-                 split: bool = True) -> None:
+                 split: bool = True,
+                 progress: Callable[[Progress], None] | None = None) -> None:
         """Run what `options` ask for (read by pynmap.command_line.parse_command_line or
         parse_options); `sink` to receive the Report objects, `cancel` set to stop
         the run (raises Cancelled), `split` False to keep the engine from forking
-        (a scan in a worker thread): the API's (pynmap.api)."""
+        (a scan in a worker thread), `progress` to be called with each phase's
+        Progress: the API's (pynmap.api)."""
         self.options = options
         self.state = RunState(options.verbosity, options.debugging, options.packet_trace)
+        self._progress = progress
+        self._progress_due = 0.0  # when the next Progress is due during a phase
+        self._progress_floor = 0.0  # the phase's last percentage (Progress never goes down)
         self._sink = sink
         self._cancel = cancel
         self._split = split
@@ -513,7 +522,7 @@ class Session:
         discover(batch, self.ping_ports, o.timing, _Events(self), t0=o.start_time,
                  setup=self._socket_setup(),
                  group_times=self.group_times)
-        self.phase = None
+        self._phase_ends()
         self.reporter.task_end(task, time.time(), f"{len(batch)} total hosts")
         self._log_rate()
 
@@ -531,6 +540,26 @@ class Session:
         self.reporter.task_begin(task, now)
         self.phase = ProgressMeter(task, now)
         self.scanning = hosts
+        if self._progress is not None:
+            self._progress_floor = 0.0
+            self._progress_due = now + PROGRESS_EVERY
+            self._report_progress(0.0, now)
+
+    def _phase_ends(self) -> None:
+        """The phase under way is over: its last Progress (100%)."""
+        if self._progress is not None and self.phase is not None:
+            self._report_progress(1.0, time.time())
+        self.phase = None
+
+    def _report_progress(self, fraction: float, now: float) -> None:
+        from pynmap.apiprogress import progress_of
+
+        assert self._progress is not None and self.phase is not None
+        p = progress_of(self.phase.task, fraction, self.phase.begun, now,
+                        floor=self._progress_floor, elapsed=now - self.options.start_time,
+                        completed=self.hosts_scanned, up=self.stats.up, scanning=self.scanning)
+        self._progress_floor = p.percent
+        self._progress(p)
 
     def tick(self, completion: Callable[[], float]) -> float | None:
         """Between two rounds of the I/O loop: key presses, --stats-every, -v estimates."""
@@ -546,15 +575,24 @@ class Session:
                 status = self._key_pressed(key)
         if self.stats_schedule is not None and self.stats_schedule.due(now):
             status = True
+        fraction: float | None = None  # completion(), asked at most once a round
         if status:
             self.reporter.interactive(status_line(now - o.start_time, self.hosts_scanned,
                                                   self.stats.up, self.scanning, phase.task))
-            self.reporter.task_progress(phase.task, now, *phase.report(completion(), now))
+            fraction = completion()
+            self.reporter.task_progress(phase.task, now, *phase.report(fraction, now))
         elif state.verbosity and phase.automatic_due(completion, now, debugging=state.debugging):
-            self.reporter.task_progress(phase.task, now, *phase.report(completion(), now))
+            fraction = completion()
+            self.reporter.task_progress(phase.task, now, *phase.report(fraction, now))
         waits = [KEY_POLL] if self.keyboard is not None or self._cancel is not None else []
         if self.stats_schedule is not None:
             waits.append(max(0.0, self.stats_schedule.next_due - now))
+        if self._progress is not None:
+            # the API's Progress: each second, and with the numbers of every status line
+            if fraction is not None or now >= self._progress_due:
+                self._progress_due = now + PROGRESS_EVERY
+                self._report_progress(completion() if fraction is None else fraction, now)
+            waits.append(max(0.0, self._progress_due - now))
         return min(waits) if waits else None
 
     def check_cancel(self) -> None:
@@ -611,7 +649,7 @@ class Session:
                                          flush=False)
             connect_scan(group, order, o.timing, _Events(self), t0=o.start_time,
                          setup=self._socket_setup())
-            self.phase = None
+            self._phase_ends()
             self.reporter.task_end("Connect Scan", time.time(),
                                    f"{len(order) * len(group)} total ports")
             self._log_rate()

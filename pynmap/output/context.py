@@ -303,6 +303,16 @@ def _ports_view(host: HostResult, opts: ViewOptions, service_name: ServiceName) 
     rows = tuple(
         PortRow(p.port, p.protocol, p.state, p.reason, service_name(p.port)) for p in col.shown
     )
+    filtered = any(p.state == "filtered" for p in host.ports)
+    return ports_view(col, rows, opts, filtered=filtered)
+
+
+def ports_view(col: Collapse, rows: tuple[PortRow, ...], opts: ViewOptions, *,
+               filtered: bool) -> PortsView:
+    """The port table of a host whose ports are already split into `col` (the
+    ignored states) and `rows` (the ports listed); `filtered`: any port of the
+    host is filtered.  Shared with pynmap.output.fromreport (a Report's hosts
+    come collapsed)."""
     header = (
         ("PORT", "STATE", "SERVICE", "REASON") if opts.show_reason else ("PORT", "STATE", "SERVICE")
     )
@@ -316,7 +326,6 @@ def _ports_view(host: HostResult, opts: ViewOptions, service_name: ServiceName) 
         for st in col.ignored
         for g in st.groups
     )
-    filtered = any(p.state == "filtered" for p in host.ports)
     return PortsView(
         collapse=col,
         rows=rows,

@@ -138,6 +138,7 @@ class JsonOutput:
         self._header: dict[str, Any] = {}
         self._targets: list[Target] = []
         self._hosts: list[Host] = []
+        self._warnings: list[str] = []
         self._done = False
 
     def begin(self, d: Mapping[str, Any]) -> None:
@@ -156,6 +157,10 @@ class JsonOutput:
             "verbose": d["verbosity"],
             "debugging": d["debugging"],
         }
+
+    def warning(self, text: str) -> None:
+        """One of the run's warnings (Report.warnings)."""
+        self._warnings.append(text)
 
     def skipped_target(self, spec: str) -> None:
         self._targets.append(Target(specification=spec, status="skipped", reason="invalid"))
@@ -176,7 +181,8 @@ class JsonOutput:
             return
         self._done = True
         report = Report(runstats=runstats_from_values(r), targets=tuple(self._targets),
-                        hosts=tuple(self._hosts), **self._header)
+                        hosts=tuple(self._hosts), warnings=tuple(self._warnings),
+                        **self._header)
         if self._lines is not None:
             self._lines.write(report.jsonl_summary() + "\n")
             self._lines.flush()

@@ -429,7 +429,13 @@ class Reporter:
 
     def warning(self, text: str) -> None:
         """nmap's error(): the line (without its newline) on stderr and in -oN."""
+        self.record_warning(text)
         self._error_calls(text, "\n")
+
+    def record_warning(self, text: str) -> None:
+        """A warning for the Report's `warnings` (the API's; -oJ does not write them)."""
+        if self._json is not None:
+            self._json.warning(text)
 
     def _error_calls(self, *calls: str) -> None:
         """Text nmap writes to -oN and stderr, one write of each per call, with

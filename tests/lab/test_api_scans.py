@@ -29,7 +29,7 @@ from pynmap.api import build_argv
 from pynmap.report import Report
 from tests.lab.test_json_output import PORTS, SCAN, _assert_truth, json_ns  # noqa: F401
 from tests.support.netns import Netns, run_command, run_nmap, run_pynmap
-from tests.unit.test_api import readme_example
+from tests.unit.test_api import DOCTEST_PROGRAM, readme_doctests, readme_example
 
 pytestmark = [pytest.mark.lab, pytest.mark.nmap]
 
@@ -173,3 +173,11 @@ def test_readme_example_runs(json_ns: Netns, tmp_path: Path) -> None:  # noqa: F
     run = run_command([sys.executable, "-c", readme_example()], json_ns, tmp_path)
     assert (run.exit, run.stderr) == (0, "")
     assert run.stdout == "127.0.0.1 22 syn-ack\n"
+
+
+def test_readme_doctests_run(json_ns: Netns, tmp_path: Path) -> None:  # noqa: F811
+    """The `>>>` examples of the README's API section, run in the namespace."""
+    run = run_command([sys.executable, "-c", DOCTEST_PROGRAM, readme_doctests()], json_ns,
+                      tmp_path, timeout=120)
+    assert run.exit == 0 and run.stderr == "", run
+    assert run.stdout.endswith("TestResults(failed=0, attempted=8)\n"), run.stdout

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from pynmap.progress import ProgressMeter, StatsSchedule, elapsed_text, estimate_left, status_line
+from pynmap.apiprogress import Progress, progress_of
+from pynmap.progress import (
+    ProgressMeter,
+    StatsSchedule,
+    elapsed_text,
+    estimate_left,
+    status_line,
+)
 
 
 def test_status_line_counts_and_elapsed() -> None:
@@ -76,3 +85,33 @@ def test_stats_schedule_counts_from_the_start_and_catches_up() -> None:
     assert schedule.due(120.0)
     assert schedule.next_due == pytest.approx(120.5)
     assert not schedule.due(120.4)
+
+
+def _progress(fraction: float, now: float, floor: float = 0.0) -> Progress:
+    return progress_of("Connect Scan", fraction, 1000.4, now, floor=floor, elapsed=now - 990,
+                       completed=2, up=1, scanning=3)
+
+
+def test_progress_has_the_timing_lines_estimate() -> None:
+    """The ETC and time left of the line Reporter.task_progress prints for the
+    same numbers (10 whole seconds used, a quarter done: 30 s left)."""
+    p = _progress(0.25, 1010.6)
+    assert (p.task, p.percent, p.hosts_completed, p.hosts_up, p.hosts_in_task) == (
+        "Connect Scan", 25.0, 2, 1, 3)
+    assert p.remaining == pytest.approx(30.0)
+    assert p.etc == 1010 + 30
+    assert not p.done
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.percent = 1.0  # type: ignore[misc]
+
+
+def test_progress_below_one_percent_has_no_estimate_and_the_end_has_none_left() -> None:
+    assert (_progress(0.005, 1010.0).etc, _progress(0.005, 1010.0).remaining) == (None, None)
+    end = _progress(1.0, 1012.7)
+    assert (end.percent, end.etc, end.remaining, end.done) == (100.0, 1012, 0.0, True)
+
+
+def test_progress_never_goes_down() -> None:
+    """nmap's fraction dips when a host is allowed another try: the floor holds."""
+    assert _progress(0.40, 1010.0, floor=42.5).percent == 42.5
+    assert _progress(0.45, 1010.0, floor=42.5).percent == 45.0

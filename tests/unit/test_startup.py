@@ -21,6 +21,8 @@ NOT_ON_THE_SCAN_PATH = (
     "pynmap.report",  # -oJ / --json-lines and the API
     "pynmap.output.jsonout",
     "pynmap.api",  # the Python API: the command line does not go through it
+    "pynmap.apiprogress",  # the API's progress= reports
+    "pynmap.output.fromreport",  # Report.to_xml/to_normal/to_grepable
     "asyncio",
 )
 
