@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from pynmap import dns, ports, services, signals, targets
 from pynmap.cli.texts import usage_text, version_text
+from pynmap.engine.clock import SYSTEM, Clock
 from pynmap.errors import Cancelled, Fatal, Interrupted, NmapError, SystemFatal
 from pynmap.options import Options, parse_options
 from pynmap.output.writers import OutputSpec, Reporter
@@ -156,6 +157,7 @@ class Session:
         # --resume: targets up to and including this address were done by the earlier run
         self.resume_after = resume_after
         self.phase_rate = 0.0
+        self.clock: Clock = SYSTEM  # the engine's, passed down to every phase
         self.hosts_scanned = 0  # nmap's numhosts_scanned
         self.phase: ProgressMeter | None = None  # the scan phase under way
         self.scanning = 0  # hosts in that phase
@@ -510,7 +512,7 @@ class Session:
                                      flush=False)
         discover(batch, self.ping_ports, o.timing, _Events(self), t0=o.start_time,
                  setup=self._socket_setup(),
-                 group_times=self.group_times)
+                 group_times=self.group_times, clock=self.clock)
         self.phase = None
         self.reporter.task_end(task, time.time(), f"{len(batch)} total hosts")
         self._log_rate()
@@ -606,7 +608,7 @@ class Session:
                 self.reporter.interactive(f"Scanning {_scanning_label(group, len(order))}",
                                          flush=False)
             connect_scan(group, order, o.timing, _Events(self), t0=o.start_time,
-                         setup=self._socket_setup())
+                         setup=self._socket_setup(), clock=self.clock)
             self.phase = None
             self.reporter.task_end("Connect Scan", time.time(),
                                    f"{len(order) * len(group)} total ports")

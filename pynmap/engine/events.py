@@ -10,14 +10,15 @@ method is not listed: `tracing() -> bool`, whether CONN lines are wanted now.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from pynmap.results import HostResult, Times
 from pynmap.timing import Timing
 
-from .loop import ConnectLoop, SocketSetup, socket_budget
+from .backend import Backend, SocketSetup, socket_budget
+from .clock import SYSTEM, Clock, to_wall
+from .loop import ConnectLoop
 from .rtt import RttEstimator
 from .scheduler import Scheduler, SchedulerEvents
 
@@ -69,8 +70,10 @@ class Events(Protocol):
 class _Bridge(SchedulerEvents):
     """Turns the scheduler's host indices into HostResults for the caller's Events."""
 
-    def __init__(self, hosts: Sequence[HostResult], events: object, t0: float | None) -> None:
+    def __init__(self, hosts: Sequence[HostResult], events: object, t0: float | None,
+                 clock: Clock = SYSTEM) -> None:
         self.hosts = hosts
+        self._now = clock.now
         # The caller's methods (Events' signatures), None where it lacks one
         self._discovered: Callable[[HostResult, int, str], None] | None = getattr(
             events, "discovered", None)
@@ -87,7 +90,7 @@ class _Bridge(SchedulerEvents):
         self._warn: Callable[[str], None] | None = getattr(events, "warn", None)
         # Trace times count from the caller's start (wall clock), read off
         # the monotonic clock so a clock step cannot skew them.
-        wall, mono = time.time(), time.monotonic()
+        wall, mono = clock.wall(), clock.now()
         self._origin = mono - (wall - t0 if t0 is not None else 0.0)
         self.scheduler: Scheduler | None = None
 
@@ -161,7 +164,7 @@ class _Bridge(SchedulerEvents):
 
     def trace(self, host: int, port: int, text: str) -> None:
         if self._trace is not None:
-            self._trace(self.hosts[host], port, text, time.monotonic() - self._origin)
+            self._trace(self.hosts[host], port, text, self._now() - self._origin)
 
 
 # nmap's names for a target's status in its -d2 lines
@@ -200,13 +203,17 @@ def run_phase(
     ping_ports: Sequence[int | None] | None = None,
     setup: SocketSetup | None = None,
     whole: bool = True,
+    clock: Clock = SYSTEM,
+    backend: Backend | None = None,
 ) -> Scheduler:
     """Run one scheduler over real sockets to the end; returns it for its results.
 
     `whole=False`: these ports are part of a phase shared with another
     process (split.py), whose caller reports phase_done for all of it.
+    `clock` is the run's; `backend` what the loop runs on (real sockets by
+    default, engine/fake.py's in tests).
     """
-    bridge = _Bridge(hosts, events, t0)
+    bridge = _Bridge(hosts, events, t0, clock)
     scheduler = Scheduler(
         [h.address for h in hosts],
         ports,
@@ -232,21 +239,19 @@ def run_phase(
             return wait
 
         tick = on_tick
-    started = time.monotonic()
+    started = clock.now()
     loop = ConnectLoop(
         scheduler, [(h.family, h.address, h.scope_id) for h in hosts],
         trace=bridge.trace if traced and bridge.tracing() else None, warn=bridge.warn,
-        tick=tick, setup=setup,
+        tick=tick, setup=setup, clock=clock, backend=backend,
     )
     loop.run()
     done: Callable[[int, float], None] | None = getattr(events, "phase_done", None)
     if done is not None and whole:
-        done(scheduler.probes_sent, time.monotonic() - started)
+        done(scheduler.probes_sent, clock.now() - started)
     return scheduler
 
 
-def wall_clock(mono: float | None) -> float | None:
-    """A monotonic reading as seconds since the epoch."""
-    if mono is None:
-        return None
-    return time.time() - (time.monotonic() - mono)
+def wall_clock(mono: float | None, clock: Clock = SYSTEM) -> float | None:
+    """A reading of the clock's now() as seconds since the epoch."""
+    return to_wall(clock, mono)
