@@ -135,11 +135,18 @@ def test_out_of_descriptors_the_scan_waits_and_finishes() -> None:
     assert all(backend.tries(A, p) == 1 for p in ports)  # handed back, not retried
 
 
-def test_emfile_with_no_socket_of_ours_open_is_nmaps_fatal_error() -> None:
+def test_emfile_with_no_socket_of_ours_open_is_nmaps_fatal_error_at_once() -> None:
+    """Nothing of ours to close, and no other thread frees any: waiting cannot help."""
+    clock = FakeClock()
+    start = clock.now()
+    sched = Scheduler([A], [22], TIMING)
+    loop = ConnectLoop(sched, [(socket.AF_INET, A, 0)], clock=clock,
+                       backend=FakeBackend(clock, max_open=0))
     with pytest.raises(SystemFatal) as raised:
-        scan({}, [22], max_open=0)
+        loop.run()
     assert raised.value.text == ("Socket creation in sendConnectScanProbe: "
                                  "Too many open files (24)\n")
+    assert clock.now() == start
 
 
 def test_eaddrnotavail_backs_off_doubling_then_scans() -> None:
@@ -153,10 +160,22 @@ def test_eaddrnotavail_backs_off_doubling_then_scans() -> None:
     assert gaps == [0.01, 0.02, 0.04]
 
 
+class Impatient(FakeBackend):
+    """Fails the test rather than let a loop that never gives up run forever."""
+
+    def poll(self, timeout: float) -> list[int]:
+        assert self.clock.now() < 1000.0 + 60, "still waiting after a minute"
+        return super().poll(timeout)
+
+
 def test_out_of_local_ports_for_30_seconds_is_nmaps_fatal_error() -> None:
+    clock = FakeClock(start=1000.0)
+    sched = Scheduler([A], [22], TIMING)
+    backend = Impatient(clock, {(A, 22): Reply(errno.EADDRNOTAVAIL, at_once=True)})
     with pytest.raises(SystemFatal) as raised:
-        scan({(A, 22): Reply(errno.EADDRNOTAVAIL, at_once=True)}, [22])
+        ConnectLoop(sched, [(socket.AF_INET, A, 0)], clock=clock, backend=backend).run()
     assert raised.value.errno == errno.EADDRNOTAVAIL
+    assert 30 < clock.now() - 1000.0 < 31
 
 
 def test_a_reset_after_the_handshake_is_an_open_port_with_nmaps_warning() -> None:
