@@ -37,6 +37,7 @@ from pynmap.stdio import WriteFailed
 from pynmap.tty import Keyboard
 
 if TYPE_CHECKING:
+    from pynmap.engine.messages import Event
     from pynmap.engine.scan import SocketSetup
     from pynmap.output.jsonout import ReportSink
 
@@ -88,47 +89,47 @@ def scan_group_size(hosts_done: int, port_count: int, timing_level: int,
 
 
 class _Events:
-    """What the engine reports while it runs, turned into nmap's progress lines."""
+    """What the engine reports while it runs (engine/messages.py), turned into
+    nmap's lines (engine/wording.py) on nmap's outputs.  The engine's Events."""
 
     def __init__(self, session: Session) -> None:
+        from pynmap.engine import messages, wording  # the engine loads with the first scan
+
         self.session = session
+        self._lines = wording.lines
+        self._host_up = messages.HostUp
+        self._phase_done = messages.PhaseDone
+        self._channels = wording.Channel
 
-    def host_up(self, host: HostResult) -> None:
-        # nmap writes <hosthint> as each host answers, before reverse DNS, and
-        # only when a port scan follows (with -sn the host report comes at once)
-        if self.session.options.port_scan:
-            self.session.reporter.hosthint(host)
-
-    def phase_done(self, probes_sent: int, seconds: float) -> None:
-        self.session.phase_rate = probes_sent / seconds if seconds > 0 else 0.0
-
-    def notice(self, text: str, verbosity: int) -> None:
-        if self.session.options.verbosity >= verbosity:
-            self.session.reporter.interactive(text)
-
-    def warn(self, text: str) -> None:
-        self.session.warn(text)
-
-    def discovered(self, host: HostResult, port: int, state: str) -> None:
-        o = self.session.options
-        if (state == "open" and o.verbosity > 0) or o.debugging > 1:
-            self.session.reporter.interactive(f"Discovered {state} port {port}/tcp on {host.address}")
-
-    def debug(self, text: str, level: int, plain: bool) -> None:
-        if self.session.options.debugging >= level:
-            reporter = self.session.reporter
-            if plain:
-                reporter.plain(text)
+    def handle(self, event: Event, host: HostResult | None) -> None:
+        session = self.session
+        kind = type(event)
+        if kind is self._host_up:
+            # nmap writes <hosthint> as each host answers, before reverse DNS, and
+            # only when a port scan follows (with -sn the host report comes at once)
+            if session.options.port_scan and host is not None:
+                session.reporter.hosthint(host)
+            return
+        if isinstance(event, self._phase_done):
+            session.phase_rate = event.probes_sent / event.seconds if event.seconds > 0 else 0.0
+            return
+        o = session.options
+        for channel, text in self._lines(event, o.verbosity, o.debugging):
+            if channel is self._channels.INTERACTIVE:
+                session.reporter.interactive(text)
+            elif channel is self._channels.PLAIN:
+                session.reporter.plain(text)
+            elif channel is self._channels.STDERR:
+                session.warn(text)
             else:
-                reporter.interactive(text)
+                session.reporter.packet_trace(text)
+
+    def conn_trace(self, host: HostResult, port: int, text: str, elapsed: float) -> None:
+        """(Unused: handle() words CONN lines with the rest.)"""
 
     def tracing(self) -> bool:
         """Whether CONN lines are wanted now (--packet-trace, -d3, the p/P keys)."""
         return self.session.reporter.spec.traces_packets
-
-    def conn_trace(self, host: HostResult, port: int, text: str, elapsed: float) -> None:
-        self.session.reporter.packet_trace(
-            f"CONN ({elapsed:.4f}s) TCP localhost > {host.address}:{port} => {text}")
 
     def tick(self, completion: Callable[[], float]) -> float | None:
         return self.session.tick(completion)

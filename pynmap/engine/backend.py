@@ -17,11 +17,13 @@ import resource
 import select
 import socket
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from pynmap.errors import SystemFatal, Warn
+from pynmap.errors import SystemFatal
+
+from .messages import BindFailed, DeviceFailed, Event
 
 _LINGER_RST = struct.pack("ii", 1, 0)
 # bind() out of local ports, for now (EADDRNOTAVAIL there means an address no
@@ -137,12 +139,13 @@ def _open_fds() -> int:
 
 class EpollBackend:
     """Non-blocking TCP sockets under one epoll; handles are their descriptors.
-    `warn` receives nmap's complaints about -S and -e."""
+    `emit` receives nmap's complaints about -S and -e (messages.py)."""
 
-    def __init__(self, setup: SocketSetup | None = None, warn: Warn | None = None) -> None:
+    def __init__(self, setup: SocketSetup | None = None,
+                 emit: Callable[[Event], None] | None = None) -> None:
         self.setup = setup if setup is not None and any(
             (setup.source, setup.device, setup.ttl is not None)) else None
-        self.warn = warn or (lambda _text: None)
+        self.emit = emit or (lambda _event: None)
         self.socks: dict[int, socket.socket] = {}
         self.ephemeral = ephemeral_ports()
         try:
@@ -228,9 +231,7 @@ class EpollBackend:
                 err = exc.errno or 0
                 if setup.source not in _BIND_WARNED:
                     _BIND_WARNED.add(setup.source)
-                    self.warn(f"init_socket: Problem binding source address ({setup.source}), "
-                              f"errno: {err}")
-                    self.warn(f"bind: {os.strerror(err)}")
+                    self.emit(BindFailed(setup.source, err))
                 if err in _BIND_SHORTAGE:
                     # nmap then connects from any address and reports the
                     # resulting EADDRNOTAVAIL as a port state; waiting for a
@@ -243,8 +244,7 @@ class EpollBackend:
                                 setup.device.encode())
             except OSError as exc:
                 if exc.errno != errno.EPERM:  # expected without privileges
-                    self.warn(f"Problem binding to interface {setup.device}, errno: {exc.errno}")
-                    self.warn(f"socket_bindtodevice: {os.strerror(exc.errno or 0)}")
+                    self.emit(DeviceFailed(setup.device, exc.errno or 0))
         if setup.ttl is not None:
             level, name = ((socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS)
                            if family == socket.AF_INET6 else (socket.IPPROTO_IP, socket.IP_TTL))

@@ -22,18 +22,19 @@ from __future__ import annotations
 
 import errno
 import operator
-import os
 import socket
 from collections.abc import Callable, Sequence
 
-from pynmap.errors import Fatal, SystemFatal, Warn
+from pynmap.errors import Fatal, SystemFatal
 
 from .backend import Backend, EpollBackend, SocketSetup
 from .clock import SYSTEM, Clock
-from .probe import Probe, classify, fatal_message, strange_message
+from .messages import ConnTrace, Event, StrangeAnswer
+from .probe import Probe, classify
 from .scheduler import Scheduler
+from .wording import fatal_message
 
-__all__ = ["RESOURCE_ERRNOS", "ConnectLoop", "SocketSetup", "Trace"]
+__all__ = ["RESOURCE_ERRNOS", "ConnectLoop", "SocketSetup"]
 
 # Out of a resource for now: hand the probe back and retry later.
 RESOURCE_ERRNOS = frozenset(
@@ -54,9 +55,11 @@ _BACKOFF_FIRST = 0.01
 _BACKOFF_MAX = 0.5
 _GIVE_UP_AFTER = 30.0  # seconds without a single descriptor before it is fatal
 _MAX_WAIT = 1.0  # never sleep longer than this between rounds
-_IN_PROGRESS = "Operation now in progress"
 
-Trace = Callable[[int, int, str], None]  # (host index, port, text)
+
+def _ignore(event: Event) -> None:
+    """Where events go when nobody listens."""
+
 
 _send_order = operator.attrgetter("host", "sent")
 
@@ -77,8 +80,9 @@ class ConnectLoop:
     """Runs one scheduler to completion over a backend (real sockets by default).
 
     `targets[i]` is (family, address, IPv6 scope id or 0) for the scheduler's
-    host i.  `trace` receives every connect() event as --packet-trace shows
-    it; `warn` receives nmap's stderr warnings; `clock` is the run's.
+    host i.  `emit` receives what the loop reports (messages.py): nmap's
+    warnings, and while `tracing` every connect() event as --packet-trace
+    shows it, timed from `origin` on `clock` (the run's).
     """
 
     def __init__(
@@ -86,8 +90,9 @@ class ConnectLoop:
         scheduler: Scheduler,
         targets: Sequence[tuple[int, str, int]],
         *,
-        trace: Trace | None = None,
-        warn: Warn | None = None,
+        emit: Callable[[Event], None] = _ignore,
+        tracing: bool = False,
+        origin: float = 0.0,
         clock: Clock = SYSTEM,
         tick: Callable[[], float | None] | None = None,
         setup: SocketSetup | None = None,
@@ -98,12 +103,13 @@ class ConnectLoop:
         # returns the longest it may wait for its next call, in seconds, or None.
         self.tick = tick
         self.targets = targets
-        self.trace = trace
-        self.warn = warn or (lambda _text: None)
+        self.emit = emit
+        self.trace = tracing  # may change between rounds (the p/P keys)
+        self.origin = origin
         self.clock = clock.now
         self.probes: dict[int, Probe] = {}  # handle -> the probe it carries: every socket we hold
         self.watching: set[int] = set()  # handles the backend polls
-        self.backend = backend if backend is not None else EpollBackend(setup, self.warn)
+        self.backend = backend if backend is not None else EpollBackend(setup, emit)
         # A socket can only connect to itself on a port the kernel could have
         # given it: outside that range the check (a getsockname()) is skipped.
         self._ephemeral = self.backend.ephemeral
@@ -181,7 +187,8 @@ class ConnectLoop:
             backend.watch(fd)
             self.watching.add(fd)
             if self.trace:
-                self.trace(probe.host, probe.port, _IN_PROGRESS)
+                self.emit(ConnTrace(probe.host, address, probe.port, err,
+                                    self.clock() - self.origin))
         elif err in RESOURCE_ERRNOS:
             self._close(fd)
             self._short_of(probe, err)
@@ -193,22 +200,24 @@ class ConnectLoop:
         """The connect() of `probe` finished with `err`; tell the scheduler
         (`late`: found only by the check at expiry)."""
         fd = probe.handle
+        address = self.targets[probe.host][1]
         if err in _RESET_AFTER_CONNECT:
             # The handshake completed and the peer reset (a service that
             # accepts and closes at once) before SO_ERROR was read.  nmap
             # complains and ignores the answer, and a port whose retry meets
             # the same race ends up filtered; the port is open.
             if self.trace:
-                self.trace(probe.host, probe.port, os.strerror(err))
-            self.warn(strange_message(self.targets[probe.host][1], err))
+                self.emit(ConnTrace(probe.host, address, probe.port, err,
+                                    self.clock() - self.origin))
+            self.emit(StrangeAnswer(probe.host, address, err))
             err = 0
         outcome = classify(err)
         if self.trace:
-            self.trace(probe.host, probe.port, outcome.text)
+            self.emit(ConnTrace(probe.host, address, probe.port, err, self.clock() - self.origin))
         if outcome.fatal:
-            raise Fatal(fatal_message(self.targets[probe.host][1], err))
+            raise Fatal(fatal_message(address, err))
         if outcome.strange:
-            self.warn(strange_message(self.targets[probe.host][1], err))
+            self.emit(StrangeAnswer(probe.host, address, err))
         if (
             err == 0
             and self._ephemeral[0] <= probe.port <= self._ephemeral[1]

@@ -21,9 +21,10 @@ import pytest
 from pynmap.engine.clock import FakeClock
 from pynmap.engine.fake import SILENT, FakeBackend, Reply
 from pynmap.engine.loop import ConnectLoop
-from pynmap.engine.probe import fatal_message
+from pynmap.engine.messages import Event
 from pynmap.engine.scan import Events, assume_up, connect_scan, discover
 from pynmap.engine.scheduler import Scheduler
+from pynmap.engine.wording import STDERR, fatal_message, lines
 from pynmap.errors import Fatal, SystemFatal
 from pynmap.pacing import NMAP
 from pynmap.results import HostResult
@@ -42,8 +43,9 @@ class Lines(Events):
         self.warnings: list[str] = []
         self.traces: list[tuple[str, int, str, float]] = []
 
-    def warn(self, text: str) -> None:
-        self.warnings.append(text)
+    def handle(self, event: Event, host: HostResult | None) -> None:
+        super().handle(event, host)  # CONN events to conn_trace()
+        self.warnings += [text for channel, text in lines(event, 0, 0) if channel is STDERR]
 
     def conn_trace(self, host: HostResult, port: int, text: str, elapsed: float) -> None:
         self.traces.append((host.address, port, text, round(elapsed, 6)))
