@@ -21,7 +21,7 @@ import pytest
 from pynmap.engine.clock import FakeClock
 from pynmap.engine.fake import SILENT, FakeBackend, Reply
 from pynmap.engine.loop import ConnectLoop
-from pynmap.engine.messages import Event
+from pynmap.engine.messages import Event, HostUp
 from pynmap.engine.scan import Events, assume_up, connect_scan, discover
 from pynmap.engine.scheduler import Scheduler
 from pynmap.engine.wording import STDERR, fatal_message, lines
@@ -229,3 +229,34 @@ def test_the_loop_over_a_bare_scheduler() -> None:
     assert backend.peak <= 7
     assert all(len(h.answers) == 200 for h in sched.hosts)
     assert len(backend.connects) == 400
+
+
+def test_an_answer_to_the_retry_decides_the_port() -> None:
+    """The first SYN is lost, the retransmission answered: the port has the
+    answer's state, and the target's later silent ports get one try more."""
+    script: dict[tuple[str, int], Reply | list[Reply]] = {
+        (A, 22): [SILENT, REFUSED], (A, 23): OPEN}
+    [host], backend = scan(script, [22, 23, 24])
+    assert table(host) == {22: ("closed", "conn-refused"), 23: ("open", "syn-ack"),
+                           24: ("filtered", "no-response")}
+    assert (backend.tries(A, 22), backend.tries(A, 24)) == (2, 3)
+
+
+class HostsFound(Events):
+    def __init__(self) -> None:
+        self.up: list[tuple[str, str, str]] = []
+
+    def handle(self, event: Event, host: HostResult | None) -> None:
+        if isinstance(event, HostUp) and host is not None:
+            self.up.append((host.address, host.status, host.reason))
+
+
+def test_the_caller_hears_of_a_host_up_with_its_result_already_set() -> None:
+    """The driver sets the HostResult before it hands HostUp on: the caller's
+    <hosthint> is written from it."""
+    clock = FakeClock()
+    found = HostsFound()
+    hosts = [HostResult(a, socket.AF_INET) for a in (A, B)]
+    discover(hosts, [80, 443], TIMING, found, clock=clock,
+             backend=FakeBackend(clock, {(B, 443): OPEN}))
+    assert found.up == [(B, "up", "syn-ack")]
