@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from pynmap import dns, ports, services, signals, targets
+from pynmap.engine.clock import SYSTEM, Clock
 from pynmap.errors import Cancelled, Fatal, Interrupted, NmapError, SystemFatal
 from pynmap.options import Options
 from pynmap.output.writers import OutputSpec, Reporter
@@ -39,6 +40,7 @@ from pynmap.tty import Keyboard
 
 if TYPE_CHECKING:
     from pynmap.apiprogress import Progress
+    from pynmap.engine.messages import Event
     from pynmap.engine.scan import SocketSetup
     from pynmap.output.jsonout import ReportSink
 
@@ -91,49 +93,47 @@ def scan_group_size(hosts_done: int, port_count: int, timing_level: int,
 
 
 class _Events:
-    """What the engine reports while it runs, turned into nmap's progress lines."""
+    """What the engine reports while it runs (engine/messages.py), turned into
+    nmap's lines (engine/wording.py) on nmap's outputs.  The engine's Events."""
 
     def __init__(self, session: Session) -> None:
+        from pynmap.engine import messages, wording  # the engine loads with the first scan
+
         self.session = session
+        self._lines = wording.lines
+        self._host_up = messages.HostUp
+        self._phase_done = messages.PhaseDone
+        self._cap = messages.RetransmissionCap
+        self._channels = wording.Channel
 
-    def host_up(self, host: HostResult) -> None:
-        # nmap writes <hosthint> as each host answers, before reverse DNS, and
-        # only when a port scan follows (with -sn the host report comes at once)
-        if self.session.options.port_scan:
-            self.session.reporter.hosthint(host)
-
-    def phase_done(self, probes_sent: int, seconds: float) -> None:
-        self.session.phase_rate = probes_sent / seconds if seconds > 0 else 0.0
-
-    def notice(self, text: str, verbosity: int) -> None:
-        if verbosity <= 0:  # a warning nmap prints even without -v: the API's Report keeps it
-            self.session.reporter.record_warning(text)
-        if self.session.state.verbosity >= verbosity:
-            self.session.reporter.interactive(text)
-
-    def warn(self, text: str) -> None:
-        self.session.warn(text)
-
-    def discovered(self, host: HostResult, port: int, state: str) -> None:
-        live = self.session.state
-        if (state == "open" and live.verbosity > 0) or live.debugging > 1:
-            self.session.reporter.interactive(f"Discovered {state} port {port}/tcp on {host.address}")
-
-    def debug(self, text: str, level: int, plain: bool) -> None:
-        if self.session.state.debugging >= level:
-            reporter = self.session.reporter
-            if plain:
-                reporter.plain(text)
+    def handle(self, event: Event, host: HostResult | None) -> None:
+        session = self.session
+        kind = type(event)
+        if kind is self._host_up:
+            # nmap writes <hosthint> as each host answers, before reverse DNS, and
+            # only when a port scan follows (with -sn the host report comes at once)
+            if session.options.port_scan and host is not None:
+                session.reporter.hosthint(host)
+            return
+        if isinstance(event, self._phase_done):
+            session.phase_rate = event.probes_sent / event.seconds if event.seconds > 0 else 0.0
+            return
+        live = session.state
+        for channel, text in self._lines(event, live.verbosity, live.debugging):
+            if channel is self._channels.INTERACTIVE:
+                if kind is self._cap:  # a warning nmap prints even without -v: the API keeps it
+                    session.reporter.record_warning(text)
+                session.reporter.interactive(text)
+            elif channel is self._channels.PLAIN:
+                session.reporter.plain(text)
+            elif channel is self._channels.STDERR:
+                session.warn(text)
             else:
-                reporter.interactive(text)
+                session.reporter.packet_trace(text)
 
     def tracing(self) -> bool:
         """Whether CONN lines are wanted now (--packet-trace, -d3, the p/P keys)."""
         return self.session.reporter.spec.traces_packets
-
-    def conn_trace(self, host: HostResult, port: int, text: str, elapsed: float) -> None:
-        self.session.reporter.packet_trace(
-            f"CONN ({elapsed:.4f}s) TCP localhost > {host.address}:{port} => {text}")
 
     def tick(self, completion: Callable[[], float]) -> float | None:
         return self.session.tick(completion)
@@ -180,6 +180,7 @@ class Session:
         # run (None once that address has been passed)
         self.resume_after = options.resume_after
         self.phase_rate = 0.0
+        self.clock: Clock = SYSTEM  # the engine's, passed down to every phase
         self.hosts_scanned = 0  # nmap's numhosts_scanned
         self.phase: ProgressMeter | None = None  # the scan phase under way
         self.scanning = 0  # hosts in that phase
@@ -521,7 +522,7 @@ class Session:
                                      flush=False)
         discover(batch, self.ping_ports, o.timing, _Events(self), t0=o.start_time,
                  setup=self._socket_setup(),
-                 group_times=self.group_times)
+                 group_times=self.group_times, clock=self.clock)
         self._phase_ends()
         self.reporter.task_end(task, time.time(), f"{len(batch)} total hosts")
         self._log_rate()
@@ -648,7 +649,7 @@ class Session:
                 self.reporter.interactive(f"Scanning {_scanning_label(group, len(order))}",
                                          flush=False)
             connect_scan(group, order, o.timing, _Events(self), t0=o.start_time,
-                         setup=self._socket_setup())
+                         setup=self._socket_setup(), clock=self.clock)
             self._phase_ends()
             self.reporter.task_end("Connect Scan", time.time(),
                                    f"{len(order) * len(group)} total ports")

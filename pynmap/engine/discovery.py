@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from pynmap.results import HostResult, Times
 from pynmap.timing import Timing
 
+from .backend import Backend, SocketSetup
+from .clock import SYSTEM, Clock
 from .events import Events, estimator, run_phase, times_of
-from .loop import SocketSetup
 from .rtt import RttEstimator, RttLimits
 
 DEFAULT_PING_PORTS = (80, 443)
@@ -30,13 +31,16 @@ def discover(
     t0: float | None = None,
     group_times: Times | None = None,
     setup: SocketSetup | None = None,
+    clock: Clock = SYSTEM,
+    backend: Backend | None = None,
 ) -> None:
     """Decide each host's status and reason; sets host.status, .reason, .times, .ping_port.
 
-    `t0` is the run's start (time.time()) for --packet-trace times.
+    `t0` is the run's start (clock.wall()) for --packet-trace times.
     `group_times`, if given, is the group RTT estimate carried from one host
     group to the next (nmap keeps it across its ping batches); it is read
-    and updated in place.
+    and updated in place.  `clock` is the run's, `backend` what the loop runs
+    on (real sockets by default).
     """
     if not hosts:
         return
@@ -45,7 +49,7 @@ def discover(
     group = estimator(group_times, timing) if group_times is not None else None
     scheduler = run_phase(
         hosts, list(ping_ports), timing, events, t0, ping_scan=True, rtt=rtt, group_rtt=group,
-        setup=setup,
+        setup=setup, clock=clock, backend=backend,
     )
     for host, state in zip(hosts, scheduler.hosts, strict=True):
         host.status = "up" if state.status == "up" else "down"

@@ -1,171 +1,97 @@
-"""What a scan phase reports while it runs, and the glue that runs one phase.
+"""One phase of the engine (host discovery, or the port scan of a host group), driven from here.
 
-`Events` is the caller's side (the CLI prints these): a Protocol, so any
-object with these methods will do.  Each method is a no-op here, so a class
-that subclasses `Events` overrides only what it shows; and the engine looks
-every method up with getattr, so an object that lacks one is fine too (the
-child's Recorder in split.py lacks the parent-only ones).  One optional
-method is not listed: `tracing() -> bool`, whether CONN lines are wanted now.
+`run_phase` builds the scheduler, runs the I/O loop over a backend on the
+run's clock, and hands every event the scheduler and the loop emit
+(messages.py) to the caller's `Events`, with the HostResult it is about.
+A big port scan may be shared with a second process (split.py does the
+forking): the second one records its events and the driver replays them
+here, then merges that half's answers into this process's scheduler.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from pynmap.results import HostResult, Times
 from pynmap.timing import Timing
 
-from .loop import ConnectLoop, SocketSetup, socket_budget
+from .backend import Backend, SocketSetup, socket_budget
+from .clock import SYSTEM, Clock, to_wall
+from .loop import ConnectLoop
+from .messages import ConnTrace, Event, HostEvent, HostUp, PhaseDone
 from .rtt import RttEstimator
-from .scheduler import Scheduler, SchedulerEvents
+from .scheduler import Scheduler
+from .split import half_timing, run_halves, worth_splitting
+from .wording import conn_text
 
 
 class Events(Protocol):
-    """Callbacks for what nmap prints during a scan (-v, --packet-trace, warnings).
+    """The caller's side of a phase: what the engine reports, and the two things it asks.
 
-    The bodies say `return None` so that a subclass inherits working no-ops
-    (a Protocol method with an empty body counts as abstract)."""
+    A Protocol with working bodies: a subclass overrides what it needs (the
+    CLI's in session.py, split.py's recorder, a test's)."""
 
-    def discovered(self, host: HostResult, port: int, state: str) -> None:
-        """A port got a state or changed it: nmap's `Discovered <state> port P/tcp on ADDR`
-        (-v shows it for open ports, -d2 for every state)."""
-        return None
-
-    def debug(self, text: str, level: int, plain: bool) -> None:
-        """One of nmap's -d lines (no newline), shown when debugging >= `level`: on
-        stdout only, or with `plain` also in the normal and kiddie outputs (LOG_PLAIN)."""
-        return None
+    def handle(self, event: Event, host: HostResult | None) -> None:
+        """One event (messages.py); `host` is the target it is about (None: the phase's).
+        engine/wording.py has nmap's lines for it.  This one passes CONN events to
+        conn_trace()."""
+        if host is not None and type(event) is ConnTrace:
+            self.conn_trace(host, event.port, conn_text(event.errno), event.elapsed)
 
     def conn_trace(self, host: HostResult, port: int, text: str, elapsed: float) -> None:
         """One --packet-trace CONN line: text is "Operation now in progress",
-        "Connected" or strerror(errno); elapsed is seconds since `t0`."""
+        "Connected" or strerror(errno); elapsed is seconds since the run's start."""
         return None
 
-    def host_up(self, host: HostResult) -> None:
-        """Host discovery found `host` up (status/reason already set): XML <hosthint> time."""
-        return None
-
-    def notice(self, text: str, verbosity: int) -> None:
-        """A line for the normal output (no newline), shown when -v level >= verbosity."""
-        return None
-
-    def warn(self, text: str) -> None:
-        """One of nmap's stderr lines (its error()), without the newline."""
-        return None
-
-    def phase_done(self, probes_sent: int, seconds: float) -> None:
-        """A phase ended after sending `probes_sent` probes in `seconds` (nmap's -d rate line)."""
-        return None
+    def tracing(self) -> bool:
+        """Whether CONN events are wanted now (--packet-trace, -d3, the p/P keys)."""
+        return True
 
     def tick(self, completion: Callable[[], float]) -> float | None:
         """Called once per round of the I/O loop; `completion()` gives the phase's
         fraction done.  Returns how long the loop may sleep before the next call
-        (None: no limit).  Lacking this method, nothing is called."""
+        (None: no limit)."""
         return None
 
 
-class _Bridge(SchedulerEvents):
-    """Turns the scheduler's host indices into HostResults for the caller's Events."""
+class _Nobody(Events):
+    """No caller listening."""
 
-    def __init__(self, hosts: Sequence[HostResult], events: object, t0: float | None) -> None:
-        self.hosts = hosts
-        # The caller's methods (Events' signatures), None where it lacks one
-        self._discovered: Callable[[HostResult, int, str], None] | None = getattr(
-            events, "discovered", None)
-        self._debug: Callable[[str, int, bool], None] | None = getattr(events, "debug", None)
-        self._pinghost: int | None = None  # nmap's "global ping host" of this phase
-        self._trace: Callable[[HostResult, int, str, float], None] | None = getattr(
-            events, "conn_trace", None)
-        # Whether CONN lines are wanted may change mid-phase (the p/P keys, or d
-        # to -d3); without the caller's say, it wants them whenever it takes them.
-        self.tracing: Callable[[], bool] = getattr(events, "tracing", None) or (
-            lambda: self._trace is not None)
-        self._up: Callable[[HostResult], None] | None = getattr(events, "host_up", None)
-        self._notice: Callable[[str, int], None] | None = getattr(events, "notice", None)
-        self._warn: Callable[[str], None] | None = getattr(events, "warn", None)
-        # Trace times count from the caller's start (wall clock), read off
-        # the monotonic clock so a clock step cannot skew them.
-        wall, mono = time.time(), time.monotonic()
-        self._origin = mono - (wall - t0 if t0 is not None else 0.0)
-        self.scheduler: Scheduler | None = None
+    def handle(self, event: Event, host: HostResult | None) -> None:
+        return None
 
-    def port_state(self, host: int, port: int, state: str, reason: str) -> None:
-        if self._discovered is not None:
-            self._discovered(self.hosts[host], port, state)
-
-    # nmap's debugging lines, worded as nmap words them
-    def host_answer(self, host: int, before: str | None, up: bool, tryno: int,
-                    waited: float) -> None:
-        if self._debug is not None:
-            self._debug(
-                f"ultrascan_host_probe_update called for machine {self.hosts[host].address} "
-                f"state {_HOST_STATES[before]} -> {_HOST_STATES['up' if up else 'down']} "
-                f"(trynum {tryno} time: {int(waited * 1e6)})", 2, False)
-
-    def ping_probe(self, host: int, port: int) -> None:
-        if self._debug is not None:
-            self._debug(f"Changing ping technique for {self.hosts[host].address} to connect "
-                        f"to port {port}", 2, True)
-
-    def untimed(self, host: int, state: str) -> None:
-        if self._debug is not None:
-            self._debug(f"Response for {self.hosts[host].address} means new state is {state}; "
-                        "not adjusting timing.", 2, True)
-
-    def dropped(self, host: int) -> None:
-        if self._debug is not None:
-            self._debug(f"Ultrascan DROPPED probe packet to {self.hosts[host].address} detected",
-                        2, True)
-
-    def max_tryno(self, host: int, tryno: int) -> None:
-        if self._debug is not None:
-            self._debug(f"Increased max_successful_tryno for {self.hosts[host].address} to "
-                        f"{tryno} (packet drop)", 1, False)
-
-    def host_done(self, host: int, now: float) -> None:
-        if self._debug is None or self.scheduler is None:
-            return
-        hosts = self.scheduler.hosts
-        state = hosts[host]
-        address = self.hosts[host].address
-        left = state.n_active + len(state.waiting)
-        self._debug(f"Moving {address} to completed hosts list with {left} outstanding "
-                    f"{'probe' if left == 1 else 'probes'}.", 3, True)
-        # nmap keeps the finished host with the best timing ping for global
-        # pings; every connect ping scores the same, so the newest one wins
-        # unless the current one still has a ping in flight
-        if state.ping_port is not None and (
-                self._pinghost is None or hosts[self._pinghost].n_active == 0):
-            self._pinghost = host
-            self._debug(f"Changing global ping host to {address}.", 2, True)
-
-    def host_up(self, host: int) -> None:
-        result = self.hosts[host]
-        result.status = "up"
-        if self.scheduler is not None:
-            state = self.scheduler.hosts[host]
-            result.reason = state.reason or result.reason
-            result.hint_reason = state.hint_reason
-        if self._up is not None:
-            self._up(result)
-
-    def notice(self, text: str, verbosity: int) -> None:
-        if self._notice is not None:
-            self._notice(text, verbosity)
-
-    def warn(self, text: str) -> None:
-        if self._warn is not None:
-            self._warn(text)
-
-    def trace(self, host: int, port: int, text: str) -> None:
-        if self._trace is not None:
-            self._trace(self.hosts[host], port, text, time.monotonic() - self._origin)
+    def tracing(self) -> bool:
+        return False
 
 
-# nmap's names for a target's status in its -d2 lines
-_HOST_STATES = {None: "UNKNOWN", "up": "HOST_UP", "down": "HOST_DOWN"}
+class Recorder(Events):
+    """The second process's Events: keeps every event (they pickle) for the first
+    process to replay; never traces (a traced scan does not split), never ticks
+    (the first process keeps the keyboard)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def handle(self, event: Event, host: HostResult | None) -> None:
+        self.events.append(event)
+
+    def tracing(self) -> bool:
+        return False
+
+
+def _deliver(hosts: Sequence[HostResult], to: Events, event: Event) -> None:
+    """Hand one event to the caller with its target; a target found up gets its
+    status and reasons first (the caller's <hosthint> shows them)."""
+    if isinstance(event, HostEvent):
+        host = hosts[event.host]
+        if type(event) is HostUp:
+            host.status = "up"
+            host.reason = event.reason or host.reason
+            host.hint_reason = event.hint_reason
+        to.handle(event, host)
+    else:
+        to.handle(event, None)
 
 
 def estimator(times: Times, timing: Timing) -> RttEstimator:
@@ -191,7 +117,7 @@ def run_phase(
     hosts: Sequence[HostResult],
     ports: Sequence[int],
     timing: Timing,
-    events: object,
+    events: Events | None,
     t0: float | None,
     *,
     ping_scan: bool,
@@ -199,14 +125,53 @@ def run_phase(
     group_rtt: RttEstimator | None = None,
     ping_ports: Sequence[int | None] | None = None,
     setup: SocketSetup | None = None,
-    whole: bool = True,
+    clock: Clock = SYSTEM,
+    backend: Backend | None = None,
+    may_split: bool = False,
 ) -> Scheduler:
-    """Run one scheduler over real sockets to the end; returns it for its results.
+    """Run one phase over `hosts` to the end; returns its scheduler for the results.
 
-    `whole=False`: these ports are part of a phase shared with another
-    process (split.py), whose caller reports phase_done for all of it.
+    `t0` is the run's start (clock.wall()) for --packet-trace times; `clock`
+    is the run's, `backend` what the loop runs on (real sockets by default).
+    `may_split`: a port scan that may run on two processes when it is worth
+    it; the scheduler returned then holds the answers of both halves.
     """
-    bridge = _Bridge(hosts, events, t0)
+    to: Events = events if events is not None else _Nobody()
+    started = clock.now()
+
+    def one(part: Sequence[int], sink: Events, part_timing: Timing) -> Scheduler:
+        return _run(hosts, part, part_timing, sink, t0, clock, backend, setup,
+                    ping_scan=ping_scan, rtt=rtt, group_rtt=group_rtt, ping_ports=ping_ports)
+
+    if may_split and backend is None and worth_splitting(hosts, ports, timing, to):
+        scheduler, probes = _run_split(hosts, ports, timing, to, one)
+    else:
+        scheduler = one(ports, to, timing)
+        probes = scheduler.probes_sent
+    to.handle(PhaseDone(probes, clock.now() - started), None)
+    return scheduler
+
+
+def _run(
+    hosts: Sequence[HostResult],
+    ports: Sequence[int],
+    timing: Timing,
+    to: Events,
+    t0: float | None,
+    clock: Clock,
+    backend: Backend | None,
+    setup: SocketSetup | None,
+    *,
+    ping_scan: bool,
+    rtt: Sequence[RttEstimator] | None,
+    group_rtt: RttEstimator | None,
+    ping_ports: Sequence[int | None] | None,
+) -> Scheduler:
+    """One scheduler over one loop, in this process."""
+
+    def deliver(event: Event) -> None:
+        _deliver(hosts, to, event)
+
     scheduler = Scheduler(
         [h.address for h in hosts],
         ports,
@@ -216,37 +181,62 @@ def run_phase(
         rtt=rtt,
         group_rtt=group_rtt,
         ping_ports=ping_ports,
-        events=bridge,
+        emit=deliver,
     )
-    bridge.scheduler = scheduler
-    traced = bridge._trace is not None
-    ticker: Callable[[Callable[[], float]], float | None] | None = getattr(events, "tick", None)
-    tick: Callable[[], float | None] | None = None
-    if ticker is not None:
-        def on_tick() -> float | None:
-            wait = ticker(scheduler.completion)
-            # A key press takes effect at once: the loop reads its trace
-            # callback at every connect() event, and None costs nothing there.
-            if traced and bridge.tracing() != (loop.trace is not None):
-                loop.trace = bridge.trace if loop.trace is None else None
-            return wait
 
-        tick = on_tick
-    started = time.monotonic()
+    def tick() -> float | None:
+        wait = to.tick(scheduler.completion)
+        # A key press takes effect at once: p/P, or d up to -d3.
+        loop.trace = to.tracing()
+        return wait
+
+    # Trace times count from the caller's start (wall clock), read off the
+    # run's monotonic clock so a clock step cannot skew them.
+    origin = clock.now() - (clock.wall() - t0 if t0 is not None else 0.0)
     loop = ConnectLoop(
         scheduler, [(h.family, h.address, h.scope_id) for h in hosts],
-        trace=bridge.trace if traced and bridge.tracing() else None, warn=bridge.warn,
-        tick=tick, setup=setup,
+        emit=deliver, tracing=to.tracing(), origin=origin, tick=tick, setup=setup,
+        clock=clock, backend=backend,
     )
     loop.run()
-    done: Callable[[int, float], None] | None = getattr(events, "phase_done", None)
-    if done is not None and whole:
-        done(scheduler.probes_sent, time.monotonic() - started)
     return scheduler
 
 
-def wall_clock(mono: float | None) -> float | None:
-    """A monotonic reading as seconds since the epoch."""
-    if mono is None:
-        return None
-    return time.time() - (time.monotonic() - mono)
+# What a half scan hands back: per target, its port answers, whether it
+# timed out, and when its scan started and ended (the run's clock).
+_Half = list[tuple[dict[int, tuple[str, str]], bool, float | None, float | None]]
+
+
+def _half_of(scheduler: Scheduler) -> _Half:
+    return [(s.answers, s.timed_out, s.clock_start, s.end) for s in scheduler.hosts]
+
+
+def _run_split(hosts: Sequence[HostResult], order: Sequence[int], timing: Timing, to: Events,
+               one: Callable[[Sequence[int], Events, Timing], Scheduler]
+               ) -> tuple[Scheduler, int]:
+    """Scan every other port in a second process (split.py) and merge its
+    answers into this process's scheduler; also returns the probes both sent."""
+    theirs, mine = order[1::2], order[0::2]
+    each = half_timing(timing)
+
+    def child() -> tuple[_Half, list[Event], int]:
+        recorder = Recorder()
+        done = one(theirs, recorder, each)
+        return _half_of(done), recorder.events, done.probes_sent
+
+    got, scheduler = run_halves(child, lambda: one(mine, to, each))
+    if got is None:
+        # The second process died without its answers: scan its ports here.
+        again = one(theirs, to, each)
+        got = (_half_of(again), [], again.probes_sent)
+    half, recorded, probes = got
+    for event in recorded:
+        _deliver(hosts, to, event)
+    for state, other in zip(scheduler.hosts, half, strict=True):
+        state.merge_half(*other)
+    return scheduler, scheduler.probes_sent + probes
+
+
+def wall_clock(mono: float | None, clock: Clock = SYSTEM) -> float | None:
+    """A reading of the clock's now() as seconds since the epoch."""
+    return to_wall(clock, mono)

@@ -8,9 +8,10 @@ nmap's (reference 2.1), so the port states and reasons are nmap's too.
 from __future__ import annotations
 
 import errno
-import os
 
 from pynmap.plain import FrozenData, PlainData
+
+from .wording import conn_text
 
 
 class Probe(PlainData):
@@ -55,7 +56,7 @@ class Outcome(FrozenData):
     @property
     def text(self) -> str:
         """What --packet-trace prints after "=>"."""
-        return "Connected" if self.errno == 0 else os.strerror(self.errno)
+        return conn_text(self.errno)
 
 
 def _filtered(err: int, reason: str) -> Outcome:
@@ -95,13 +96,3 @@ def classify(err: int) -> Outcome:
     if found is None:
         found = Outcome(err, None, "", None, strange=True)
     return found
-
-
-def fatal_message(address: str, err: int) -> str:
-    """nmap's fatal() text for an errno that ends the scan."""
-    return f"Strange SO_ERROR from connection to {address} ({err} - '{os.strerror(err)}') -- bailing scan"
-
-
-def strange_message(address: str, err: int) -> str:
-    """nmap's error() text for an errno it does not know (the answer is ignored)."""
-    return f"Strange read error from {address} ({err} - '{os.strerror(err)}')"

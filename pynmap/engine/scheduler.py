@@ -38,11 +38,27 @@ while their socket is open are listed by abandoned().
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pynmap.timing import Timing
 
 from .congestion import CongestionParams, Window
+from .messages import (
+    DelayRaised,
+    Dropped,
+    Event,
+    GlobalPingHost,
+    HostAnswer,
+    HostCompleted,
+    HostDone,
+    HostUp,
+    MaxTryno,
+    PingProbe,
+    PortState,
+    RetransmissionCap,
+    RttVarCapped,
+    Untimed,
+)
 from .probe import Outcome, Probe
 from .rtt import RttEstimator, RttLimits
 
@@ -54,43 +70,8 @@ OWN_TIMING_BELOW = 80  # a target uses its own window until it has sent this man
 _EPSILON = 1e-6  # timeouts are strict: "more than `to` has passed"
 
 
-class SchedulerEvents:
-    """What the scheduler reports as it happens; every method is a no-op here."""
-
-    def port_state(self, host: int, port: int, state: str, reason: str) -> None:
-        """A port got its first state, or an answer changed it (port scan)."""
-
-    def host_up(self, host: int) -> None:
-        """Host discovery found the host up (first time)."""
-
-    def host_done(self, host: int, now: float) -> None:
-        """The host left the phase (finished, or timed out: see HostState.timed_out)."""
-
-    def notice(self, text: str, verbosity: int) -> None:
-        """A line nmap writes to its normal output when verbosity >= `verbosity`."""
-
-    def warn(self, text: str) -> None:
-        """A line nmap writes to stderr (its error())."""
-
-    def host_answer(self, host: int, before: str | None, up: bool, tryno: int,
-                    waited: float) -> None:
-        """Host discovery: an answer is about to decide the host's status.
-
-        `before` is the status it had (None or "down"), `up` what the answer
-        says, `waited` the seconds since that probe was sent.
-        """
-
-    def ping_probe(self, host: int, port: int) -> None:
-        """The host had no timing ping; from now on it is a connect to `port`."""
-
-    def untimed(self, host: int, state: str) -> None:
-        """An ICMP error ("down" or "filtered") answered a retransmission: no timing change."""
-
-    def dropped(self, host: int) -> None:
-        """An answer to a retransmission: the earlier try was lost."""
-
-    def max_tryno(self, host: int, tryno: int) -> None:
-        """The host's highest try that got an answer rose to `tryno`."""
+def _ignore(event: Event) -> None:
+    """Where events go when nobody listens."""
 
 
 class HostState:
@@ -208,12 +189,12 @@ class Scheduler:
         rtt: Sequence[RttEstimator] | None = None,
         group_rtt: RttEstimator | None = None,
         ping_ports: Sequence[int | None] | None = None,
-        events: SchedulerEvents | None = None,
+        emit: Callable[[Event], None] = _ignore,
     ) -> None:
         self.timing = timing
         self.ports = ports
         self.ping_scan = ping_scan
-        self.events = events or SchedulerEvents()
+        self.emit = emit  # what the scheduler reports (messages.py), as it happens
         self.limits = RttLimits.from_timing(timing)
         self.params = CongestionParams.from_timing(timing)
         self.round_cap = timing.pacing.round_cap
@@ -252,6 +233,7 @@ class Scheduler:
         self._no_earlier = 0.0  # --max-rate schedule
         self._no_later = 0.0  # --min-rate schedule
         self._name = "Ping Scan" if ping_scan else "Connect Scan"
+        self._pinghost: HostState | None = None  # nmap's "global ping host" of this phase
 
     # ---------------------------------------------------------------- queries
 
@@ -715,9 +697,8 @@ class Scheduler:
         if not late:
             delta = round((now - probe.sent) * 1e6)
             for est in (h.rtt, self.group_rtt):
-                warning = est.update(delta, self.limits)
-                if warning:
-                    self.events.warn(warning)
+                if est.update(delta, self.limits):
+                    self.emit(RttVarCapped())
         h.last_rcvd = now
 
     def _adjust_timing(self, h: HostState, probe: Probe, answered: bool, now: float) -> None:
@@ -749,11 +730,8 @@ class Scheduler:
             old = h.delay
             self._boost_delay(h, now)
             if h.delay != old:
-                self.events.notice(
-                    f"Increasing send delay for {h.address} from {round(old * 1000)} to "
-                    f"{round(h.delay * 1000)} due to {bad} out of {total} dropped probes since last increase.",
-                    1,
-                )
+                self.emit(DelayRaised(h.index, h.address, round(old * 1000),
+                                      round(h.delay * 1000), bad=bad, total=total))
 
     def _boost_delay(self, h: HostState, now: float) -> None:
         ms = round(h.delay * 1000)
@@ -770,25 +748,25 @@ class Scheduler:
         if outcome.host_up is None:
             return
         up = outcome.host_up
-        self.events.host_answer(h.index, h.status, up, probe.tryno, now - probe.sent)
+        self.emit(HostAnswer(h.index, h.address, h.status, up, probe.tryno, now - probe.sent))
         if h.status != "up":
             h.status = "up" if up else "down"
             h.hint_reason = h.reason or "unknown-response"
             h.reason = outcome.reason
             if up:
-                self.events.host_up(h.index)
+                self.emit(HostUp(h.index, h.address, h.reason, h.hint_reason))
         self._sample(h, probe, now, late)
         # A "down" answer is an ICMP error: rate limited and unreliable, so it
         # may speed the scan up but never counts as a drop.
         if up or probe.tryno == 0:
             if probe.tryno:
-                self.events.dropped(h.index)
+                self.emit(Dropped(h.index, h.address))
             self._adjust_timing(h, probe, True, now)
         else:
-            self.events.untimed(h.index, "down")
+            self.emit(Untimed(h.index, h.address, "down"))
         if up and h.ping_port is None:
             h.ping_port = probe.port
-            self.events.ping_probe(h.index, probe.port)
+            self.emit(PingProbe(h.index, h.address, probe.port))
         self._finish(h, probe)
         if up:
             # The first sign of life settles it: the other pings are moot.
@@ -805,47 +783,41 @@ class Scheduler:
         if old is None:
             h.finished += 1
             h.answers[probe.port] = (state, outcome.reason)
-            self.events.port_state(h.index, probe.port, state, outcome.reason)
+            self.emit(PortState(h.index, h.address, probe.port, state, outcome.reason))
         elif old[0] == "filtered" or (old[0] == "closed" and state == "open"):
             # Connect scan precedence: open beats everything, filtered nothing.
             h.answers[probe.port] = (state, outcome.reason)
             if state != old[0]:
-                self.events.port_state(h.index, probe.port, state, outcome.reason)
+                self.emit(PortState(h.index, h.address, probe.port, state, outcome.reason))
         self._sample(h, probe, now, late)
         adjust = True
         if state == "filtered":
             # ICMP errors: see _host_answer.
             adjust = probe.tryno == 0
             if not adjust:
-                self.events.untimed(h.index, state)
+                self.emit(Untimed(h.index, h.address, state))
         if adjust:
             if probe.tryno:
-                self.events.dropped(h.index)
+                self.emit(Dropped(h.index, h.address))
             self._adjust_timing(h, probe, True, now)
             if probe.tryno > h.max_ok_tryno:
                 h.max_ok_tryno = probe.tryno
-                self.events.max_tryno(h.index, probe.tryno)
+                self.emit(MaxTryno(h.index, h.address, probe.tryno))
                 if h.max_ok_tryno > (4 if self.timing.level >= 4 else 3):
                     old_delay = h.delay
                     self._boost_delay(h, now)
                     if h.delay != old_delay:
-                        self.events.notice(
-                            f"Increasing send delay for {h.address} from {round(old_delay * 1000)} to "
-                            f"{round(h.delay * 1000)} due to max_successful_tryno increase to {h.max_ok_tryno}",
-                            1,
-                        )
+                        self.emit(DelayRaised(h.index, h.address, round(old_delay * 1000),
+                                              round(h.delay * 1000), tryno=h.max_ok_tryno))
         if state != "filtered" and h.ping_port is None:
             h.ping_port = probe.port
-            self.events.ping_probe(h.index, probe.port)
+            self.emit(PingProbe(h.index, h.address, probe.port))
         self._finish(h, probe)
 
     def _give_up(self, h: HostState, probe: Probe, capped: bool) -> None:
         """The probe ran out of tries; the port keeps its default state (filtered)."""
         if capped and not h.capped_warned:
-            self.events.notice(
-                f"Warning: {h.address} giving up on port because retransmission cap hit ({probe.tryno}).",
-                0,
-            )
+            self.emit(RetransmissionCap(h.index, h.address, probe.tryno))
             h.capped_warned = True
         if self.ping_scan:
             self._mark_down(h)
@@ -888,7 +860,7 @@ class Scheduler:
                 h.retry = []
                 h.bench = []
             self._note_removal(h, timed_out, now, remain)
-            self.events.host_done(h.index, now)
+            self._host_done(h)
         # Keep the round robin pointing at the same next target.
         pos = self._rr % len(incomplete)
         self._rr = sum(1 for x in incomplete[:pos] if x.end is None)
@@ -897,11 +869,17 @@ class Scheduler:
     def _note_removal(self, h: HostState, timed_out: bool, now: float, remain: int) -> None:
         if len(self.ports) <= 50:
             return
-        hosts_left = f"{remain} {'host' if remain == 1 else 'hosts'} left"
-        if timed_out:
-            self.events.notice(f"{h.address} timed out during {self._name} ({hosts_left})", 1)
-        elif remain:
+        if timed_out or remain:
             elapsed = now - (self._started if self._started is not None else now)
-            self.events.notice(
-                f"Completed {self._name} against {h.address} in {elapsed:.2f}s ({hosts_left})", 1
-            )
+            self.emit(HostCompleted(h.index, h.address, self._name, elapsed, remain, timed_out))
+
+    def _host_done(self, h: HostState) -> None:
+        """The target left the phase; it may become the global ping host."""
+        self.emit(HostDone(h.index, h.address, h.n_active + len(h.waiting)))
+        # nmap keeps the finished host with the best timing ping for global
+        # pings; every connect ping scores the same, so the newest one wins
+        # unless the current one still has a ping in flight
+        pinghost = self._pinghost
+        if h.ping_port is not None and (pinghost is None or pinghost.n_active == 0):
+            self._pinghost = h
+            self.emit(GlobalPingHost(h.index, h.address))

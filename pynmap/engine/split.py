@@ -13,6 +13,9 @@ Only pynmap's own pacing splits, and never where the split would show or
 would break a promise: --packet-trace (one CONN line per probe, in order),
 a user's parallelism, rate or scan-delay limit, or --host-timeout (each is
 a bound on the whole scan, not on each half).
+
+This module has the mechanics (when to split, the forked process); the phase
+driver (events.py) runs the halves, replays the child's events and merges.
 """
 
 from __future__ import annotations
@@ -22,28 +25,27 @@ import os
 import pickle
 import signal
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pynmap.results import HostResult
 from pynmap.signals import STOPPING as _STOPPING
 from pynmap.timing import Timing
 
 SPLIT_MIN_PORTS = 10000  # below this, forking costs more than it saves
-# Event methods that only make sense in the parent (or carry no result).
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
-_NOT_REPLAYED = frozenset({"tick", "tracing", "conn_trace", "phase_done", "host_up"})
-
-# One recorded event call: the method's name and its arguments (targets as _HostRef).
-Call = tuple[str, list[Any]]
 
 _Child = TypeVar("_Child")
 _Parent = TypeVar("_Parent")
 
 
+class _Tracing(Protocol):
+    def tracing(self) -> bool: ...
+
+
 def worth_splitting(hosts: Sequence[HostResult], ports: Sequence[int], timing: Timing,
-                    events: object) -> bool:
-    """Whether this port-scan group should run on two cores."""
-    tracing: Callable[[], bool] | None = getattr(events, "tracing", None)
+                    events: _Tracing | None) -> bool:
+    """Whether this port-scan group should run on two cores (`events`: the
+    caller's, which may want a CONN line per probe)."""
     return (
         timing.pacing.split
         and len(ports) >= SPLIT_MIN_PORTS
@@ -52,7 +54,7 @@ def worth_splitting(hosts: Sequence[HostResult], ports: Sequence[int], timing: T
         # --min-rate is a floor, not a limit: the halves share it (half_timing)
         and not (timing.max_parallelism or timing.min_parallelism or timing.max_rate
                  or timing.scan_delay or timing.host_timeout)
-        and not (tracing is not None and tracing())
+        and not (events is not None and events.tracing())
     )
 
 
@@ -67,45 +69,6 @@ def _cores() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
-
-
-class Recorder:
-    """The child's Events: records each call, with targets as their index, for the parent."""
-
-    def __init__(self, hosts: Sequence[HostResult]) -> None:
-        self._index = {id(h): i for i, h in enumerate(hosts)}
-        self.calls: list[Call] = []
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        if name.startswith("_") or name in _NOT_REPLAYED:
-            raise AttributeError(name)
-
-        def record(*args: Any) -> None:
-            self.calls.append((name, [self._ref(a) for a in args]))
-
-        return record
-
-    def _ref(self, value: Any) -> Any:
-        if isinstance(value, HostResult):
-            return _HostRef(self._index[id(value)])
-        return value
-
-
-class _HostRef:
-    """A target in a recorded call, by its index in the group."""
-
-    __slots__ = ("index",)
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-
-
-def replay(calls: list[Call], hosts: Sequence[HostResult], events: object) -> None:
-    """Make the child's recorded calls on the parent's events object."""
-    for name, args in calls:
-        method = getattr(events, name, None)
-        if method is not None:
-            method(*(hosts[a.index] if isinstance(a, _HostRef) else a for a in args))
 
 
 def run_halves(child: Callable[[], _Child],

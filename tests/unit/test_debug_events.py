@@ -11,12 +11,11 @@ The wording is checked against the debug2 capture and live nmap runs.
 from __future__ import annotations
 
 import errno
-import socket
 
-from pynmap.engine.events import _Bridge
+from pynmap.engine.messages import Dropped, Event, HostAnswer, PingProbe, PortState, Untimed
 from pynmap.engine.probe import CLOSED, OPEN, Outcome, classify
-from pynmap.engine.scheduler import Scheduler, SchedulerEvents
-from pynmap.results import HostResult
+from pynmap.engine.scheduler import Scheduler
+from pynmap.engine.wording import PLAIN, lines
 from pynmap.timing import Timing
 
 T0 = 50.0
@@ -24,25 +23,24 @@ RTT = 0.0001
 HOST_UNREACH: Outcome = classify(errno.EHOSTUNREACH)
 
 
-class Recorder(SchedulerEvents):
+class Recorder:
+    """The scheduler's `emit`: its debugging events, as tuples."""
+
     def __init__(self) -> None:
         self.seen: list[tuple[object, ...]] = []
 
-    def host_answer(self, host: int, before: str | None, up: bool, tryno: int,
-                    waited: float) -> None:
-        self.seen.append(("host_answer", host, before, up, tryno))
-
-    def ping_probe(self, host: int, port: int) -> None:
-        self.seen.append(("ping_probe", host, port))
-
-    def port_state(self, host: int, port: int, state: str, reason: str) -> None:
-        self.seen.append(("port_state", host, port, state))
-
-    def untimed(self, host: int, state: str) -> None:
-        self.seen.append(("untimed", host, state))
-
-    def dropped(self, host: int) -> None:
-        self.seen.append(("dropped", host))
+    def __call__(self, event: Event) -> None:
+        match event:
+            case HostAnswer(host, _, before, up, tryno, _):
+                self.seen.append(("host_answer", host, before, up, tryno))
+            case PingProbe(host, _, port):
+                self.seen.append(("ping_probe", host, port))
+            case PortState(host, _, port, state, _):
+                self.seen.append(("port_state", host, port, state))
+            case Untimed(host, _, state):
+                self.seen.append(("untimed", host, state))
+            case Dropped(host, _):
+                self.seen.append(("dropped", host))
 
 
 def _answer(sched: Scheduler, outcomes: dict[int, Outcome]) -> None:
@@ -54,7 +52,7 @@ def _answer(sched: Scheduler, outcomes: dict[int, Outcome]) -> None:
 
 def test_discovery_logs_each_answer_and_takes_the_first_up_port_as_timing_ping() -> None:
     rec = Recorder()
-    sched = Scheduler(["127.0.0.1"], [80, 443], Timing(), ping_scan=True, events=rec)
+    sched = Scheduler(["127.0.0.1"], [80, 443], Timing(), ping_scan=True, emit=rec)
     _answer(sched, {80: HOST_UNREACH, 443: CLOSED})
     # an ICMP error says down but never picks the ping technique; the RST then says up
     assert rec.seen == [
@@ -66,7 +64,7 @@ def test_discovery_logs_each_answer_and_takes_the_first_up_port_as_timing_ping()
 
 def test_port_scan_without_timing_ping_takes_the_first_unfiltered_answer() -> None:
     rec = Recorder()
-    sched = Scheduler(["127.0.0.1"], [44445, 21, 22], Timing(), events=rec)
+    sched = Scheduler(["127.0.0.1"], [44445, 21, 22], Timing(), emit=rec)
     _answer(sched, {44445: HOST_UNREACH, 21: CLOSED, 22: OPEN})
     # every state is reported (nmap's -d2 "Discovered <state> port"), the
     # ping technique changes once, right after the port that made it
@@ -80,56 +78,48 @@ def test_port_scan_without_timing_ping_takes_the_first_unfiltered_answer() -> No
 
 def test_port_scan_keeps_the_timing_ping_from_discovery() -> None:
     rec = Recorder()
-    sched = Scheduler(["127.0.0.1"], [21, 22], Timing(), ping_ports=[80], events=rec)
+    sched = Scheduler(["127.0.0.1"], [21, 22], Timing(), ping_ports=[80], emit=rec)
     _answer(sched, {21: CLOSED, 22: OPEN})
     assert ("ping_probe", 0, 21) not in rec.seen
 
 
-class Lines:
-    """The caller's side: collects (text, level, plain) as the Bridge words them."""
-
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, int, bool]] = []
-
-    def debug(self, text: str, level: int, plain: bool) -> None:
-        self.lines.append((text, level, plain))
-
-
-def _bridge(addresses: list[str], ping_ports: list[int | None]) -> tuple[_Bridge, Lines]:
-    lines = Lines()
-    hosts = [HostResult(a, socket.AF_INET) for a in addresses]
-    bridge = _Bridge(hosts, lines, None)
-    bridge.scheduler = Scheduler(addresses, [21], Timing(), ping_ports=ping_ports,
-                                 events=bridge)
-    return bridge, lines
+def said(event: Event) -> tuple[str, int, bool]:
+    """The line nmap prints for `event`, the -d level that shows it, and whether it
+    goes to the normal output too (LOG_PLAIN)."""
+    for level in range(5):
+        found = lines(event, 0, level)
+        if found:
+            [(channel, text)] = found
+            return text, level, channel is PLAIN
+    raise AssertionError(f"{event} is never shown")
 
 
 def test_lines_are_worded_as_nmap_words_them() -> None:
-    bridge, lines = _bridge(["127.0.0.1"], [None])
-    bridge.host_answer(0, None, True, 0, 0.000122)
-    bridge.ping_probe(0, 80)
-    bridge.untimed(0, "filtered")
-    bridge.dropped(0)
     # cases/debug2 and nmap's format strings; only LOG_STDOUT lines are not plain
-    assert lines.lines == [
+    assert [said(e) for e in (HostAnswer(0, "127.0.0.1", None, True, 0, 0.000122),
+                              PingProbe(0, "127.0.0.1", 80),
+                              Untimed(0, "127.0.0.1", "filtered"),
+                              Dropped(0, "127.0.0.1"))] == [
         ("ultrascan_host_probe_update called for machine 127.0.0.1 state UNKNOWN -> HOST_UP "
          "(trynum 0 time: 122)", 2, False),
         ("Changing ping technique for 127.0.0.1 to connect to port 80", 2, True),
         ("Response for 127.0.0.1 means new state is filtered; not adjusting timing.", 2, True),
         ("Ultrascan DROPPED probe packet to 127.0.0.1 detected", 2, True),
     ]
-    lines.lines.clear()
-    bridge.host_answer(0, "down", False, 1, 0.1000823)
-    assert lines.lines[0][0].endswith("state HOST_DOWN -> HOST_DOWN (trynum 1 time: 100082)")
+    text, _, _ = said(HostAnswer(0, "127.0.0.1", "down", False, 1, 0.1000823))
+    assert text.endswith("state HOST_DOWN -> HOST_DOWN (trynum 1 time: 100082)")
 
 
 def test_each_finished_host_with_a_timing_ping_becomes_the_global_ping_host() -> None:
     # nmap -d2 -p 21-23,44445 127.0.0.1-6: four hosts up, .5 and .6 down
     addresses = [f"127.0.0.{i}" for i in range(1, 7)]
-    bridge, lines = _bridge(addresses, [80, 80, 80, 80, None, None])
+    emitted: list[Event] = []
+    sched = Scheduler(addresses, [21], Timing(), ping_ports=[80, 80, 80, 80, None, None],
+                      emit=emitted.append)
     for host in (5, 0, 1, 4, 2, 3):
-        bridge.host_done(host, T0)
-    changes = [text for text, level, _ in lines.lines if level == 2]
+        sched._host_done(sched.hosts[host])
+    shown = [said(e) for e in emitted]
+    changes = [text for text, level, _ in shown if level == 2]
     assert changes == [f"Changing global ping host to 127.0.0.{i}." for i in (1, 2, 3, 4)]
-    moving = [text for text, level, _ in lines.lines if level == 3]
+    moving = [text for text, level, _ in shown if level == 3]
     assert moving[0] == "Moving 127.0.0.6 to completed hosts list with 0 outstanding probes."

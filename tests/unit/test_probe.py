@@ -6,7 +6,8 @@ import errno
 
 import pytest
 
-from pynmap.engine.probe import classify, fatal_message, strange_message
+from pynmap.engine.probe import classify
+from pynmap.engine.wording import fatal_message, strange_message
 
 
 @pytest.mark.parametrize(

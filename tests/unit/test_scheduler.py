@@ -16,8 +16,10 @@ from collections.abc import Callable
 import pytest
 
 from pynmap.engine.congestion import CongestionParams, Window
+from pynmap.engine.messages import Event, HostDone, HostUp, PortState
 from pynmap.engine.probe import CLOSED, OPEN, Outcome, Probe, classify
-from pynmap.engine.scheduler import Scheduler, SchedulerEvents
+from pynmap.engine.scheduler import Scheduler
+from pynmap.engine.wording import INTERACTIVE, lines
 from pynmap.pacing import NMAP, PYNMAP
 from pynmap.timing import TEMPLATES, Timing
 
@@ -42,24 +44,31 @@ def dropping(drop: set[int]) -> Respond:
     return respond
 
 
-class Recorder(SchedulerEvents):
+class Recorder:
+    """The scheduler's `emit`: keeps its events, and the -v notices among them
+    as nmap words them, with the verbosity that shows each."""
+
     def __init__(self) -> None:
+        self.events: list[Event] = []
         self.notices: list[tuple[str, int]] = []
         self.ports: list[tuple[int, int, str]] = []
         self.up: list[int] = []
-        self.done: list[tuple[int, float]] = []
+        self.done: list[int] = []
 
-    def port_state(self, host: int, port: int, state: str, reason: str) -> None:
-        self.ports.append((host, port, state))
-
-    def host_up(self, host: int) -> None:
-        self.up.append(host)
-
-    def host_done(self, host: int, now: float) -> None:
-        self.done.append((host, now))
-
-    def notice(self, text: str, verbosity: int) -> None:
-        self.notices.append((text, verbosity))
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+        if isinstance(event, PortState):
+            self.ports.append((event.host, event.port, event.state))
+            return
+        if isinstance(event, HostUp):
+            self.up.append(event.host)
+        elif isinstance(event, HostDone):
+            self.done.append(event.host)
+        for verbosity in (0, 1):
+            said = [text for channel, text in lines(event, verbosity, 0) if channel is INTERACTIVE]
+            if said:
+                self.notices += [(text, verbosity) for text in said]
+                break
 
 
 class Sim:
@@ -199,14 +208,14 @@ def test_drop_halves_a_group_window() -> None:
 
 def test_all_closed_single_tries() -> None:
     rec = Recorder()
-    s = scheduler(1, list(range(1, 201)), events=rec)
+    s = scheduler(1, list(range(1, 201)), emit=rec)
     sim = Sim(s, closed)
     sim.run()
     assert all(p.tryno == 0 for p in sim.sent)
     assert len(sim.sent) == 200
     assert s.hosts[0].answers == {p: ("closed", "conn-refused") for p in range(1, 201)}
     assert s.hosts[0].rtt.srtt == 100  # µs, from the answers
-    assert rec.done == [(0, sim.now)]
+    assert rec.done == [0] and s.hosts[0].end == sim.now
 
 
 def test_window_grows_in_slow_start_and_rounds_are_capped() -> None:
@@ -263,7 +272,7 @@ def test_retransmissions_stop_at_max_retries() -> None:
     # try three times; that reaches --max-retries 2, and the ports that
     # would need a fourth try are given up on, with nmap's warning once.
     rec = Recorder()
-    s = scheduler(1, list(range(1, 11)), NmapTiming(max_retries=2), events=rec)
+    s = scheduler(1, list(range(1, 11)), NmapTiming(max_retries=2), emit=rec)
     need = {1: 1, 2: 2}
     sim = Sim(s, lambda p: (LOOPBACK, CLOSED) if p.tryno >= need.get(p.port, 3) else None)
     sim.run()
@@ -285,7 +294,7 @@ def test_without_answers_a_port_gets_two_tries_whatever_max_retries() -> None:
 def test_max_retries_zero_means_one_try_and_the_warning() -> None:
     # nmap -p 22,44444 --max-retries 0 prints exactly this warning (checked in the lab)
     rec = Recorder()
-    s = scheduler(1, [22, 44444], NmapTiming(max_retries=0), events=rec)
+    s = scheduler(1, [22, 44444], NmapTiming(max_retries=0), emit=rec)
     sim = Sim(s, lambda p: None if p.port == 44444 else (LOOPBACK, OPEN))
     sim.run()
     assert [p.tryno for p in sim.sent if p.port == 44444] == [0]
@@ -314,7 +323,7 @@ def test_answer_to_a_retransmission_is_a_drop() -> None:
 
 def test_repeated_drops_raise_the_scan_delay() -> None:
     rec = Recorder()
-    s = scheduler(1, list(range(1, 41)), events=rec)
+    s = scheduler(1, list(range(1, 41)), emit=rec)
     sim = Sim(s, lambda p: (LOOPBACK, CLOSED) if p.tryno >= 1 else None)
     sim.run()
     # more than 10 drops and over 30% of the answers: 0 -> 5 ms, then doubling
@@ -386,7 +395,7 @@ def test_max_parallelism_and_socket_limit_bound_the_flight() -> None:
 def test_host_timeout_gives_up_on_the_host() -> None:
     # the reference's host_timeout case: 100 DROPped ports, --max-rate 10, --host-timeout 2s
     rec = Recorder()
-    s = scheduler(1, list(range(45000, 45100)), NmapTiming(max_rate=10, host_timeout=2000), events=rec)
+    s = scheduler(1, list(range(45000, 45100)), NmapTiming(max_rate=10, host_timeout=2000), emit=rec)
     sim = Sim(s, lambda p: None)
     elapsed = sim.run()
     h = s.hosts[0]
@@ -457,7 +466,7 @@ def test_strange_answer_leaves_the_probe_to_time_out() -> None:
 
 def test_discovery_first_answer_wins_and_abandons_the_rest() -> None:
     rec = Recorder()
-    s = scheduler(1, [80, 443], ping_scan=True, events=rec)
+    s = scheduler(1, [80, 443], ping_scan=True, emit=rec)
     p80, p443 = s.next_probes(T0)
     s.on_outcome(p80, CLOSED, T0 + 0.0001)
     assert s.abandoned() == [p443]
@@ -698,7 +707,7 @@ def test_pynmap_pacing_counts_one_burst_of_losses_once() -> None:
     # (test_repeated_drops_raise_the_scan_delay); dated by the lost tries,
     # all sent before the first increase, it raises it once.
     rec = Recorder()
-    s = scheduler(1, list(range(1, 41)), FAST, events=rec)
+    s = scheduler(1, list(range(1, 41)), FAST, emit=rec)
     Sim(s, lambda p: (LOOPBACK, CLOSED) if p.tryno >= 1 else None).run()
     assert [text for text, _ in rec.notices] == [
         "Increasing send delay for 127.0.0.1 from 0 to 5 due to 11 out of 11 dropped probes since last increase.",

@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-from pynmap.engine import split
+from pynmap.engine import events, split
+from pynmap.engine.events import Events
+from pynmap.engine.messages import DelayRaised, Event, PortState
 from pynmap.errors import Fatal, SystemFatal
 from pynmap.pacing import NMAP, PYNMAP
 from pynmap.results import HostResult
@@ -155,30 +157,28 @@ def _ppid(pid: int) -> int:
         return -1
 
 
-class _Said:
+class _Said(Events):
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.got: list[tuple[Event, HostResult | None]] = []
 
-    def discovered_open(self, host: HostResult, port: int) -> None:
-        self.lines.append(f"Discovered open port {port}/tcp on {host.address}")
-
-    def notice(self, text: str, verbosity: int) -> None:
-        self.lines.append(f"{verbosity}: {text}")
+    def handle(self, event: Event, host: HostResult | None) -> None:
+        self.got.append((event, host))
 
 
 def test_the_childs_events_are_replayed_on_the_parents_targets() -> None:
     hosts = [HostResult("127.0.0.1", socket.AF_INET), HostResult("127.0.0.2", socket.AF_INET)]
-    recorder = split.Recorder(hosts)
-    recorder.discovered_open(hosts[1], 22)
-    recorder.notice("Increasing send delay for 127.0.0.2 from 0 to 5 due to ...", 1)
-    assert getattr(recorder, "tick", None) is None  # the parent keeps the keyboard
-    child, _ = split.run_halves(lambda: recorder.calls, lambda: None)
+    recorder = events.Recorder()
+    found = PortState(1, "127.0.0.2", 22, "open", "syn-ack")
+    slower = DelayRaised(1, "127.0.0.2", 0, 5, bad=11, total=11)
+    recorder.handle(found, hosts[1])
+    recorder.handle(slower, hosts[1])
+    assert not recorder.tracing()  # the parent keeps the CONN lines and the keyboard
+    child, _ = split.run_halves(lambda: recorder.events, lambda: None)
+    assert child is not None
     said = _Said()
-    split.replay(child, hosts, said)
-    assert said.lines == [
-        "Discovered open port 22/tcp on 127.0.0.2",
-        "1: Increasing send delay for 127.0.0.2 from 0 to 5 due to ...",
-    ]
+    for event in child:  # pickled across the pipe: equal, not the same objects
+        events._deliver(hosts, said, event)
+    assert said.got == [(found, hosts[1]), (slower, hosts[1])]
 
 
 class _Tracing:

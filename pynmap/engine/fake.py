@@ -1,0 +1,180 @@
+"""An in-memory backend for the I/O loop, driven by a script and a FakeClock.
+
+For tests of the loop's own logic (and of anything built on the engine)
+without sockets, root or a network: each (address, port) gets a Reply, or a
+list of Replies for its successive connects (the last one repeats), and
+`poll()` is where time passes: it moves the clock to the next answer, or by
+the whole timeout when none comes.  Everything the loop does is recorded
+(`connects`, `closes`, `peak`) for the test to check.
+
+    clock = FakeClock()
+    backend = FakeBackend(clock, {("192.0.2.1", 22): Reply(after=0.01),
+                                  ("192.0.2.1", 23): Reply(errno.ECONNREFUSED, at_once=True)})
+    ConnectLoop(scheduler, targets, clock=clock, backend=backend).run()
+"""
+
+from __future__ import annotations
+
+import errno as errnos
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .clock import FakeClock
+
+if TYPE_CHECKING:
+    from .backend import Backend
+
+_EPHEMERAL = (32768, 60999)  # Linux's default ip_local_port_range
+
+
+@dataclass(frozen=True)
+class Reply:
+    """How one connect() to an endpoint goes.
+
+    `errno`: its result (0 connected, ECONNREFUSED, EHOSTUNREACH, ...);
+    `at_once`: connect() itself returns it (as loopback does; also how a
+    connect() fails with EADDRNOTAVAIL), otherwise connect() says
+    EINPROGRESS and the answer arrives `after` seconds later (None: never);
+    `seen`: False for an answer that arrives but that poll() never reports
+    (a loop too busy to notice: only SO_ERROR read at expiry finds it);
+    `self_connect`: the socket got connected to itself (its local address
+    is the one it connected to).
+    """
+
+    errno: int = 0
+    after: float | None = 0.0
+    at_once: bool = False
+    seen: bool = True
+    self_connect: bool = False
+
+
+SILENT = Reply(after=None)  # a dropped SYN: no answer ever
+
+
+@dataclass
+class _Socket:
+    handle: int
+    family: int
+    address: str = ""
+    port: int = 0
+    reply: Reply = SILENT
+    due: float | None = None  # when its answer arrives
+    watched: bool = False
+
+
+@dataclass
+class FakeBackend:
+    """The Backend of engine/backend.py over a script (see the module's docstring).
+
+    `max_open`: sockets that may be open at once; one more gets EMFILE
+    (`open_errno` to get another errno).  `source` and the handles' numbers
+    make up the sockets' local addresses."""
+
+    clock: FakeClock
+    script: Mapping[tuple[str, int], Reply | Sequence[Reply]] = field(default_factory=dict)
+    default: Reply = SILENT
+    max_open: int | None = None
+    open_errno: int = errnos.EMFILE
+    source: str = "192.0.2.254"
+    ephemeral: tuple[int, int] = _EPHEMERAL
+    # What happened, in order: (address, port, clock time) per connect() started,
+    # (address, port, reset) per close.
+    connects: list[tuple[str, int, float]] = field(default_factory=list)
+    closes: list[tuple[str, int, bool]] = field(default_factory=list)
+    peak: int = 0  # most sockets open at once
+    released: bool = False
+    _open: dict[int, _Socket] = field(default_factory=dict)
+    _next: int = 100
+    _tries: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def reply(self, address: str, port: int) -> Reply:
+        """The Reply the next connect() to address:port gets (and count it)."""
+        key = (address, port)
+        tryno = self._tries.get(key, 0)
+        self._tries[key] = tryno + 1
+        got = self.script.get(key, self.default)
+        if isinstance(got, Reply):
+            return got
+        return got[min(tryno, len(got) - 1)]
+
+    def tries(self, address: str, port: int) -> int:
+        """How many connects address:port got."""
+        return self._tries.get((address, port), 0)
+
+    # ---------------------------------------------------------------- Backend
+
+    def open(self, family: int) -> tuple[int, int]:
+        if self.max_open is not None and len(self._open) >= self.max_open:
+            return -1, self.open_errno
+        handle = self._next
+        self._next += 1
+        self._open[handle] = _Socket(handle, family)
+        self.peak = max(self.peak, len(self._open))
+        return handle, 0
+
+    def connect(self, handle: int, address: str, port: int, scope: int) -> int:
+        sock = self._open[handle]
+        sock.address, sock.port = address, port
+        now = self.clock.now()
+        self.connects.append((address, port, now))
+        sock.reply = reply = self.reply(address, port)
+        if reply.at_once:
+            sock.due = now
+            return reply.errno
+        sock.due = None if reply.after is None else now + reply.after
+        return errnos.EINPROGRESS
+
+    def watch(self, handle: int) -> None:
+        self._open[handle].watched = True
+
+    def unwatch(self, handle: int) -> None:
+        self._open[handle].watched = False
+
+    def poll(self, timeout: float) -> list[int]:
+        now = self.clock.now()
+        visible = [s for s in self._open.values()
+                   if s.watched and s.reply.seen and s.due is not None]
+        ready = [s.handle for s in visible if s.due is not None and s.due <= now]
+        if ready:
+            return ready
+        pending = [s.due for s in visible if s.due is not None]
+        wake = now + timeout
+        if pending and min(pending) < wake:
+            wake = min(pending)
+        self.clock.advance(wake - now)
+        return [s.handle for s in visible if s.due is not None and s.due <= wake]
+
+    def _arrived(self, sock: _Socket) -> bool:
+        return sock.due is not None and sock.due <= self.clock.now()
+
+    def error(self, handle: int) -> int:
+        sock = self._open[handle]
+        return sock.reply.errno if self._arrived(sock) else 0
+
+    def connected(self, handle: int) -> bool:
+        sock = self._open[handle]
+        return self._arrived(sock) and sock.reply.errno == 0
+
+    def local(self, handle: int) -> tuple[str, int] | None:
+        sock = self._open[handle]
+        if sock.reply.self_connect:
+            return sock.address, sock.port
+        return self.source, self.ephemeral[0] + handle
+
+    def close(self, handle: int, reset: bool) -> None:
+        sock = self._open.pop(handle)
+        self.closes.append((sock.address, sock.port, reset))
+
+    def release(self) -> None:
+        self.released = True
+
+    @property
+    def open_now(self) -> int:
+        """Sockets open at this moment."""
+        return len(self._open)
+
+
+if TYPE_CHECKING:
+    def _is_a_backend(fake: FakeBackend) -> Backend:
+        return fake  # mypy checks that the fake keeps up with the Protocol
