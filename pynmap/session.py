@@ -131,6 +131,10 @@ class _Events:
             else:
                 session.reporter.packet_trace(text)
 
+    def conn_trace(self, host: HostResult, port: int, text: str, elapsed: float) -> None:
+        """The Events protocol's hook for CONN events: never called here, handle()
+        words them with the rest (the engine is not imported to subclass Events)."""
+
     def tracing(self) -> bool:
         """Whether CONN lines are wanted now (--packet-trace, -d3, the p/P keys)."""
         return self.session.reporter.spec.traces_packets
