@@ -56,8 +56,7 @@ def row(p):
 seen = []
 argv = ["pynmap", *SLOW, "--stats-every", "500ms"]
 stdout = io.StringIO()
-Session(argv, stdout=stdout, stderr=io.StringIO(), options=parse(argv),
-        progress=seen.append).run()
+Session(parse(argv), stdout=stdout, stderr=io.StringIO(), progress=seen.append).run()
 out["cli_stdout"] = stdout.getvalue()
 def printed(p):
     # the line Reporter.task_progress prints for these numbers
