@@ -21,7 +21,6 @@ import random
 import signal
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
@@ -239,7 +238,7 @@ class Session:
             return err.exit_code
         except Cancelled:
             # the API's caller stopped it: the run closes as an interrupted one
-            now = time.time()
+            now = self.clock.wall()
             stats = self.stats
             stats.down = stats.total - stats.up
             self.reporter.interrupted(now, now - o.start_time, stats=stats, message=CANCELLED)
@@ -248,7 +247,7 @@ class Session:
             # Better than nmap, whose XML stops mid-file: every finished host
             # stays, and the XML is closed with the reason it ended.
             signo = stop.signo if isinstance(stop, Interrupted) else signal.SIGINT
-            now = time.time()
+            now = self.clock.wall()
             stats = self.stats
             stats.down = stats.total - stats.up
             self.reporter.interrupted(now, now - o.start_time, stats=stats,
@@ -258,7 +257,7 @@ class Session:
             # A bug (the CLI prints it in one line): the XML is still closed,
             # with what happened, and the files keep what was written.
             with contextlib.suppress(Exception):
-                now = time.time()
+                now = self.clock.wall()
                 self.reporter.interrupted(
                     now, now - o.start_time, stats=self.stats,
                     message=f"internal error: {type(exc).__name__}: {exc}")
@@ -528,7 +527,7 @@ class Session:
                  setup=self._socket_setup(),
                  group_times=self.group_times, clock=self.clock)
         self._phase_ends()
-        self.reporter.task_end(task, time.time(), f"{len(batch)} total hosts")
+        self.reporter.task_end(task, self.clock.wall(), f"{len(batch)} total hosts")
         self._log_rate()
 
     def _reverse_dns(self, hosts: list[HostResult]) -> None:
@@ -541,7 +540,7 @@ class Session:
 
     # -- runtime interaction -------------------------------------------------------------------
     def _phase_begins(self, task: str, hosts: int) -> None:
-        now = time.time()
+        now = self.clock.wall()
         self.reporter.task_begin(task, now)
         self.phase = ProgressMeter(task, now)
         self.scanning = hosts
@@ -553,7 +552,7 @@ class Session:
     def _phase_ends(self) -> None:
         """The phase under way is over: its last Progress (100%)."""
         if self._progress is not None and self.phase is not None:
-            self._report_progress(1.0, time.time())
+            self._report_progress(1.0, self.clock.wall())
         self.phase = None
 
     def _report_progress(self, fraction: float, now: float) -> None:
@@ -572,7 +571,7 @@ class Session:
         phase, o, state = self.phase, self.options, self.state
         if phase is None:
             return None
-        now = time.time()
+        now = self.clock.wall()
         status = False
         if self.keyboard is not None:
             key = self.keyboard.read_key()
@@ -655,7 +654,7 @@ class Session:
             connect_scan(group, order, o.timing, _Events(self), t0=o.start_time,
                          setup=self._socket_setup(), clock=self.clock)
             self._phase_ends()
-            self.reporter.task_end("Connect Scan", time.time(),
+            self.reporter.task_end("Connect Scan", self.clock.wall(),
                                    f"{len(order) * len(group)} total ports")
             self._log_rate()
         for host in group:
@@ -668,7 +667,7 @@ class Session:
         loaded = self.services.files.loaded if self.services is not None else {}
         lines = services.describe_loaded_files(loaded, verbose=self.state.verbosity,
                                                debugging=self.state.debugging)
-        end = time.time()
+        end = self.clock.wall()
         self.reporter.finish(stats=stats, end=end, elapsed=end - o.start_time,
                              pre_done_lines=lines, ping_disabled=o.ping_none)
         return 0
