@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import ipaddress
 import operator
 import os
 import resource
@@ -115,6 +116,13 @@ def _ephemeral_ports() -> tuple[int, int]:
     return low, high
 
 
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
 def _open_fds() -> int:
     try:
         return len(os.listdir("/proc/self/fd"))
@@ -174,6 +182,9 @@ class ConnectLoop:
             self.ep = select.epoll()
         except OSError as exc:
             raise SystemFatal("epoll_create", exc.errno or 0) from None
+        # Per target: may a refusal be read right after connect() (Pacing.early_answers)?
+        early = scheduler.timing.pacing.early_answers
+        self._early = [early and _is_loopback(address) for _family, address, _scope in targets]
         # A socket can only connect to itself on a port the kernel could have
         # given it: outside that range the check (a getsockname()) is skipped.
         self._ephemeral = _ephemeral_ports()
@@ -257,6 +268,14 @@ class ConnectLoop:
         if err == errno.EINPROGRESS:
             self._starved_since = None
             self._backoff = _BACKOFF_FIRST
+            if self._early[probe.host] and self.trace is None:
+                # Loopback has usually refused (or accepted) inside connect():
+                # a refusal is there to read now.  Not under --packet-trace,
+                # whose lines keep nmap's order (the batch, then the answers).
+                early = self._so_error(fd)
+                if early:
+                    self._complete(probe, early, self.clock())
+                    return
             self.ep.register(fd, select.EPOLLOUT)
             self.watching.add(fd)
             if self.trace:

@@ -397,6 +397,11 @@ class Scheduler:
         if not incomplete:
             return None
         now = self._now
+        if any(h.end is None and self._completed(h) for h in self._maybe_done):
+            # An answer came while the round's probes were being started (the
+            # loop reads some at connect() time): a round now takes the
+            # target out, and ends the phase if it was the last.
+            return now
         best = float("inf")
         group_time = self._group_send_time(now)
         # The answer is the earliest of every target's times (and no earlier

@@ -73,7 +73,9 @@ class Recorder:
     """The child's Events: records each call, with targets as their index, for the parent."""
 
     def __init__(self, hosts: Sequence[HostResult]) -> None:
-        self._index = {id(h): i for i, h in enumerate(hosts)}
+        # One _HostRef per target, shared by all its calls: pickle sends a
+        # shared object once (a -p- scan records a call for every port).
+        self._refs = {id(h): _HostRef(i) for i, h in enumerate(hosts)}
         self.calls: list[Call] = []
 
     def __getattr__(self, name: str) -> Callable[..., None]:
@@ -87,7 +89,7 @@ class Recorder:
 
     def _ref(self, value: Any) -> Any:
         if isinstance(value, HostResult):
-            return _HostRef(self._index[id(value)])
+            return self._refs[id(value)]
         return value
 
 
