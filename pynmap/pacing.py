@@ -38,17 +38,13 @@ class Pacing:
     # was sent (TCP) rather than from its retransmission (nmap).
     date_loss_by_lost_try: bool
     split: bool  # a host group with many ports is scanned by two processes (engine/split.py)
-    # A refusal the kernel already holds when connect() returns (loopback
-    # handles the SYN inside the call) is read at once instead of through
-    # epoll: the same answer, a round earlier and with two system calls fewer.
-    early_answers: bool = False
 
 
 NMAP = Pacing("nmap", initial_cwnd=10, initial_ssthresh=75, max_cwnd=300, round_cap=50,
               always_pause=True, date_loss_by_lost_try=False, split=False)
 PYNMAP = Pacing("pynmap", initial_cwnd=100, initial_ssthresh=1000, max_cwnd=4096,
                 round_cap=250, always_pause=False, date_loss_by_lost_try=True,
-                split=True, early_answers=True)
+                split=True)
 PACINGS = {p.name: p for p in (NMAP, PYNMAP)}
 
 

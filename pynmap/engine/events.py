@@ -204,7 +204,8 @@ def run_phase(
     """Run one scheduler over real sockets to the end; returns it for its results.
 
     `whole=False`: these ports are part of a phase shared with another
-    process (split.py), whose caller reports phase_done for all of it.
+    process (split.py), whose caller reports phase_done for all of it; such a
+    half reads a loopback refusal as connect() returns (loop.py).
     """
     bridge = _Bridge(hosts, events, t0)
     scheduler = Scheduler(
@@ -236,7 +237,7 @@ def run_phase(
     loop = ConnectLoop(
         scheduler, [(h.family, h.address, h.scope_id) for h in hosts],
         trace=bridge.trace if traced and bridge.tracing() else None, warn=bridge.warn,
-        tick=tick, setup=setup,
+        tick=tick, setup=setup, early_answers=not whole,
     )
     loop.run()
     done: Callable[[int, float], None] | None = getattr(events, "phase_done", None)

@@ -164,6 +164,7 @@ class ConnectLoop:
         clock: Callable[[], float] = time.monotonic,
         tick: Callable[[], float | None] | None = None,
         setup: SocketSetup | None = None,
+        early_answers: bool = False,
     ) -> None:
         self.sched = scheduler
         self.setup = setup if setup is not None and any(
@@ -182,9 +183,13 @@ class ConnectLoop:
             self.ep = select.epoll()
         except OSError as exc:
             raise SystemFatal("epoll_create", exc.errno or 0) from None
-        # Per target: may a refusal be read right after connect() (Pacing.early_answers)?
-        early = scheduler.timing.pacing.early_answers
-        self._early = [early and _is_loopback(address) for _family, address, _scope in targets]
+        # Per target: is a refusal read right after connect()?  On loopback the
+        # kernel handles the SYN inside connect(), so the answer is there to
+        # read at once: the same answer a round earlier, with the epoll
+        # registration and the wait saved.  Asked for by the halves of a
+        # split scan (split.py), which are bound by that per-probe work.
+        self._early = [early_answers and _is_loopback(address)
+                       for _family, address, _scope in targets]
         # A socket can only connect to itself on a port the kernel could have
         # given it: outside that range the check (a getsockname()) is skipped.
         self._ephemeral = _ephemeral_ports()
@@ -269,9 +274,8 @@ class ConnectLoop:
             self._starved_since = None
             self._backoff = _BACKOFF_FIRST
             if self._early[probe.host] and self.trace is None:
-                # Loopback has usually refused (or accepted) inside connect():
-                # a refusal is there to read now.  Not under --packet-trace,
-                # whose lines keep nmap's order (the batch, then the answers).
+                # Not under --packet-trace, whose lines keep nmap's order (the
+                # batch, then the answers).
                 early = self._so_error(fd)
                 if early:
                     self._complete(probe, early, self.clock())
