@@ -437,9 +437,9 @@ class Scheduler:
                     send: float | None = None
                 else:
                     send = self._host_send_time(h, now, maxtries)
-            elif group_time is None or not (h.next_fresh < nports or h.retry):
-                send = None
-            elif host_timeout and h.clock_start is not None and now - h.clock_start > host_timeout:
+            elif (group_time is None or not (h.next_fresh < nports or h.retry)
+                  or (host_timeout and h.clock_start is not None
+                      and now - h.clock_start > host_timeout)):
                 send = None
             elif min_rate_due:
                 send = now
@@ -800,12 +800,11 @@ class Scheduler:
                 return
             # _fresh_left(h) and _host_may_send(h, now); with fresh ports left
             # the target is not done (in a port scan) and has work
-            if h.next_fresh >= nports:
-                may = False
-            elif ping_scan and h.status is not None and not (
-                    h.n_active or h.waiting or h.bench or h.retry):
-                may = False
-            elif host_timeout and h.clock_start is not None and now - h.clock_start > host_timeout:
+            if (h.next_fresh >= nports
+                    or (ping_scan and h.status is not None
+                        and not (h.n_active or h.waiting or h.bench or h.retry))
+                    or (host_timeout and h.clock_start is not None
+                        and now - h.clock_start > host_timeout)):
                 may = False
             elif min_rate and self._no_later <= now:
                 may = True
