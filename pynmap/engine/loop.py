@@ -188,8 +188,8 @@ class ConnectLoop:
         # read at once: the same answer a round earlier, with the epoll
         # registration and the wait saved.  Asked for by the halves of a
         # split scan (split.py), which are bound by that per-probe work.
-        self._early = [early_answers and _is_loopback(address)
-                       for _family, address, _scope in targets]
+        self._early = ([_is_loopback(address) for _family, address, _scope in targets]
+                       if early_answers else [False] * len(targets))
         # A socket can only connect to itself on a port the kernel could have
         # given it: outside that range the check (a getsockname()) is skipped.
         self._ephemeral = _ephemeral_ports()
