@@ -397,7 +397,7 @@ class Scheduler:
         if not incomplete:
             return None
         now = self._now
-        if any(h.end is None and self._completed(h) for h in self._maybe_done):
+        if any(self._completed(h) for h in self._maybe_done):
             # An answer came while the round's probes were being started (the
             # loop reads some at connect() time): a round now takes the
             # target out, and ends the phase if it was the last.
@@ -1039,10 +1039,9 @@ class Scheduler:
         self._maybe_done = []
         leaving = [
             h for h in candidates
-            if h.end is None
-            and ((not (h.n_active or h.waiting or h.bench or h.retry)
-                  and ((ping and h.status is not None) or h.next_fresh >= nports))
-                 or (timeouts and self._host_timed_out(h, now)))
+            if (not (h.n_active or h.waiting or h.bench or h.retry)
+                and ((ping and h.status is not None) or h.next_fresh >= nports))
+            or (timeouts and self._host_timed_out(h, now))
         ]
         if not leaving:
             return
