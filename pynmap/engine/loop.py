@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import ipaddress
 import operator
 import os
 import resource
@@ -116,11 +115,16 @@ def _ephemeral_ports() -> tuple[int, int]:
     return low, high
 
 
-def _is_loopback(address: str) -> bool:
+_IN6_LOOPBACK = bytes(15) + b"\x01"
+
+
+def _is_loopback(family: int, address: str) -> bool:
+    """127.0.0.0/8 or ::1 (without the ipaddress module: a scan's start-up is timed)."""
     try:
-        return ipaddress.ip_address(address.split("%")[0]).is_loopback
-    except ValueError:
+        packed = socket.inet_pton(family, address.split("%")[0])
+    except (OSError, ValueError):
         return False
+    return packed[0] == 127 if family == socket.AF_INET else packed == _IN6_LOOPBACK
 
 
 def _open_fds() -> int:
@@ -188,7 +192,7 @@ class ConnectLoop:
         # read at once: the same answer a round earlier, with the epoll
         # registration and the wait saved.  Asked for by the halves of a
         # split scan (split.py), which are bound by that per-probe work.
-        self._early = ([_is_loopback(address) for _family, address, _scope in targets]
+        self._early = ([_is_loopback(family, address) for family, address, _scope in targets]
                        if early_answers else [False] * len(targets))
         # A socket can only connect to itself on a port the kernel could have
         # given it: outside that range the check (a getsockname()) is skipped.
