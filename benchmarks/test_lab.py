@@ -52,10 +52,19 @@ def loopback() -> Iterator[Netns]:
         yield ns
 
 
-@pytest.mark.parametrize("ports", [(), ("-p-",)], ids=["top1000", "all_ports"])
+LOOPBACK_LABELS = {
+    (): "loopback top 1000 (whole process)",
+    ("-p-",): "loopback -p-",
+    # the form typed most after the default: a user's rate floor, -T4
+    ("-p-", "--min-rate", "10000", "-T4"): "loopback -p- --min-rate 10000 -T4",
+}
+
+
+@pytest.mark.parametrize("ports", list(LOOPBACK_LABELS),
+                         ids=["top1000", "all_ports", "all_ports_min_rate"])
 def test_loopback(ports: tuple[str, ...], loopback: Netns, benchmark: Any, rounds: int,
                   tmp_path: Path) -> None:
-    label = "loopback -p-" if ports else "loopback top 1000 (whole process)"
+    label = LOOPBACK_LABELS[ports]
     workload = Workload(label, ("-sT", "-n", *ports, "127.0.0.1"))
     result = bench(benchmark, workload, loopback, tmp_path, rounds=rounds)
     print()

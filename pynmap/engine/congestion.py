@@ -70,22 +70,24 @@ class Window:
         self.expected += 1
         self.updates += 1
 
-    def _scale(self, params: CongestionParams) -> float:
-        # When many probes went unanswered, each answer is worth more: it
-        # stands for the ones we never heard back from.
-        return min(self.expected / self.received, params.cc_scale_max)
-
     def ack(self, params: CongestionParams, scale: float = 1.0) -> None:
         """An answer arrived: open the window."""
-        self.received += 1
-        if self.cwnd < self.ssthresh:
-            self.cwnd += params.slow_incr * self._scale(params) * scale
-            if self.cwnd > self.ssthresh:
-                self.cwnd = float(self.ssthresh)
+        self.received = received = self.received + 1
+        # When many probes went unanswered, each answer is worth more: it
+        # stands for the ones we never heard back from.
+        worth = self.expected / received
+        if worth > params.cc_scale_max:
+            worth = params.cc_scale_max
+        cwnd = self.cwnd
+        if cwnd < self.ssthresh:
+            cwnd += params.slow_incr * worth * scale
+            if cwnd > self.ssthresh:
+                cwnd = float(self.ssthresh)
         else:
-            self.cwnd += params.ca_incr / self.cwnd * self._scale(params) * scale
-        if self.cwnd > params.max_cwnd:
-            self.cwnd = float(params.max_cwnd)
+            cwnd += params.ca_incr / cwnd * worth * scale
+        if cwnd > params.max_cwnd:
+            cwnd = float(params.max_cwnd)
+        self.cwnd = cwnd
 
     def drop(self, in_flight: int, params: CongestionParams, now: float) -> None:
         """A target lost a probe: back to the lowest window, as TCP does on a timeout."""

@@ -135,12 +135,14 @@ def run_phase(
     is the run's, `backend` what the loop runs on (real sockets by default).
     `may_split`: a port scan that may run on two processes when it is worth
     it; the scheduler returned then holds the answers of both halves.
+    A half of a split scan reads a loopback refusal as connect() returns (loop.py).
     """
     to: Events = events if events is not None else _Nobody()
     started = clock.now()
 
-    def one(part: Sequence[int], sink: Events, part_timing: Timing) -> Scheduler:
-        return _run(hosts, part, part_timing, sink, t0, clock, backend, setup,
+    def one(part: Sequence[int], sink: Events, part_timing: Timing,
+            half: bool = False) -> Scheduler:
+        return _run(hosts, part, part_timing, sink, t0, clock, backend, setup, half=half,
                     ping_scan=ping_scan, rtt=rtt, group_rtt=group_rtt, ping_ports=ping_ports)
 
     if may_split and backend is None and worth_splitting(hosts, ports, timing, to):
@@ -162,6 +164,7 @@ def _run(
     backend: Backend | None,
     setup: SocketSetup | None,
     *,
+    half: bool,
     ping_scan: bool,
     rtt: Sequence[RttEstimator] | None,
     group_rtt: RttEstimator | None,
@@ -196,7 +199,7 @@ def _run(
     loop = ConnectLoop(
         scheduler, [(h.family, h.address, h.scope_id) for h in hosts],
         emit=deliver, tracing=to.tracing(), origin=origin, tick=tick, setup=setup,
-        clock=clock, backend=backend,
+        clock=clock, backend=backend, early_answers=half,
     )
     loop.run()
     return scheduler
@@ -212,7 +215,7 @@ def _half_of(scheduler: Scheduler) -> _Half:
 
 
 def _run_split(hosts: Sequence[HostResult], order: Sequence[int], timing: Timing, to: Events,
-               one: Callable[[Sequence[int], Events, Timing], Scheduler]
+               one: Callable[[Sequence[int], Events, Timing, bool], Scheduler]
                ) -> tuple[Scheduler, int]:
     """Scan every other port in a second process (split.py) and merge its
     answers into this process's scheduler; also returns the probes both sent."""
@@ -221,13 +224,13 @@ def _run_split(hosts: Sequence[HostResult], order: Sequence[int], timing: Timing
 
     def child() -> tuple[_Half, list[Event], int]:
         recorder = Recorder()
-        done = one(theirs, recorder, each)
+        done = one(theirs, recorder, each, True)
         return _half_of(done), recorder.events, done.probes_sent
 
-    got, scheduler = run_halves(child, lambda: one(mine, to, each))
+    got, scheduler = run_halves(child, lambda: one(mine, to, each, True))
     if got is None:
         # The second process died without its answers: scan its ports here.
-        again = one(theirs, to, each)
+        again = one(theirs, to, each, True)
         got = (_half_of(again), [], again.probes_sent)
     half, recorded, probes = got
     for event in recorded:

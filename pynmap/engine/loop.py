@@ -61,6 +61,18 @@ def _ignore(event: Event) -> None:
     """Where events go when nobody listens."""
 
 
+_IN6_LOOPBACK = bytes(15) + b"\x01"
+
+
+def _is_loopback(family: int, address: str) -> bool:
+    """127.0.0.0/8 or ::1 (without the ipaddress module: a scan's start-up is timed)."""
+    try:
+        packed = socket.inet_pton(family, address.split("%")[0])
+    except (OSError, ValueError):
+        return False
+    return packed[0] == 127 if family == socket.AF_INET else packed == _IN6_LOOPBACK
+
+
 _send_order = operator.attrgetter("host", "sent")
 
 
@@ -97,6 +109,7 @@ class ConnectLoop:
         tick: Callable[[], float | None] | None = None,
         setup: SocketSetup | None = None,
         backend: Backend | None = None,
+        early_answers: bool = False,
     ) -> None:
         self.sched = scheduler
         # Called once a round for what runs beside the scan (key presses, --stats-every);
@@ -110,6 +123,13 @@ class ConnectLoop:
         self.probes: dict[int, Probe] = {}  # handle -> the probe it carries: every socket we hold
         self.watching: set[int] = set()  # handles the backend polls
         self.backend = backend if backend is not None else EpollBackend(setup, emit)
+        # Per target: is a refusal read right after connect()?  On loopback the
+        # kernel handles the SYN inside connect(), so the answer is there to
+        # read at once: the same answer a round earlier, with the epoll
+        # registration and the wait saved.  Asked for by the halves of a
+        # split scan (split.py), which are bound by that per-probe work.
+        self._early = ([_is_loopback(family, address) for family, address, _scope in targets]
+                       if early_answers else [False] * len(targets))
         # A socket can only connect to itself on a port the kernel could have
         # given it: outside that range the check (a getsockname()) is skipped.
         self._ephemeral = self.backend.ephemeral
@@ -184,6 +204,13 @@ class ConnectLoop:
         if err == errno.EINPROGRESS:
             self._starved_since = None
             self._backoff = _BACKOFF_FIRST
+            if self._early[probe.host] and not self.trace:
+                # Not under --packet-trace, whose lines keep nmap's order (the
+                # batch, then the answers).
+                early = self._so_error(fd)
+                if early:
+                    self._complete(probe, early, self.clock())
+                    return
             backend.watch(fd)
             self.watching.add(fd)
             if self.trace:

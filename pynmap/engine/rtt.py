@@ -61,28 +61,37 @@ class RttEstimator(PlainData):
 
     def update(self, delta: int, limits: RttLimits) -> str | None:
         """Fold in one round trip of `delta` µs; returns a warning text, if any."""
+        # Runs twice per answer (the target's and the group's estimator): the
+        # fields are read into locals once.
         if -50_000 < delta < 0:
             # Clocks that disagree a little; nmap substitutes 10 ms.
             delta = 10_000
-        if not self.has_sample:
-            self.srtt = delta
-            self.rttvar = max(5000, min(delta, 2_000_000))
-            self.timeout = self.srtt + (self.rttvar << 2)
+        srtt = self.srtt
+        rttvar = self.rttvar
+        if srtt == -1 and rttvar == -1:  # no sample yet
+            srtt = delta
+            rttvar = max(5000, min(delta, 2_000_000))
         else:
             if delta >= _MAX_SAMPLE or delta < 0:
                 return None
-            rttdelta = delta - self.srtt
+            rttdelta = delta - srtt
             # One wild sample must not blow the estimate up.
-            if rttdelta > 1_500_000 and rttdelta > 3 * self.srtt + 2 * self.rttvar:
+            if rttdelta > 1_500_000 and rttdelta > 3 * srtt + 2 * rttvar:
                 return None
-            self.srtt += rttdelta >> 3
-            self.rttvar += (abs(rttdelta) - self.rttvar) >> 2
-            self.timeout = self.srtt + (self.rttvar << 2)
+            srtt += rttdelta >> 3
+            rttvar += (abs(rttdelta) - rttvar) >> 2
+        timeout = srtt + (rttvar << 2)
         warning = None
-        if self.rttvar > _RTTVAR_CEILING:
+        if rttvar > _RTTVAR_CEILING:
             warning = RTTVAR_WARNING
-            self.rttvar = _RTTVAR_RESET
-        self.timeout = min(max(self.timeout, limits.minimum), limits.maximum)
-        if limits.scan_delay:
-            self.timeout = max(self.timeout, limits.scan_delay)
+            rttvar = _RTTVAR_RESET
+        if timeout < limits.minimum:
+            timeout = limits.minimum
+        if timeout > limits.maximum:
+            timeout = limits.maximum
+        if limits.scan_delay and timeout < limits.scan_delay:
+            timeout = limits.scan_delay
+        self.srtt = srtt
+        self.rttvar = rttvar
+        self.timeout = timeout
         return warning

@@ -37,6 +37,7 @@ while their socket is open are listed by abandoned().
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -68,6 +69,7 @@ PING_EVERY = 10  # ... and only after this many probes since the last ping
 PING_WEIGHT = 3  # a ping answer opens the window like this many answers
 OWN_TIMING_BELOW = 80  # a target uses its own window until it has sent this many
 _EPSILON = 1e-6  # timeouts are strict: "more than `to` has passed"
+_by_index = operator.attrgetter("index")
 
 
 def _ignore(event: Event) -> None:
@@ -234,6 +236,24 @@ class Scheduler:
         self._no_later = 0.0  # --min-rate schedule
         self._name = "Ping Scan" if ping_scan else "Connect Scan"
         self._pinghost: HostState | None = None  # nmap's "global ping host" of this phase
+        # What spares the rounds their walks over every target of the group
+        # (thousands in a big host group, most of them idle at any moment):
+        # live probes in the order they were sent (dead ones skipped lazily),
+        # so the oldest tells whether any can have timed out yet; ...
+        self._sent_order: deque[Probe] = deque()
+        # ... no timeout is ever shorter than this (µs; the estimators are
+        # clamped to the minimum once they have a sample) ...
+        self._shortest_to = min(
+            [self.limits.minimum, self.limits.initial, self.group_rtt.timeout,
+             *(h.rtt.timeout for h in self.hosts)])
+        # ... the targets with probes waiting for a retry or on the bench (a
+        # superset: pruned by expired()); ...
+        self._parked: set[HostState] = set()
+        # ... the targets that may have finished since the last look (a probe
+        # of theirs ended, or expired() changed their retries) ...
+        self._maybe_done: list[HostState] = []
+        # ... and whether any target may have something on its retry stack.
+        self._maybe_retry = False
 
     # ---------------------------------------------------------------- queries
 
@@ -287,9 +307,21 @@ class Scheduler:
         self._tick(now)
         self._remove_completed(now)
         due: list[Probe] = []
+        if self._parked:
+            self._parked = {h for h in self._parked if h.waiting or h.bench}
+        if not self._parked:
+            order = self._sent_order
+            while order and not order[0].live:
+                order.popleft()
+            if not order or now - order[0].sent <= self._shortest_to / 1e6:
+                # Nothing parked, and not even the oldest probe in flight can
+                # have timed out: no target has anything to do here.
+                return due
         for h in self._incomplete:
             if not (h.active or h.waiting or h.bench):
                 continue  # nothing in flight or parked: nothing can expire
+            if h.waiting or h.bench:
+                self._maybe_done.append(h)
             maxtries, capped, may_increase = self._allowed_tryno(h)
             if h.bench:
                 if maxtries == h.bench_tryno and not may_increase:
@@ -297,6 +329,7 @@ class Scheduler:
                 elif maxtries > h.bench_tryno:
                     h.retry.extend((port, h.bench_tryno + 1) for port in h.bench)
                     h.bench = []
+                    self._maybe_retry = True
             to = self.timeout_of(h)
             if h.waiting:
                 keep: list[Probe] = []
@@ -342,34 +375,72 @@ class Scheduler:
 
         None when nothing is pending on time (then only answers matter).
         """
-        if not self._incomplete:
+        incomplete = self._incomplete
+        if not incomplete:
             return None
         now = self._now
+        if any(self._completed(h) for h in self._maybe_done):
+            # An answer came while the round's probes were being started (the
+            # loop reads some at connect() time): a round now takes the
+            # target out, and ends the phase if it was the last.
+            return now
         best = float("inf")
         group_time = self._group_send_time(now)
-        for h in self._incomplete:
-            to = self.timeout_of(h)
-            front = self._front(h)
-            if front is not None:
-                best = min(best, front.sent + to + _EPSILON)
-            maxtries, _, may_increase = self._allowed_tryno(h)
-            if h.bench and (maxtries > h.bench_tryno or not may_increase):
-                return now
-            for p in h.waiting:
-                if p.tryno >= maxtries:
-                    if not may_increase:
-                        return now
-                    best = min(best, p.sent + to + _EPSILON)
-            if h.clock_start is not None and self.host_timeout:
-                best = min(best, h.clock_start + self.host_timeout + _EPSILON)
-            if group_time is None:
-                continue
-            t = self._host_send_time(h, now, maxtries)
-            if t is not None:
-                t = max(t, group_time)
-                if t <= now and self._round >= self.round_cap:
+        # The answer is the earliest of every target's times (and no earlier
+        # than now), whatever order they are visited in; timeout_of(),
+        # _front() and, for a target without retries waiting or on the
+        # bench, _host_send_time() are written out below: this runs once a
+        # round over every target of the group.
+        group_rtt = self.group_rtt
+        nports = len(self.ports)
+        host_timeout = self.host_timeout if self.host_timeout > 0 and not self.ping_scan else 0.0
+        min_rate_due = bool(self.min_rate) and self._no_later <= now
+        for h in incomplete:
+            active = h.active
+            while active and not active[0].live:
+                active.popleft()
+            if active:
+                rtt = h.rtt
+                us = rtt.timeout if rtt.srtt > 0 or group_rtt.srtt <= 0 else group_rtt.timeout
+                t = active[0].sent + us / 1e6 + _EPSILON
+                if t < best:
+                    best = t
+            if h.waiting or h.bench:
+                to = self.timeout_of(h)
+                maxtries, _, may_increase = self._allowed_tryno(h)
+                if h.bench and (maxtries > h.bench_tryno or not may_increase):
                     return now
-                best = min(best, t)
+                for p in h.waiting:
+                    if p.tryno >= maxtries:
+                        if not may_increase:
+                            return now
+                        best = min(best, p.sent + to + _EPSILON)
+                if group_time is None:
+                    send: float | None = None
+                else:
+                    send = self._host_send_time(h, now, maxtries)
+            elif (group_time is None or not (h.next_fresh < nports or h.retry)
+                  or (host_timeout and h.clock_start is not None
+                      and now - h.clock_start > host_timeout)):
+                send = None
+            elif min_rate_due:
+                send = now
+            elif h.rld_waiting:
+                send = h.rld_until
+            elif self._timing_cwnd(h) < h.n_active + 0.5:
+                send = self._no_later if self.min_rate else None
+            else:
+                send = max(now, h.last_sent + h.delay) if h.delay else now
+            if host_timeout and h.clock_start is not None:
+                best = min(best, h.clock_start + host_timeout + _EPSILON)
+            if send is not None:
+                assert group_time is not None
+                if send < group_time:
+                    send = group_time
+                if send <= now and self._round >= self.round_cap:
+                    return now
+                if send < best:
+                    best = send
             if best <= now:
                 return now  # no later target can make it sooner
             # Timing pings need no deadline of their own: like nmap, a target
@@ -428,6 +499,7 @@ class Scheduler:
         h.timeouts += 1
         if not probe.ping:
             h.waiting.append(probe)
+            self._parked.add(h)
 
     def on_unsent(self, probe: Probe, now: float) -> None:
         """The loop could not start the probe (out of descriptors or ports): try later."""
@@ -439,6 +511,7 @@ class Scheduler:
         if not probe.ping:
             h.probes_sent -= 1
             h.retry.append((probe.port, probe.tryno))
+            self._maybe_retry = True
 
     # ---------------------------------------------------------------- internals
 
@@ -500,14 +573,15 @@ class Scheduler:
         # and waiting would change nothing but the duration.
         return h.replies > 0 and h.timeouts >= h.replies
 
-    def _timing(self, h: HostState) -> Window:
+    def _timing_cwnd(self, h: HostState) -> float:
+        """The window that decides whether `h` may send."""
         # A target with few probes sent (or a known ping port) judges by its
         # own answers; after that the group's experience is the better guide.
         if h.ping_port is not None or h.probes_sent < OWN_TIMING_BELOW:
-            return h.window
+            return h.window.cwnd
         if self.window.updates > 1:
-            return self.window
-        return Window.initial(self.params)
+            return self.window.cwnd
+        return float(self.params.initial_cwnd)  # a fresh window's
 
     def _front(self, h: HostState) -> Probe | None:
         active = h.active
@@ -540,7 +614,7 @@ class Scheduler:
             return h.rld_until <= now
         if h.delay and now < h.last_sent + h.delay:
             return False
-        return self._timing(h).cwnd >= h.n_active + 0.5 and self._has_work(h)
+        return self._timing_cwnd(h) >= h.n_active + 0.5 and self._has_work(h)
 
     def _group_send_time(self, now: float) -> float | None:
         """Earliest time the group lets anything be sent; None if it waits for answers."""
@@ -563,7 +637,7 @@ class Scheduler:
             return now
         if h.rld_waiting:
             return h.rld_until
-        if self._timing(h).cwnd < h.n_active + 0.5:
+        if self._timing_cwnd(h) < h.n_active + 0.5:
             return self._no_later if self.min_rate else None
         return max(now, h.last_sent + h.delay) if h.delay else now
 
@@ -582,6 +656,7 @@ class Scheduler:
         p = Probe(h.index, port, tryno, now, ping,
                   lost_sent=now if lost_sent is None else lost_sent)
         h.active.append(p)
+        self._sent_order.append(p)
         h.n_active += 1
         self.n_active += 1
         h.last_sent = now
@@ -599,6 +674,11 @@ class Scheduler:
         out.append(p)
 
     def _send_pings(self, now: float, out: list[Probe]) -> None:
+        started = self._started if self._started is not None else now
+        if now - started <= PING_INTERVAL:
+            # Every target heard last at the phase's start or later: none
+            # has been silent long enough for a ping yet.
+            return
         for h in self._incomplete:
             if (
                 h.ping_port is not None
@@ -644,7 +724,9 @@ class Scheduler:
                     break  # one per target per pass spreads the load
 
     def _send_retry_stack(self, now: float, out: list[Probe]) -> None:
-        if not any(h.retry for h in self._incomplete):
+        if self._maybe_retry and not any(h.retry for h in self._incomplete):
+            self._maybe_retry = False
+        if not self._maybe_retry:
             # A fruitless pass of the loop below visits every target once and
             # ends one step on: so does this, without the visits.
             if self._incomplete and self._group_may_send(now):
@@ -663,26 +745,91 @@ class Scheduler:
                 unable = h
 
     def _send_fresh(self, now: float, out: list[Probe]) -> None:
-        unable: HostState | None = None
+        # Most probes of a scan start here, so _group_may_send(), _next_host(),
+        # _host_may_send() and _send() are written out (the same tests, in
+        # the same order).
+        incomplete = self._incomplete
+        n = len(incomplete)
+        if not n:
+            return
         ports = self.ports
-        while self._incomplete and self._group_may_send(now):
-            h = self._next_host()
+        nports = len(ports)
+        ping_scan = self.ping_scan
+        host_timeout = self.host_timeout if self.host_timeout > 0 and not ping_scan else 0.0
+        max_sockets = self.max_sockets
+        max_rate = self.max_rate
+        min_rate = self.min_rate
+        round_cap = self.round_cap
+        group = self.window
+        several = n >= 2
+        sent_order = self._sent_order
+        unable: HostState | None = None
+        while True:
+            # _group_may_send(now)
+            in_flight = self.n_active
+            if in_flight >= max_sockets or (max_rate and self._no_earlier > now):
+                return
+            if not (min_rate and self._no_later <= now) and (
+                    self._round >= round_cap or (several and group.cwnd < in_flight + 0.5)):
+                return
+            # _next_host()
+            rr = self._rr
+            if rr >= n:
+                rr = 0
+            h = incomplete[rr]
+            self._rr = rr + 1
             if h is unable:
                 return
-            if self._fresh_left(h) and self._host_may_send(h, now):
-                if not self.ping_scan and h.clock_start is None:
-                    h.clock_start = now
-                port = ports[h.next_fresh]
-                h.next_fresh += 1
-                self._send(h, port, 0, now, out)
-                unable = None
-            elif unable is None:
-                unable = h
+            # _fresh_left(h) and _host_may_send(h, now); with fresh ports left
+            # the target is not done (in a port scan) and has work
+            if (h.next_fresh >= nports
+                    or (ping_scan and h.status is not None
+                        and not (h.n_active or h.waiting or h.bench or h.retry))
+                    or (host_timeout and h.clock_start is not None
+                        and now - h.clock_start > host_timeout)):
+                may = False
+            elif min_rate and self._no_later <= now:
+                may = True
+            elif h.rld_waiting:
+                may = h.rld_until <= now
+            elif h.delay and now < h.last_sent + h.delay:
+                may = False
+            else:
+                may = self._timing_cwnd(h) >= h.n_active + 0.5
+            if not may:
+                if unable is None:
+                    unable = h
+                continue
+            if not ping_scan and h.clock_start is None:
+                h.clock_start = now
+            port = ports[h.next_fresh]
+            h.next_fresh += 1
+            # _send(h, port, 0, now, out)
+            p = Probe(h.index, port, 0, now, False, True, -1, now)
+            h.active.append(p)
+            sent_order.append(p)
+            h.n_active += 1
+            self.n_active = in_flight + 1
+            h.last_sent = now
+            h.probes_sent += 1
+            self.probes_sent += 1
+            self._round += 1
+            if max_rate:
+                # Allowed to slip into the past, so a stall can be caught up.
+                self._no_earlier += 1.0 / max_rate
+            if min_rate:
+                if self._no_later > now:
+                    self._no_later = now
+                self._no_later += 1.0 / min_rate
+            out.append(p)
+            unable = None
 
     def _finish(self, h: HostState, probe: Probe) -> None:
         probe.live = False
         h.n_active -= 1
         self.n_active -= 1
+        if not h.n_active:
+            self._maybe_done.append(h)
 
     def _abandon_all(self, h: HostState) -> None:
         for p in h.active:
@@ -702,36 +849,47 @@ class Scheduler:
         h.last_rcvd = now
 
     def _adjust_timing(self, h: HostState, probe: Probe, answered: bool, now: float) -> None:
-        self.window.expect()
-        h.window.expect()
+        group = self.window
+        mine = h.window
+        # Window.expect() of both, written out (this runs for every answer)
+        group.expected += 1
+        group.updates += 1
+        mine.expected += 1
+        mine.updates += 1
         # An answer to a retransmission means the first try was lost; a
         # silent timing ping means something was.
-        is_drop = (answered and not probe.ping and probe.tryno > 0) or (probe.ping and not answered)
-        # nmap dates a loss by the retransmission that revealed it; pynmap
-        # pacing by the try that was lost, as TCP does, so that losses from
-        # before the last cut (or delay increase) do not cut again.
-        lost = probe.lost_sent if self.date_loss_by_lost_try and not probe.ping else probe.sent
-        if is_drop:
-            if lost > h.window.last_drop:
-                h.window.drop(h.n_active, self.params, now)
-            if lost > self.window.last_drop:
-                self.window.drop_group(self.n_active, self.params, now)
-        if answered:
-            scale = PING_WEIGHT if probe.ping else 1
-            self.window.ack(self.params, scale)
-            h.window.ack(self.params, scale)
-        if is_drop and lost > h.last_boost:
-            h.bad += 1
+        ping = probe.ping
+        if (answered and not ping and probe.tryno > 0) or (ping and not answered):
+            # nmap dates a loss by the retransmission that revealed it; pynmap
+            # pacing by the try that was lost, as TCP does, so that losses from
+            # before the last cut (or delay increase) do not cut again.
+            lost = probe.lost_sent if self.date_loss_by_lost_try and not ping else probe.sent
+            if lost > mine.last_drop:
+                mine.drop(h.n_active, self.params, now)
+            if lost > group.last_drop:
+                group.drop_group(self.n_active, self.params, now)
+            if answered:
+                scale = PING_WEIGHT if ping else 1
+                group.ack(self.params, scale)
+                mine.ack(self.params, scale)
+            if lost > h.last_boost:
+                h.bad += 1
+            elif answered:
+                h.good += 1
         elif answered:
+            scale = PING_WEIGHT if ping else 1
+            group.ack(self.params, scale)
+            mine.ack(self.params, scale)
             h.good += 1
-        threshold = 0.40 if self.timing.level >= 4 else 0.30
-        if h.bad > 10 and h.bad / (h.bad + h.good) > threshold:
-            bad, total = h.bad, h.bad + h.good
-            old = h.delay
-            self._boost_delay(h, now)
-            if h.delay != old:
-                self.emit(DelayRaised(h.index, h.address, round(old * 1000),
-                                      round(h.delay * 1000), bad=bad, total=total))
+        if h.bad > 10:
+            threshold = 0.40 if self.timing.level >= 4 else 0.30
+            if h.bad / (h.bad + h.good) > threshold:
+                bad, total = h.bad, h.bad + h.good
+                old = h.delay
+                self._boost_delay(h, now)
+                if h.delay != old:
+                    self.emit(DelayRaised(h.index, h.address, round(old * 1000),
+                                          round(h.delay * 1000), bad=bad, total=total))
 
     def _boost_delay(self, h: HostState, now: float) -> None:
         ms = round(h.delay * 1000)
@@ -835,20 +993,31 @@ class Scheduler:
         h.bench_tryno = 0
 
     def _remove_completed(self, now: float) -> None:
-        # Runs several times a round over every target of the group (thousands
-        # in a big host group), so the test of _completed() is spelt out here.
+        # Runs several times a round: only the targets that may have finished
+        # since the last call are looked at (every target when a host timeout
+        # can end any of them), and the test of _completed() is spelt out.
         nports = len(self.ports)
         ping = self.ping_scan
         timeouts = self.host_timeout > 0 and not ping
         incomplete = self._incomplete
+        if timeouts:
+            candidates: list[HostState] = incomplete
+        elif not self._maybe_done:
+            return
+        else:
+            candidates = self._maybe_done
+        self._maybe_done = []
         leaving = [
-            h for h in incomplete
+            h for h in candidates
             if (not (h.n_active or h.waiting or h.bench or h.retry)
                 and ((ping and h.status is not None) or h.next_fresh >= nports))
             or (timeouts and self._host_timed_out(h, now))
         ]
         if not leaving:
             return
+        if candidates is not incomplete:
+            # in the group's order, each once, as a walk over it would find them
+            leaving = sorted(set(leaving), key=_by_index)
         remain = len(incomplete)
         for h in leaving:
             remain -= 1

@@ -21,6 +21,7 @@ driver (events.py) runs the halves, replays the child's events and merges.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import signal
@@ -83,6 +84,12 @@ def run_halves(child: Callable[[], _Child],
     error) kills the child.
     """
     read_fd, write_fd = os.pipe()
+    # Everything made so far lives on in both processes: the cyclic garbage
+    # collector stops walking it (each collection of the oldest generation
+    # visited all of it, in each process) and so stops writing to its pages,
+    # which the two processes share until one writes.  (As at start-up, see
+    # cli/app.py: what is frozen is left to reference counting.)
+    gc.freeze()
     # A signal that lands between fork() and the `try` below would end the
     # parent without killing the child (a Ctrl-C right as a host group
     # starts): the stopping signals wait until each side is ready for them.

@@ -454,6 +454,19 @@ def test_self_connect_is_retried_like_a_timeout() -> None:
     assert [p.tryno for p in sim.sent if p.port == 40000] == [1]
 
 
+def test_an_answer_read_while_the_round_starts_asks_for_a_round_at_once() -> None:
+    # The halves of a split scan read a loopback refusal as connect() returns,
+    # between next_probes() and next_deadline(): the target it finishes must
+    # leave at once, not after the loop's longest sleep (a second a phase).
+    for ping_scan in (False, True):
+        s = scheduler(1, [80], ping_scan=ping_scan)
+        (p,) = s.next_probes(T0)
+        s.on_outcome(p, CLOSED, T0 + 0.00002)
+        assert s.next_deadline() == T0 + 0.00002
+        assert s.expired(T0 + 0.00003) == []
+        assert s.done
+
+
 def test_strange_answer_leaves_the_probe_to_time_out() -> None:
     s = scheduler(1, [1])
     (p,) = s.next_probes(T0)
