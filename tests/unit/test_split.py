@@ -5,7 +5,9 @@ The real scan through it is tests/lab/test_scenarios.py::test_loopback (-p-).
 
 from __future__ import annotations
 
+import inspect
 import os
+import pickle
 import signal
 import socket
 import time
@@ -168,17 +170,26 @@ class _Said(Events):
 def test_the_childs_events_are_replayed_on_the_parents_targets() -> None:
     hosts = [HostResult("127.0.0.1", socket.AF_INET), HostResult("127.0.0.2", socket.AF_INET)]
     recorder = events.Recorder()
-    found = PortState(1, "127.0.0.2", 22, "open", "syn-ack")
-    slower = DelayRaised(1, "127.0.0.2", 0, 5, bad=11, total=11)
-    recorder.handle(found, hosts[1])
-    recorder.handle(slower, hosts[1])
+    # PortStates are kept as columns, the rest as they come: the replay must
+    # still give every event, in order, on the right target
+    sent = [
+        (PortState(1, "127.0.0.2", 22, "open", "syn-ack"), hosts[1]),
+        (DelayRaised(1, "127.0.0.2", 0, 5, bad=11, total=11), hosts[1]),
+        (PortState(0, "127.0.0.1", 65535, "closed", "conn-refused"), hosts[0]),
+        (PortState(1, "127.0.0.2", 80, "filtered", "no-response"), hosts[1]),
+        (PortState(1, "127.0.0.2", 80, "open", "syn-ack"), hosts[1]),
+        (DelayRaised(0, "127.0.0.1", 5, 10, tryno=3), hosts[0]),
+        (PortState(0, "127.0.0.1", 1, "closed", "conn-refused"), hosts[0]),
+    ]
+    for event, host in sent:
+        recorder.handle(event, host)
     assert not recorder.tracing()  # the parent keeps the CONN lines and the keyboard
-    child, _ = split.run_halves(lambda: recorder.events, lambda: None)
+    child, _ = split.run_halves(lambda: recorder, lambda: None)
     assert child is not None
     said = _Said()
     for event in child:  # pickled across the pipe: equal, not the same objects
         events._deliver(hosts, said, event)
-    assert said.got == [(found, hosts[1]), (slower, hosts[1])]
+    assert said.got == sent
 
 
 class _Tracing:
@@ -243,3 +254,27 @@ def test_the_halves_share_the_minimum_rate() -> None:
     assert half.min_rate == 5000.0
     assert half.with_(min_rate=timing.min_rate) == timing  # nothing else changes
     assert split.half_timing(Timing(pacing=PYNMAP)) == Timing(pacing=PYNMAP)
+
+
+def _event_classes() -> list[type[Event]]:
+    found: list[type[Event]] = []
+    todo = [Event]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return [cls for cls in found if cls.__match_args__]
+
+
+@pytest.mark.parametrize("cls", _event_classes(), ids=lambda cls: cls.__name__)
+def test_every_event_is_rebuilt_from_its_fields_across_the_pipe(cls: type[Event]) -> None:
+    # Event.__reduce__ hands the fields to the constructor in __match_args__
+    # order: an __init__ that takes them in another order, or by keyword
+    # only, would rebuild a different event (or none) in the first process.
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert [p.name for p in params] == list(cls.__match_args__)
+    assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+    values = [f"{name}-{i}" for i, name in enumerate(cls.__match_args__)]
+    event = cls(*values)
+    again = pickle.loads(pickle.dumps(event))
+    assert again == event and again._field_values() == tuple(values)
