@@ -83,8 +83,6 @@ def _port_state(e: PortState, v: int, d: int) -> tuple[Line, ...]:
 
 
 def _host_answer(e: HostAnswer, v: int, d: int) -> tuple[Line, ...]:
-    if d < 2:
-        return _NONE
     return ((INTERACTIVE,
              f"ultrascan_host_probe_update called for machine {e.address} "
              f"state {_HOST_STATES[e.before]} -> {_HOST_STATES['up' if e.up else 'down']} "
@@ -92,34 +90,24 @@ def _host_answer(e: HostAnswer, v: int, d: int) -> tuple[Line, ...]:
 
 
 def _ping_probe(e: PingProbe, v: int, d: int) -> tuple[Line, ...]:
-    if d < 2:
-        return _NONE
     return ((PLAIN, f"Changing ping technique for {e.address} to connect to port {e.port}"),)
 
 
 def _untimed(e: Untimed, v: int, d: int) -> tuple[Line, ...]:
-    if d < 2:
-        return _NONE
     return ((PLAIN, f"Response for {e.address} means new state is {e.state}; "
                     "not adjusting timing."),)
 
 
 def _dropped(e: Dropped, v: int, d: int) -> tuple[Line, ...]:
-    if d < 2:
-        return _NONE
     return ((PLAIN, f"Ultrascan DROPPED probe packet to {e.address} detected"),)
 
 
 def _max_tryno(e: MaxTryno, v: int, d: int) -> tuple[Line, ...]:
-    if d < 1:
-        return _NONE
     return ((INTERACTIVE, f"Increased max_successful_tryno for {e.address} to {e.tryno} "
                           "(packet drop)"),)
 
 
 def _delay_raised(e: DelayRaised, v: int, d: int) -> tuple[Line, ...]:
-    if v < 1:
-        return _NONE
     why = (f"max_successful_tryno increase to {e.tryno}" if e.tryno else
            f"{e.bad} out of {e.total} dropped probes since last increase.")
     return ((INTERACTIVE, f"Increasing send delay for {e.address} from {e.old_ms} to "
@@ -132,21 +120,15 @@ def _retransmission_cap(e: RetransmissionCap, v: int, d: int) -> tuple[Line, ...
 
 
 def _host_done(e: HostDone, v: int, d: int) -> tuple[Line, ...]:
-    if d < 3:
-        return _NONE
     return ((PLAIN, f"Moving {e.address} to completed hosts list with {e.outstanding} "
                     f"outstanding {'probe' if e.outstanding == 1 else 'probes'}."),)
 
 
 def _global_ping_host(e: GlobalPingHost, v: int, d: int) -> tuple[Line, ...]:
-    if d < 2:
-        return _NONE
     return ((PLAIN, f"Changing global ping host to {e.address}."),)
 
 
 def _host_completed(e: HostCompleted, v: int, d: int) -> tuple[Line, ...]:
-    if v < 1:
-        return _NONE
     left = f"{e.left} {'host' if e.left == 1 else 'hosts'} left"
     if e.timed_out:
         return ((INTERACTIVE, f"{e.address} timed out during {e.phase} ({left})"),)
@@ -178,29 +160,38 @@ def _device_failed(e: DeviceFailed, v: int, d: int) -> tuple[Line, ...]:
             (STDERR, f"socket_bindtodevice: {os.strerror(e.errno)}"))
 
 
-# One function per event class (a table, not a chain of isinstance tests:
-# PortState comes once per port).
-_WORDING: dict[type[Event], Callable[[Any, int, int], tuple[Line, ...]]] = {
-    PortState: _port_state,
-    HostAnswer: _host_answer,
-    PingProbe: _ping_probe,
-    Untimed: _untimed,
-    Dropped: _dropped,
-    MaxTryno: _max_tryno,
-    DelayRaised: _delay_raised,
-    RetransmissionCap: _retransmission_cap,
-    HostDone: _host_done,
-    GlobalPingHost: _global_ping_host,
-    HostCompleted: _host_completed,
-    RttVarCapped: _rttvar_capped,
-    ConnTrace: _conn_trace,
-    StrangeAnswer: _strange_answer,
-    BindFailed: _bind_failed,
-    DeviceFailed: _device_failed,
+# Per event class: the function with its lines, and the least -v and -d
+# levels at which it has any (either one will do; a function's own test, as
+# PortState's, comes after).  A table, not a chain of isinstance tests: these
+# are asked once per event, and a -p- scan has an event per port.
+_ALWAYS = 0
+_NEVER = 1 << 30
+_WORDING: dict[type[Event], tuple[Callable[[Any, int, int], tuple[Line, ...]], int, int]] = {
+    PortState: (_port_state, 1, 2),
+    HostAnswer: (_host_answer, _NEVER, 2),
+    PingProbe: (_ping_probe, _NEVER, 2),
+    Untimed: (_untimed, _NEVER, 2),
+    Dropped: (_dropped, _NEVER, 2),
+    MaxTryno: (_max_tryno, _NEVER, 1),
+    DelayRaised: (_delay_raised, 1, _NEVER),
+    RetransmissionCap: (_retransmission_cap, _ALWAYS, _ALWAYS),
+    HostDone: (_host_done, _NEVER, 3),
+    GlobalPingHost: (_global_ping_host, _NEVER, 2),
+    HostCompleted: (_host_completed, 1, _NEVER),
+    RttVarCapped: (_rttvar_capped, _ALWAYS, _ALWAYS),
+    ConnTrace: (_conn_trace, _ALWAYS, _ALWAYS),
+    StrangeAnswer: (_strange_answer, _ALWAYS, _ALWAYS),
+    BindFailed: (_bind_failed, _ALWAYS, _ALWAYS),
+    DeviceFailed: (_device_failed, _ALWAYS, _ALWAYS),
 }
 
 
 def lines(event: Event, verbosity: int, debugging: int) -> tuple[Line, ...]:
     """The lines nmap prints for `event` at these -v and -d levels (none for data events)."""
-    word = _WORDING.get(type(event))
-    return _NONE if word is None else word(event, verbosity, debugging)
+    entry = _WORDING.get(type(event))
+    if entry is None:
+        return _NONE
+    word, least_v, least_d = entry
+    if verbosity < least_v and debugging < least_d:
+        return _NONE
+    return word(event, verbosity, debugging)
