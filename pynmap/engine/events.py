@@ -10,6 +10,7 @@ here, then merges that half's answers into this process's scheduler.
 
 from __future__ import annotations
 
+import functools
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
@@ -218,8 +219,8 @@ def _run(
 ) -> Scheduler:
     """One scheduler over one loop, in this process."""
 
-    def deliver(event: Event) -> None:
-        _deliver(hosts, to, event)
+    # a partial, not a closure: one Python frame less per event (one per answer)
+    deliver: Callable[[Event], None] = functools.partial(_deliver, hosts, to)
 
     scheduler = Scheduler(
         [h.address for h in hosts],
