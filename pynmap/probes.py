@@ -23,7 +23,8 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from pynmap.errors import Fatal
+from pynmap.errors import Fatal, SystemFatal
+from pynmap.services import DataFiles
 
 PROBES_FILE = "nmap-service-probes"
 
@@ -484,14 +485,25 @@ def _compile_fallbacks(db: ProbeDB) -> dict[tuple[str, str], tuple[Probe, ...]]:
 
 
 def load_probes(path: str) -> ProbeDB:
-    """Read and parse the file at `path` (nmap's pfatal() text when it cannot be opened)."""
+    """Read and parse the file at `path` (nmap's pfatal() when it cannot be opened)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
-        raise _fatal(f"Failed to open nmap-service-probes file {path} for reading: "
-                     f"{e.strerror}") from None
+        raise SystemFatal(f"Failed to open nmap-service-probes file {path} for reading",
+                          e.errno or 0) from None
     return parse_probes(data, path)
+
+
+def find_probe_db(files: DataFiles) -> ProbeDB:
+    """nmap-service-probes found as nmap finds it (--versiondb, --datadir, $NMAPDIR,
+    ~/.nmap, the bundled copy), read, and recorded among the files read."""
+    found, path = files.fetch(PROBES_FILE)
+    if found != 1:
+        raise _fatal("Service scan requested but I cannot find nmap-service-probes file.")
+    db = load_probes(path)
+    files.loaded[PROBES_FILE] = path
+    return db
 
 
 # --- PCRE to Python re -----------------------------------------------------------------------
