@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from pynmap.cnumbers import atoi
 from pynmap.errors import Fatal, SystemFatal
 from pynmap.services import DataFiles
 
@@ -183,7 +184,8 @@ def cstring_unescape(raw: bytes) -> bytes | None:
 
 
 def _strtol(text: bytes) -> int:
-    """C strtol(s, NULL, 10) / atoi(): leading space, a sign, digits; 0 when none."""
+    """C strtol(s, NULL, 10): leading space, a sign, digits; 0 when none (a value past
+    a long's range is out of every range checked here, as LONG_MAX is)."""
     m = re.match(rb"[ \t\n\v\f\r]*([+-]?[0-9]+)", text)
     return int(m.group(1)) if m else 0
 
@@ -424,7 +426,7 @@ def parse_probes(data: bytes, filename: str = PROBES_FILE) -> ProbeDB:
         elif text.startswith(b"sslports "):
             current.directives["sslports"] = _port_vector(text[9:], number)
         elif text.startswith(b"rarity "):
-            rarity = _strtol(text[7:])
+            rarity = atoi(text[7:].decode("latin-1"))  # a C int: 4294967297 is 1
             if not 1 <= rarity <= 9:
                 raise _fatal(f"setRarity: Rarity directive on line {number} of "
                              "nmap-service-probes must be between 1 and 9")

@@ -133,6 +133,7 @@ BAD_FILES = [
     ("Probe TCP x q||\n\nbogus line\n", "an unknown directive"),
     ("Probe TCP x q||\n rarity 3\n", "an indented directive"),
     ("Probe TCP x q||\nrarity 0\n", "rarity 0"),
+    ("Probe TCP x q|a|\nrarity 2147483648\n", "a rarity that wraps to a negative int"),
     ("Probe TCP x q||\ntotalwaitms 99\n", "totalwaitms below 100"),
     ("Probe TCP x q||\ntcpwrappedms 300001\n", "tcpwrappedms above 300000"),
     ("Probe TCP x q||\nports 80-70\n", "a reversed range"),

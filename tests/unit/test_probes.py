@@ -155,6 +155,15 @@ def test_a_small_file_parses_into_frozen_objects() -> None:
     assert [p.name for p in db.fallbacks[("UDP", "One")]] == ["One"]
 
 
+def test_rarity_is_read_as_a_c_int() -> None:
+    db = parse_probes(b"Probe TCP x q|a|\nrarity 4294967297\n")
+    assert db.probes[0].rarity == 1
+    with pytest.raises(ProbeFileError) as caught:
+        parse_probes(b"Probe TCP x q|a|\nrarity 2147483648\n")
+    assert caught.value.message == ("setRarity: Rarity directive on line 2 of "
+                                    "nmap-service-probes must be between 1 and 9")
+
+
 def test_templates_take_any_delimiter_and_cpe_keeps_its_prefix() -> None:
     m = parse_match(b"match x m|a/b| p=P/Q= i%1% cpe:|h:x:y|a o/L/\n", 9)
     assert m.pattern == b"a/b" and m.product == b"P/Q" and m.info == b"1"
