@@ -77,6 +77,8 @@ class Options:
     list_scan: bool = False
     no_port_scan: bool = False  # -sn (and -sL)
     version_scan: bool = False  # -sV: accepted, not performed (see README)
+    # --version-intensity N, --version-light (2), --version-all (9): the last one given wins
+    version_intensity: int = 7
     script_scan: bool = False  # -sC / --script: accepted, not performed
     raw_scan_types: frozenset[str] = frozenset()
 
@@ -133,6 +135,7 @@ class Options:
     stylesheet: str | None = "default"  # "default" = our own rule; None = --no-stylesheet
     datadir: str | None = None
     servicedb: str | None = None
+    versiondb: str | None = None  # --versiondb: nmap-service-probes, read by -sV only
     # nmap-services as first needed: -PS names can need it while options are still read
     services: ServiceDB | None = None
 
@@ -1055,7 +1058,7 @@ OPTION_TABLE: tuple[Opt, ...] = (
     Opt("verbose", NO_ARG, stands_for="v"),
     Opt("datadir", REQUIRED_ARG, _store("datadir")),
     Opt("servicedb", REQUIRED_ARG, _store("servicedb", fast=True)),
-    Opt("versiondb", REQUIRED_ARG, _ignored, "only version detection reads it"),
+    Opt("versiondb", REQUIRED_ARG, _store("versiondb")),
     Opt("debug", OPTIONAL_ARG, stands_for="d"),
     Opt("help", NO_ARG, stands_for="h"),
     Opt("iflist", NO_ARG, _refused, "--iflist (interface and route listing)"),
@@ -1143,9 +1146,9 @@ OPTION_TABLE: tuple[Opt, ...] = (
     Opt("reason", NO_ARG, _set(reason=True)),
     Opt("allports", NO_ARG, _set(all_ports=True)),
     Opt("version-intensity", REQUIRED_ARG, _bounded, Bounded(
-        0, 9, "version-intensity must be between 0 and 9")),
-    Opt("version-light", NO_ARG, _ignored, "tunes version detection, not performed"),
-    Opt("version-all", NO_ARG, _ignored, "tunes version detection, not performed"),
+        0, 9, "version-intensity must be between 0 and 9", "options", "version_intensity")),
+    Opt("version-light", NO_ARG, _set(version_intensity=2)),
+    Opt("version-all", NO_ARG, _set(version_intensity=9)),
     Opt("system-dns", NO_ARG, _set(system_dns=True)),
     Opt("resolve-all", NO_ARG, _set(resolve_all=True)),
     Opt("unique", NO_ARG, _set(unique=True)),

@@ -290,7 +290,9 @@ class Session:
                         "doing a port scan")
         db = o.services
         if db is None or not db.loaded:
-            requested = {services.SERVICES_FILE: o.servicedb} if o.servicedb is not None else None
+            requested = {services.SERVICES_FILE: o.servicedb} if o.servicedb is not None else {}
+            if o.versiondb is not None:  # read only by -sV (pynmap.probes.find_probe_db)
+                requested["nmap-service-probes"] = o.versiondb
             files = services.DataFiles(warn=self.warn, datadir=o.datadir, requested=requested,
                                        debugging=o.debugging, plain_log=rep.plain)
             db = services.ServiceDB.lazy(servicedb=o.servicedb, datadir=o.datadir,

@@ -305,3 +305,55 @@ def listening(ns: Netns, ports: Sequence[int], address: str = "127.0.0.1") -> It
     finally:
         proc.kill()
         proc.wait()
+
+
+_BABBLER = """
+import select, socket, sys
+banner = sys.argv[1].encode("latin-1")
+socks = []
+for item in sys.argv[2:]:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", int(item)))
+    s.listen(1024)
+    socks.append(s)
+conns = []
+print("ready", flush=True)
+while True:
+    for s in select.select([*socks, *conns], [], [])[0]:
+        if s in socks:
+            try:
+                c = s.accept()[0]
+                c.sendall(banner)
+                c.shutdown(socket.SHUT_WR)
+                conns.append(c)
+            except OSError:
+                pass
+            continue
+        try:
+            data = s.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            conns.remove(s)
+            s.close()
+"""
+
+
+@contextmanager
+def babbling(ns: Netns, ports: Sequence[int], banner: str) -> Iterator[None]:
+    """TCP services on 127.0.0.1:`ports` inside `ns` that send `banner` and end their
+    side at once (then read until the client closes, so no reset is sent).
+
+    To version detection each such connection is a probe answered at once with
+    the same unrecognized data: nmap goes through its whole probe list without
+    waiting out any probe's totalwaitms."""
+    proc = subprocess.Popen([*ns.exec_prefix(), sys.executable, "-c", _BABBLER, banner,
+                             *(str(p) for p in ports)], stdout=subprocess.PIPE)
+    try:
+        if proc.stdout is None or proc.stdout.readline() != b"ready\n":
+            raise NetnsUnavailable(f"babbling services on {list(ports)} did not start")
+        yield
+    finally:
+        proc.kill()
+        proc.wait()

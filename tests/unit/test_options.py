@@ -127,6 +127,19 @@ def test_servicedb_implies_fast() -> None:
     assert parse("nmap --servicedb x 127.0.0.1")[0].fast is True
 
 
+def test_version_detection_options_are_kept() -> None:
+    """--versiondb names nmap-service-probes; the intensity options set one level, the last
+    one given winning (nmap's getopt loop assigns o.version_intensity for each)."""
+    opts, _ = parse("nmap -sV --versiondb probes.txt 127.0.0.1")
+    assert (opts.versiondb, opts.servicedb, opts.fast) == ("probes.txt", None, False)
+    assert parse("nmap 127.0.0.1")[0].version_intensity == 7
+    assert parse("nmap --version-all --version-light 127.0.0.1")[0].version_intensity == 2
+    assert parse("nmap --version-light --version-all 127.0.0.1")[0].version_intensity == 9
+    assert parse("nmap --version-all --version-intensity 4 127.0.0.1")[0].version_intensity == 4
+    assert parse("nmap --version-intensity 4 --version-light 127.0.0.1")[0].version_intensity == 2
+    assert parse("nmap --version-intensity 0 127.0.0.1")[0].version_intensity == 0
+
+
 def test_help_and_version_exit_zero() -> None:
     with pytest.raises(PlainExit) as info:
         parse("nmap -h")

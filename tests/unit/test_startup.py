@@ -24,6 +24,7 @@ NOT_ON_THE_SCAN_PATH = (
     "pynmap.apiprogress",  # the API's progress= reports
     "pynmap.output.fromreport",  # Report.to_xml/to_normal/to_grepable
     "asyncio",
+    "pynmap.probes",  # nmap-service-probes: -sV only
 )
 
 
@@ -53,3 +54,15 @@ def test_reports_without_json_leave_the_report_model_out(tmp_path: Path) -> None
 
     assert loaded("-oX", "x.xml", "-oN", "x.nmap") == set()
     assert loaded("-oJ", "x.json") == {"pynmap.report", "pynmap.output.jsonout"}
+
+
+def test_version_options_leave_the_probe_database_unread(tmp_path: Path) -> None:
+    """--versiondb and the intensity options are only stored: nothing imports
+    pynmap.probes (or reads nmap-service-probes) until a service scan runs."""
+    code = ("import io, sys; from pynmap.cli.app import run_cli; "
+            "status = run_cli(['pynmap', '-sL', '-n', '-sV', '--versiondb', 'nowhere', "
+            "'--version-all', '127.0.0.1'], io.StringIO(), io.StringIO(), {}); "
+            "print(status, 'pynmap.probes' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path).stdout.split()
+    assert out == ["0", "False"]

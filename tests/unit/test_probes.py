@@ -1,0 +1,351 @@
+"""pynmap.probes: nmap-service-probes parsed, its patterns compiled, its templates filled,
+its probes chosen (the differential twin, tests/differential/test_service_probes.py,
+checks the probe order and the parse errors against nmap itself)."""
+
+from __future__ import annotations
+
+import functools
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+
+from pynmap.errors import SystemFatal
+from pynmap.probes import (
+    Match,
+    ProbeDB,
+    ProbeFileError,
+    compile_all,
+    cstring_unescape,
+    find_probe_db,
+    load_probes,
+    parse_match,
+    parse_probes,
+    port_is_excluded,
+    probe_sequence,
+    substitute,
+    translate_pcre,
+    version_info,
+    version_intensity,
+)
+from pynmap.services import DataFiles, bundled_data_dir
+
+
+def bundled_path() -> str:
+    directory = bundled_data_dir()
+    assert directory is not None
+    return f"{directory}/nmap-service-probes"
+
+
+@functools.cache
+def bundled() -> ProbeDB:
+    return load_probes(bundled_path())
+
+
+# --- the bundled file --------------------------------------------------------------------------
+
+def test_every_pattern_of_the_bundled_file_compiles_and_is_counted() -> None:
+    lines = Path(bundled_path()).read_bytes().split(b"\n")
+    # an independent count: the lines that start with the directive
+    n_probes = sum(line.startswith(b"Probe ") for line in lines)
+    n_matches = sum(line.startswith((b"match ", b"softmatch ")) for line in lines)
+    n_soft = sum(line.startswith(b"softmatch ") for line in lines)
+    db = load_probes(bundled_path())  # a fresh copy: nothing compiled yet
+    everything = [p for p in (db.null_probe, *db.probes) if p is not None]
+    assert len(everything) == n_probes == 148
+    assert sum(len(p.matches) for p in everything) == n_matches == 11917
+    assert sum(m.soft for p in everything for m in p.matches) == n_soft
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # re's FutureWarnings (nested sets...) would be errors
+        assert compile_all(db) == n_matches
+
+
+def test_patterns_compile_per_probe_on_first_use() -> None:
+    db = parse_probes(Path(bundled_path()).read_bytes())
+    assert all(not p._compiled for p in db.probes)
+    get = db.probe_by_name("GetRequest", "TCP")
+    assert get is not None
+    patterns = get.compiled()
+    assert len(patterns) == len(get.matches) > 1000
+    assert get.compiled() is patterns  # not compiled twice
+    assert sum(bool(p._compiled) for p in db.probes) == 1
+
+
+def test_bundled_facts() -> None:
+    db = bundled()
+    assert db.null_probe is not None and db.null_probe.name == "NULL"
+    assert db.null_probe.totalwaitms == 6000
+    get = db.probe_by_name("GetRequest", "TCP")
+    assert get is not None and get.payload == b"GET / HTTP/1.0\r\n\r\n"
+    assert get.rarity == 1 and 80 in get.ports and 443 in get.sslports
+    # a UDP probe's fallback name resolves to the TCP probe of that name (nmap's second pass)
+    dns_tcp = db.probe_by_name("DNSVersionBindReqTCP", "TCP")
+    assert dns_tcp is not None
+    chain = db.fallbacks[("TCP", dns_tcp.name)]
+    assert [p.name for p in chain] == ["DNSVersionBindReqTCP", "DNSVersionBindReq", "NULL"]
+    assert port_is_excluded(db, 9100) and port_is_excluded(db, 9107)
+    assert not port_is_excluded(db, 9108) and not port_is_excluded(db, 9100, allports=True)
+    assert not port_is_excluded(db, 9100, protocol="UDP")  # T:9100-9107
+
+
+def test_ssh_banner_gives_product_version_and_cpe() -> None:
+    banner = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
+    null = bundled().null_probe
+    assert null is not None
+    first = next((m, f) for m, p in zip(null.matches, null.compiled(), strict=True)
+                 if (f := p.search(banner)) is not None)
+    match, found = first
+    assert not match.soft and match.service == "ssh"
+    info = version_info(match, found)
+    assert (info.product, info.version, info.info) == (
+        b"OpenSSH", b"9.2p1 Debian 2+deb12u3", b"protocol 2.0")
+    assert info.ostype == b"Linux"
+    assert info.cpes == (b"cpe:/a:openbsd:openssh:9.2p1", b"cpe:/o:linux:linux_kernel")
+
+
+# --- parsing hand-written files ---------------------------------------------------------------
+
+SMALL = b"""\
+# comment
+Exclude 10,T:20-21,U:53
+Probe TCP NULL q||
+totalwaitms 6000
+tcpwrappedms 3000
+match ftp m|^220 (\\S+) ready\\r\\n| p/Test FTP/ h/$1/ cpe:/a:test:ftp/
+softmatch ftp m/^220/
+
+Probe TCP Two q|a\\0b\\x41\\\\\\r\\n\\t| no-payload
+rarity 8
+ports 1-3, 7 ,9
+sslports 443
+fallback One
+match two m=^x=is v/1/ v/2/
+
+Probe UDP One q|one|
+Probe TCP One q|1|
+"""
+
+
+def test_a_small_file_parses_into_frozen_objects() -> None:
+    db = parse_probes(SMALL)
+    assert db.has_exclude
+    assert sorted(db.excluded) == [("TCP", 10), ("TCP", 20), ("TCP", 21), ("UDP", 10),
+                                   ("UDP", 53)]
+    null = db.null_probe
+    assert null is not None and null.is_null and null.line == 3
+    assert (null.totalwaitms, null.tcpwrappedms, null.rarity) == (6000, 3000, 5)
+    hard, soft = null.matches
+    assert (hard.soft, hard.service, hard.pattern, hard.line) == (False, "ftp",
+                                                                   rb"^220 (\S+) ready\r\n", 6)
+    assert hard.product == b"Test FTP" and hard.hostname == b"$1"
+    assert hard.cpe == (b"cpe:/a:test:ftp",)
+    assert soft.soft and soft.product is None
+    two = db.probes[0]
+    assert two.payload == b"a\0bA\\\r\n\t" and two.options == b"no-payload"
+    assert two.ports == frozenset({1, 2, 3, 7, 9}) and two.sslports == frozenset({443})
+    assert two.rarity == 8 and two.services == frozenset({"two"})
+    (m,) = two.matches
+    assert m.pattern == b"^x" and m.ignorecase and m.dotall and m.version == b"2"
+    with pytest.raises(AttributeError):
+        two.rarity = 1  # type: ignore[misc]
+    # fallback by name: same protocol first; TCP chains end with NULL
+    assert [(p.protocol, p.name) for p in db.fallbacks[("TCP", "Two")]] == [
+        ("TCP", "Two"), ("TCP", "One"), ("TCP", "NULL")]
+    assert [p.name for p in db.fallbacks[("UDP", "One")]] == ["One"]
+
+
+def test_rarity_is_read_as_a_c_int() -> None:
+    db = parse_probes(b"Probe TCP x q|a|\nrarity 4294967297\n")
+    assert db.probes[0].rarity == 1
+    with pytest.raises(ProbeFileError) as caught:
+        parse_probes(b"Probe TCP x q|a|\nrarity 2147483648\n")
+    assert caught.value.message == ("setRarity: Rarity directive on line 2 of "
+                                    "nmap-service-probes must be between 1 and 9")
+
+
+def test_templates_take_any_delimiter_and_cpe_keeps_its_prefix() -> None:
+    m = parse_match(b"match x m|a/b| p=P/Q= i%1% cpe:|h:x:y|a o/L/\n", 9)
+    assert m.pattern == b"a/b" and m.product == b"P/Q" and m.info == b"1"
+    assert m.cpe == (b"cpe:/h:x:y",) and m.ostype == b"L"
+
+
+def test_long_lines_are_read_in_fgets_pieces() -> None:
+    # nmap 7.93 reads 2047 bytes at a time: the rest of a long line is a line of its own
+    text = b"Probe TCP x q|a|\nmatch a m/" + b"b" * 2100 + b"/\n"
+    with pytest.raises(ProbeFileError) as caught:
+        parse_probes(text, "f")
+    assert caught.value.message == (
+        "next_template: parse error on line 2 of nmap-service-probes")
+
+
+def test_unreadable_file_is_nmaps_pfatal(tmp_path: Path) -> None:
+    with pytest.raises(SystemFatal) as caught:
+        load_probes(str(tmp_path / "missing"))
+    assert caught.value.text == (f"Failed to open nmap-service-probes file {tmp_path}/missing "
+                                 "for reading: No such file or directory (2)\n")
+
+
+def test_the_file_is_found_as_nmap_finds_data_files(tmp_path: Path) -> None:
+    own = tmp_path / "mine"
+    own.write_bytes(SMALL)
+    files = DataFiles(warn=print, requested={"nmap-service-probes": str(own)}, environ={},
+                      home_dirs=[])
+    assert find_probe_db(files).probes[0].name == "Two"
+    assert files.loaded == {"nmap-service-probes": str(own)}
+    (tmp_path / "nmap-service-probes").write_bytes(SMALL)
+    files = DataFiles(warn=print, datadir=str(tmp_path), environ={}, home_dirs=[])
+    assert find_probe_db(files).null_probe is not None
+    files = DataFiles(warn=print, environ={}, home_dirs=[])  # the bundled copy
+    assert len(find_probe_db(files).probes) == 147
+    files = DataFiles(warn=print, environ={}, home_dirs=[], search_dirs=[])
+    with pytest.raises(ProbeFileError) as caught:
+        find_probe_db(files)
+    assert caught.value.message == (
+        "Service scan requested but I cannot find nmap-service-probes file.")
+
+
+def test_probe_string_escapes() -> None:
+    assert cstring_unescape(rb"\0\n\r\t\\\x00\xfF") == b"\0\n\r\t\\\0\xff"
+    for bad in (rb"\a", rb"\x4", rb"\xg0", b"\\"):
+        assert cstring_unescape(bad) is None
+
+
+def test_pcre_constructs_python_reads_otherwise() -> None:
+    assert translate_pcre(rb"a\z") == rb"a\Z"
+    assert re.search(translate_pcre(rb"a\Z"), b"xa\n") and not re.search(rb"a\Z", b"xa\n")
+    assert translate_pcre(rb"(?<v>\d+)") == rb"(?P<v>\d+)"
+    assert translate_pcre(rb"(?<=a)(?<!b)") == rb"(?<=a)(?<!b)"  # look-behinds stay
+    assert re.fullmatch(translate_pcre(rb"[[:alpha:][:digit:]_]+"), b"aZ9_")
+    assert translate_pcre(rb"\\z") == rb"\\z"  # an escaped backslash, then z
+
+
+# --- template substitution --------------------------------------------------------------------
+
+def fill(pattern: bytes, subject: bytes, template: bytes, size: int = 80,
+         cpe: bool = False) -> bytes | None:
+    m = re.search(pattern, subject, re.S)
+    assert m is not None
+    return substitute(template, m, size, cpe=cpe)
+
+
+def test_plain_captures_and_trimming() -> None:
+    assert fill(rb"(\w+) (\w+)", b"foo bar", b"$2-$1") == b"bar-foo"
+    assert fill(rb"(\w+) (\w+)", b"foo bar", b"$12") == b"foo2"  # one digit only
+    assert fill(rb"(a)(b)?", b"a", b"x $1, \t,") == b"x a"  # trailing space and commas go
+    assert fill(rb"(a)", b"a", b"$0") is None
+    assert fill(rb"(a)", b"a", b"$2") is None  # no such group
+    assert fill(rb"(a)(b)?", b"a", b"$2") is None  # unset group
+    assert fill(rb"(a.c)", b"a\0c", b"<$1>") == b"<a>"  # a value ends at its NUL (strlen)
+    assert fill(rb"(a)", b"a", b"cost $ 5") is None  # a lone $ is no variable
+    assert fill(rb"(a)", b"a", b"$Q(1)") is None  # unknown command
+
+
+def test_printable_only() -> None:
+    assert fill(rb"^(.*)$", b"W\0O\0R\0K\x01\xff", b"$P(1)") == b"WORK"
+    assert fill(rb"(.*)", b"ab", b"$P(1,2)") is None
+    assert fill(rb"(.*)", b"ab", b"$P( 0x1 )") == b"ab"  # strtol base 0, spaces allowed
+
+
+def test_subst() -> None:
+    assert fill(rb"([\d_]+)", b"1_2_3", b'$SUBST(1,"_",".")') == b"1.2.3"
+    assert fill(rb"(\w+)", b"a_b", b'v$SUBST(1, "_", "\\x2d")!') == b"va-b!"
+    assert fill(rb"(\w+)", b"abc", b'$SUBST(1,"b")') is None
+
+
+def test_integers() -> None:
+    assert fill(rb"(..)", b"\x01\x02", b'$I(1,">")') == b"258"
+    assert fill(rb"(..)", b"\x01\x02", b'$I(1,"<")') == b"513"
+    assert fill(rb"(.{8})", b"\xff" * 8, b'$I(1,">")') == b"18446744073709551615"
+    assert fill(rb"(.{9})", b"\x00" * 9, b'$I(1,">")') is None  # more than 8 bytes
+    assert fill(rb"(..)", b"ab", b'$I(1,"=")') is None
+
+
+def test_buffer_limits() -> None:
+    # nmap's checks leave room for its NUL, and one byte more after a substitution
+    assert fill(rb"(a+)", b"a" * 78, b"$1", size=80) == b"a" * 78
+    assert fill(rb"(a+)", b"a" * 79, b"$1", size=80) is None
+    assert fill(rb"(a)", b"a", b"x" * 79, size=80) == b"x" * 79
+    assert fill(rb"(a)", b"a", b"x" * 80, size=80) is None
+
+
+def test_cpe_values_are_escaped() -> None:
+    assert fill(rb"(.*)", b"My Server:2/b", b"cpe:/a:x:$1", cpe=True) == (
+        b"cpe:/a:x:my_server%3A2%2Fb")
+    match = parse_match(b"match x m/(\\S+) (\\S+)/ p/$1/ cpe:/a:v:$1/ cpe:/a:w:$2/ "
+                        b"cpe:/q:bad/ cpe:/o:$3/\n", 1)
+    found = re.search(match.pattern, b"A B")
+    assert found is not None
+    info = version_info(match, found)
+    # a later CPE of the same part replaces the first; an unknown part is skipped;
+    # a failed one is empty and named
+    assert (info.product, info.cpe_a, info.cpe_o) == (b"A", b"cpe:/a:w:b", b"")
+    assert info.failed == ("cpe_o",)
+
+
+def test_version_info_failures_leave_the_field_empty() -> None:
+    match = Match(soft=False, service="x", pattern=b"(a)", product=b"$1" * 80, version=b"$1")
+    found = re.search(b"(a)", b"a")
+    assert found is not None
+    info = version_info(match, found)
+    assert (info.product, info.version, info.failed) == (b"", b"a", ("product",))
+
+
+# --- probe selection --------------------------------------------------------------------------
+
+CHOICE = b"""\
+Probe TCP NULL q||
+match ssh m/^SSH/
+Probe TCP Common q|c|
+rarity 1
+match http m/^HTTP/
+Probe TCP Rare q|r|
+rarity 9
+ports 80
+match ftp m/^220/
+Probe TCP Mid q|m|
+rarity 5
+sslports 443
+softmatch ftp m/^2/
+Probe UDP Dgram q|d|
+rarity 1
+ports 53
+"""
+
+
+def names(db: ProbeDB, port: int, **kw: object) -> list[str]:
+    return [p.name for p in probe_sequence(db, port, **kw)]  # type: ignore[arg-type]
+
+
+def test_probes_for_a_port() -> None:
+    db = parse_probes(CHOICE)
+    assert names(db, 80) == ["NULL", "Rare", "Common", "Mid"]  # listed first, rarity ignored
+    assert names(db, 81) == ["NULL", "Common", "Mid"]
+    assert names(db, 81, intensity=2) == ["NULL", "Common"]
+    assert names(db, 81, intensity=0) == ["NULL"]
+    assert names(db, 81, intensity=9) == ["NULL", "Common", "Rare", "Mid"]
+    assert names(db, 443, ssl=True, intensity=2) == ["NULL", "Mid", "Common"]
+    assert names(db, 443, intensity=2) == ["NULL", "Common"]  # sslports count through SSL only
+    assert names(db, 53, protocol="UDP", intensity=0) == ["Dgram"]  # no NULL probe for UDP
+    # after a softmatch of ftp: only probes that can match ftp, whatever their rarity
+    assert names(db, 81, softmatched="ftp", intensity=2) == ["NULL", "Rare", "Mid"]
+    assert names(db, 80, softmatched="ftp") == ["NULL", "Rare", "Mid"]
+    assert names(db, 81, softmatched="ftp", intensity=9) == ["NULL", "Common", "Rare", "Mid"]
+
+
+def test_intensity_shorthands() -> None:
+    assert version_intensity() == 7
+    assert version_intensity(light=True) == 2
+    assert version_intensity(all_probes=True) == 9
+    assert version_intensity(4, light=True) == 4
+
+
+def test_bundled_port_80_at_each_intensity() -> None:
+    db = bundled()
+    counts = [len(probe_sequence(db, 80, intensity=i)) for i in range(10)]
+    assert counts == sorted(counts) and counts[7] == 30  # 30: nmap's --version-trace
+    rarities = {p.name: p.rarity for p in db.probes}
+    listed = {p.name for p in db.probes if 80 in p.ports and p.protocol == "TCP"}
+    for intensity in (0, 2, 7, 9):
+        for name in names(db, 80, intensity=intensity)[1:]:
+            assert name in listed or rarities[name] <= intensity
