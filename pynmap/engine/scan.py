@@ -8,9 +8,9 @@ from pynmap.results import HostResult, PortResult
 from pynmap.timing import Timing
 
 from .backend import Backend, SocketSetup
-from .clock import SYSTEM, Clock
+from .clock import SYSTEM, Clock, to_wall
 from .discovery import DEFAULT_PING_PORTS, assume_up, discover
-from .events import Events, estimator, run_phase, times_of, wall_clock
+from .events import Events, estimator, run_phase, times_of
 
 __all__ = ["DEFAULT_PING_PORTS", "Events", "SocketSetup", "assume_up", "connect_scan",
            "discover"]
@@ -52,8 +52,8 @@ def connect_scan(
     for host, state in zip(hosts, scheduler.hosts, strict=True):
         host.times = times_of(state.rtt)
         host.scanned_ports = len(order)
-        host.start_time = wall_clock(state.clock_start, clock)
-        host.end_time = wall_clock(state.end, clock)
+        host.start_time = to_wall(clock, state.clock_start)
+        host.end_time = to_wall(clock, state.end)
         host.timed_out = state.timed_out
         if state.timed_out:
             host.ports = []

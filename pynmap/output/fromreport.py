@@ -26,6 +26,7 @@ from pynmap.output.context import (
     PortRow,
     ReasonGroup,
     ViewOptions,
+    latency_text,
     ports_view,
 )
 from pynmap.output.render import macros
@@ -148,7 +149,7 @@ def host_view(host: Host, scan: str, opts: ViewOptions) -> HostView:
         status=host.state.value,
         reason=host.reason.value,
         show_reason=opts.show_reason,
-        latency=None if times is None or times.srtt == -1 else fmt.sigdigits(times.srtt / 1e6),
+        latency=None if times is None else latency_text(times),
         times=times,
         debug_times=False,  # the -d "Final times" line is stdout's, not -oN's
         starttime=start,
