@@ -103,18 +103,12 @@ class _Events:
         self._host_up = messages.HostUp
         self._phase_done = messages.PhaseDone
         self._cap = messages.RetransmissionCap
-        self._port_state = messages.PortState
-        self._shown = wording.port_state_shown
         self._channels = wording.Channel
 
     def handle(self, event: Event, host: HostResult | None) -> None:
         session = self.session
         kind = type(event)
-        live = session.state
-        if isinstance(event, self._port_state):
-            if not self._shown(event.state, live.verbosity, live.debugging):
-                return
-        elif kind is self._host_up:
+        if kind is self._host_up:
             # nmap writes <hosthint> as each host answers, before reverse DNS, and
             # only when a port scan follows (with -sn the host report comes at once)
             if session.options.port_scan and host is not None:
@@ -123,6 +117,7 @@ class _Events:
         if isinstance(event, self._phase_done):
             session.phase_rate = event.probes_sent / event.seconds if event.seconds > 0 else 0.0
             return
+        live = session.state
         for channel, text in self._lines(event, live.verbosity, live.debugging):
             if channel is self._channels.INTERACTIVE:
                 if kind is self._cap:  # a warning nmap prints even without -v: the API keeps it

@@ -21,14 +21,6 @@ class Event(FrozenData):
 
     __slots__ = ()
 
-    def __reduce__(self) -> tuple[type[Event], tuple[object, ...]]:
-        # A split scan's second process pickles an event per port it scanned
-        # (32,768 of them for -p-) on the way to the first: as the class and
-        # its fields, for the constructor (every __init__ takes the fields in
-        # __match_args__ order), it is a third of pickle's default for
-        # slotted objects in bytes and time.
-        return (self.__class__, self._field_values())
-
 
 class HostEvent(Event):
     """An event about one target: `host` indexes the phase's host list."""

@@ -69,15 +69,9 @@ def conn_text(err: int) -> str:
     return "Connected" if err == 0 else os.strerror(err)
 
 
-def port_state_shown(state: str, v: int, d: int) -> bool:
-    """Whether a port's new state is printed: -v shows open ports as they are
-    found, -d2 every state.  (Asked before anything else: a -p- scan has an
-    event per port, and most are worded as nothing.)"""
-    return (state == "open" and v > 0) or d > 1
-
-
 def _port_state(e: PortState, v: int, d: int) -> tuple[Line, ...]:
-    if port_state_shown(e.state, v, d):
+    # -v shows open ports as they are found, -d2 every state
+    if (e.state == "open" and v > 0) or d > 1:
         return ((INTERACTIVE, f"Discovered {e.state} port {e.port}/tcp on {e.address}"),)
     return _NONE
 

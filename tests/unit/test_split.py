@@ -268,9 +268,9 @@ def _event_classes() -> list[type[Event]]:
 
 @pytest.mark.parametrize("cls", _event_classes(), ids=lambda cls: cls.__name__)
 def test_every_event_is_rebuilt_from_its_fields_across_the_pipe(cls: type[Event]) -> None:
-    # Event.__reduce__ hands the fields to the constructor in __match_args__
-    # order: an __init__ that takes them in another order, or by keyword
-    # only, would rebuild a different event (or none) in the first process.
+    # Every event may cross the pipe of a split scan; each names its fields
+    # in __match_args__, in its __init__'s order (plain.replace() and match
+    # patterns rely on that too).
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     assert [p.name for p in params] == list(cls.__match_args__)
     assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
