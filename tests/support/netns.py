@@ -294,13 +294,20 @@ while True:
 @contextmanager
 def listening(ns: Netns, ports: Sequence[int], address: str = "127.0.0.1") -> Iterator[None]:
     """TCP listeners on `address`:`ports` inside `ns`, accepting and closing at once."""
-    proc = subprocess.Popen(
-        [*ns.exec_prefix(), sys.executable, "-c", _LISTENER, *(f"{address}/{p}" for p in ports)],
-        stdout=subprocess.PIPE,
-    )
+    with _serving(ns, _LISTENER, [f"{address}/{p}" for p in ports],
+                  f"listeners on {address} {list(ports)}"):
+        yield
+
+
+@contextmanager
+def _serving(ns: Netns, script: str, args: Sequence[str], what: str) -> Iterator[None]:
+    """Run a Python `script` inside `ns` until the block ends; it prints "ready" once
+    its sockets listen."""
+    proc = subprocess.Popen([*ns.exec_prefix(), sys.executable, "-c", script, *args],
+                            stdout=subprocess.PIPE)
     try:
         if proc.stdout is None or proc.stdout.readline() != b"ready\n":
-            raise NetnsUnavailable(f"listeners on {address} {list(ports)} did not start")
+            raise NetnsUnavailable(f"{what} did not start")
         yield
     finally:
         proc.kill()
@@ -348,12 +355,6 @@ def babbling(ns: Netns, ports: Sequence[int], banner: str) -> Iterator[None]:
     To version detection each such connection is a probe answered at once with
     the same unrecognized data: nmap goes through its whole probe list without
     waiting out any probe's totalwaitms."""
-    proc = subprocess.Popen([*ns.exec_prefix(), sys.executable, "-c", _BABBLER, banner,
-                             *(str(p) for p in ports)], stdout=subprocess.PIPE)
-    try:
-        if proc.stdout is None or proc.stdout.readline() != b"ready\n":
-            raise NetnsUnavailable(f"babbling services on {list(ports)} did not start")
+    with _serving(ns, _BABBLER, [banner, *(str(p) for p in ports)],
+                  f"babbling services on {list(ports)}"):
         yield
-    finally:
-        proc.kill()
-        proc.wait()
