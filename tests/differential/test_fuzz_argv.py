@@ -1,6 +1,6 @@
 """Bad input at scale: generated command lines, pynmap against the live nmap.
 
-Each line is nmap's option vocabulary (pynmap's own table, pynmap.cli.argv)
+Each line is nmap's option vocabulary (pynmap's own table, pynmap.options)
 mixed with garbage: random and non-UTF-8 bytes, over-long numbers, empty
 words, odd dashes, abbreviations, attached and detached values.  For every
 line pynmap must raise no Python exception, and must exit as nmap exits with
@@ -33,8 +33,9 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, seed, settings
 from hypothesis import strategies as st
 
-from pynmap.cli.argv import LONG_OPTIONS, SHORT_OPTIONS, ArgvLexer
 from pynmap.errors import UsageError
+from pynmap.getopt import Lexer
+from pynmap.options import GRAMMAR, LONG_OPTIONS, SHORT_OPTIONS
 from tests.support.compare import first_difference
 from tests.support.fuzzdriver import FuzzDriver
 from tests.support.mask import mask
@@ -84,7 +85,7 @@ def unsafe_reason(argv: list[str]) -> str | None:
     """
     if argv[:2] != ["-sL", "-n"]:
         return "does not start with -sL -n"
-    lexer = ArgvLexer(["pynmap", *argv])
+    lexer = Lexer(["pynmap", *argv], GRAMMAR)
     try:
         for token in lexer:
             name, value = token.name, token.value or ""
@@ -301,7 +302,7 @@ def command_line(draw: st.DrawFn) -> list[str]:
 # -- the test ------------------------------------------------------------------------------
 
 def _tokens(argv: list[str]) -> list[tuple[str, str | None]]:
-    lexer = ArgvLexer(["pynmap", *argv])
+    lexer = Lexer(["pynmap", *argv], GRAMMAR)
     found: list[tuple[str, str | None]] = []
     with contextlib.suppress(UsageError):  # the tokens before a getopt error
         for token in lexer:

@@ -12,15 +12,16 @@ import shlex
 
 import pytest
 
-from pynmap.cli.argv import LONG_OPTIONS, ArgvLexer, Token
 from pynmap.errors import UsageError
+from pynmap.getopt import Lexer, Token
+from pynmap.options import GRAMMAR, LONG_OPTIONS
 from tests.support.reference import CASES
 
 AS_LINE = re.compile(r"^# Nmap 7\.93 scan initiated .*? as: (.*)$", re.M)
 
 
-def lex(line: str) -> tuple[list[Token], ArgvLexer]:
-    lexer = ArgvLexer(shlex.split(line))
+def lex(line: str) -> tuple[list[Token], Lexer]:
+    lexer = Lexer(shlex.split(line), GRAMMAR)
     return list(lexer), lexer
 
 
@@ -50,7 +51,7 @@ def test_permutation_matches_nmaps_log(case: str, cmd: str, logged: str) -> None
     from pynmap.output.fmt import join_quoted
 
     argv = shlex.split(cmd)
-    lexer = ArgvLexer(argv)
+    lexer = Lexer(argv, GRAMMAR)
     list(lexer)
     assert join_quoted(lexer.permuted()) == logged
 
@@ -141,7 +142,7 @@ def test_unknown_and_missing_argument_messages() -> None:
 
 def test_errors_name_the_program_as_invoked() -> None:
     with pytest.raises(UsageError) as info:
-        list(ArgvLexer(["pynmap", "--foo"]))
+        list(Lexer(["pynmap", "--foo"], GRAMMAR))
     assert info.value.text.startswith("pynmap: unrecognized option '--foo'\n")
 
 
@@ -174,5 +175,5 @@ def test_pynmap_options_spelled_in_full(line: str, expected: list[Token]) -> Non
 ])
 def test_abbreviations_resolve_as_in_nmap(line: str, message: str) -> None:
     with pytest.raises(UsageError) as info:
-        list(ArgvLexer(shlex.split(line)))
+        list(Lexer(shlex.split(line), GRAMMAR))
     assert info.value.text.startswith(message + "\n")
