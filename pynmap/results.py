@@ -6,18 +6,27 @@ seconds since the epoch (float); RTT figures are microseconds, as nmap keeps the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pynmap.plain import PlainData
+
+if TYPE_CHECKING:  # report.py is the API's module; -sT runs never need to import it
+    from pynmap.report import Service
 
 
 class PortResult(PlainData):
-    __match_args__ = ("port", "state", "reason", "protocol")
+    __match_args__ = ("port", "state", "reason", "protocol", "service")
     __slots__ = __match_args__
 
-    def __init__(self, port: int, state: str, reason: str, protocol: str = "tcp") -> None:
+    def __init__(self, port: int, state: str, reason: str, protocol: str = "tcp",
+                 service: Service | None = None) -> None:
         self.port = port
         self.state = state  # "open", "closed", "filtered"
         self.reason = reason  # "syn-ack", "conn-refused", "no-response", "host-unreach", ...
         self.protocol = protocol
+        # What the service scan (-sV) found on the port; None without -sV or when
+        # the port was not probed (renderers then name it from nmap-services).
+        self.service = service
 
 
 class Times(PlainData):
