@@ -131,7 +131,7 @@ _LIST_FLUSH = 0.05
 class OutputSpec(FrozenData):
     __match_args__ = ("normal", "grepable", "xml", "kiddie", "append", "stylesheet", "verbosity",
                       "debugging", "reason", "open_only", "packet_trace", "quiet", "json",
-                      "json_lines")
+                      "json_lines", "service_scan")
     __slots__ = __match_args__
 
     def __init__(self, normal: str | None = None, grepable: str | None = None,
@@ -139,7 +139,7 @@ class OutputSpec(FrozenData):
                  stylesheet: str | EllipsisType | None = ..., verbosity: int = 0,
                  debugging: int = 0, reason: bool = False, open_only: bool = False,
                  packet_trace: bool = False, quiet: bool = False, json: str | None = None,
-                 json_lines: str | None = None) -> None:
+                 json_lines: str | None = None, service_scan: bool = False) -> None:
         self.normal = normal  # -oN path, "-" = stdout
         self.grepable = grepable  # -oG
         self.xml = xml  # -oX
@@ -157,6 +157,9 @@ class OutputSpec(FrozenData):
         self.quiet = quiet  # -v0 was typed: nmap sends its interactive stream to /dev/null
         self.json = json  # -oJ (pynmap's own)
         self.json_lines = json_lines  # --json-lines (pynmap's own)
+        # -sV: the VERSION column, "?" after unconfirmed names, and the closing
+        # "Service detection performed" line
+        self.service_scan = service_scan
 
     @property
     def show_reason(self) -> bool:
@@ -271,6 +274,7 @@ class Reporter:
             debugging=spec.debugging,
             show_reason=spec.show_reason,
             open_only=spec.open_only,
+            service_scan=spec.service_scan,
         )
         self._rng = rng or random.Random()
         self._m_console = macros("console")
@@ -869,6 +873,8 @@ class Reporter:
             self.warning("WARNING: No targets were specified, so 0 hosts scanned.")
         if stats.total == 1 and stats.up == 0 and self._scan_type != "list" and not ping_disabled:
             self._to_stdout(self._m_console.host_down_note())
+        elif stats.up > 0 and self.spec.service_scan:
+            self._plain_text(self._m_normal.service_scan_done())
         d = {
             "summary": fmt.hosts_summary(stats.total, stats.up),
             "elapsed": f"{elapsed:.2f}",
