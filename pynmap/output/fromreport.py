@@ -76,7 +76,7 @@ def service_scan(report: Report) -> bool:
     """Whether the run asked for version detection, which its command line
     (`args`) alone says: an `-s` option whose letters hold V or R (nmap's
     old alias for -sV), or -A, read as nmap's getopt reads them (`-sTV`,
-    `-s V`, `-nA`), up to a word getopt would refuse."""
+    `-nA`), up to a word getopt would refuse."""
     from pynmap.errors import UsageError
     from pynmap.getopt import Lexer
     from pynmap.options import GRAMMAR

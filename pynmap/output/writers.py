@@ -89,6 +89,7 @@ from pynmap.output.context import (
 )
 from pynmap.output.interleave import (
     FLUSH_ALL_AFTER,
+    FLUSH_INFO_AFTER,
     FLUSH_PLAIN_AFTER,
     header_pieces,
     host_calls,
@@ -709,7 +710,7 @@ class Reporter:
                                  else functools.partial(out.counted_write, logt=None))
         texts = {"normal": normal, "grepable": grep, "kiddie": normal, "xml": xml,
                  "stdout": console}
-        before_all, before_plain = True, True
+        before_all, before_plain, before_info = True, True, True
         for key, name, piece in host_calls(kind, [(name, texts[name]) for name in writers]):
             # nmap's flushes inside the report, which empty the stdio buffers
             if before_all and key > FLUSH_ALL_AFTER:
@@ -717,9 +718,10 @@ class Reporter:
                 self._flush_outputs()
             if before_plain and key > FLUSH_PLAIN_AFTER:
                 before_plain = False
-                for stream in (self._out, self._normal, self._skid):
-                    if stream is not None:
-                        stream.flush()
+                self._flush_plain()
+            if before_info and key > FLUSH_INFO_AFTER:
+                before_info = False
+                self._flush_plain()
             if name == "xml":
                 for closing, element in _XML_NESTING.findall(piece):
                     if closing:
@@ -780,7 +782,7 @@ class Reporter:
                 stream = streams[name]
                 if stream is not None:
                     stream.write(kiddie(piece, self._rng) if name == "kiddie" else piece)
-            if number == 0 or (number == 1 and kind == "port"):
+            if number == 0 or (number in (1, 2) and kind == "port"):
                 self._flush_all()
         if scan_type in ("list", "ping"):
             self._flush_all()
@@ -804,6 +806,11 @@ class Reporter:
             for name, piece in order(shared):
                 stream = getattr(self, _ATTRS[name])
                 stream.write(kiddie(piece, self._rng) if name == "kiddie" else piece)
+
+    def _flush_plain(self) -> None:
+        for stream in (self._out, self._normal, self._skid):
+            if stream is not None:
+                stream.flush()
 
     def _flush_outputs(self) -> None:
         for stream in (self._out, self._normal, self._skid, self._grep, self._xml):
