@@ -167,14 +167,17 @@ def test_the_captures_show_what_the_renderers_must_write() -> None:
     sv = (SERVICE / "sv" / "stdout").read_text()
     for text in ("8443/tcp  open  ssl/http    SimpleHTTPServer 0.6 (Python 3.11.7)\n",
                  "9929/tcp  open  nping-echo?\n",
-                 "2 services unrecognized despite returning data.",
+                 "44330/tcp open  ssl/unknown\n",
+                 "3 services unrecognized despite returning data.",
+                 "SF-Port44330-TCP:V=7.93%T=SSL%I=7%",
                  "Service Info: Hosts: mail.example.test, relay.example.test; OSs: Unix, Linux; "
                  "Devices: webcam, printer; CPE: cpe:/o:linux:linux_kernel, "
                  "cpe:/h:axis:2100_network_camera\n"):
         assert text in sv
     many = (SERVICE / "sv_many_fingerprints" / "stdout").read_text()
     assert "9 services unrecognized" in many and "SF-Port40009" not in many
-    assert "Service detection performed" not in (SERVICE / "sv_host_down" / "stdout").read_text()
+    down = (SERVICE / "sv_host_down" / "stdout").read_text()
+    assert "(0 hosts up)" in down and "Service detection performed" not in down
 
 
 @pytest.mark.parametrize("case", CAPTURES)

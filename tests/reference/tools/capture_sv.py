@@ -70,6 +70,8 @@ SERVICES: list[tuple[int, str, str]] = [
     (8080, "banner", "zq9 k7\r\n"),
     (9929, "quiet", ""),
     (33306, "banner", "\x01\x02pynmap \xff says hi/0.1\r\n"),
+    # an unrecognised service behind TLS: "ssl/" before its name, a %T=SSL fingerprint
+    (44330, "tlsbanner", "{cert}:{key}:zq9 tls k7\r\n"),
 ]
 PORTS = ",".join(str(p) for p, _, _ in SERVICES)
 
@@ -77,7 +79,7 @@ PORTS = ",".join(str(p) for p, _, _ in SERVICES)
 CHECKS = {
     21: "ftp", 22: "ssh", 25: "smtp", 587: "smtp", 2121: "ftp", 2122: "ftp", 2123: "ftp",
     2124: "ftp", 2525: "smtp", 3306: "tcpwrapped", 8000: "http", 8443: "ssl/http",
-    8080: "http-proxy?", 9929: "nping-echo?", 33306: "unknown",
+    8080: "http-proxy?", 9929: "nping-echo?", 33306: "unknown", 44330: "ssl/unknown",
 }
 
 # Unrecognised services only: nmap keeps at most nine fingerprints.
@@ -99,7 +101,9 @@ CASES = {
     # Service Info line) decide the order of the two copies
     "sv_same_file": (SERVICES, ["-sT", "-sV", "-p", "21,22,25", "-oN", "/dev/stdout", "-oX",
                                 "base.xml", "127.0.0.1"]),
-    "sv_host_down": (SERVICES[:2], ["-sT", "-sV", "-p", "21,22", "-oA", "base", "198.18.0.1"]),
+    # two hosts down: no closing note (one down host would get the "Host seems down" note)
+    "sv_host_down": (SERVICES[:2], ["-sT", "-sV", "-p", "21,22", "-oA", "base",
+                                    "198.18.0.1-2"]),
 }
 FILES = ("base.nmap", "base.gnmap", "base.xml")
 

@@ -16,6 +16,9 @@ Started inside the capture namespace with one argument: a JSON list of
 * http: Python's http.server (SimpleHTTPRequestHandler) over a scratch
   directory; `text` is that directory.
 * https: the same behind the ssl module; `text` is "DIR:CERTFILE:KEYFILE".
+* tlsbanner: a banner sent once a TLS handshake is done, then the end of
+  TLS and of our side, and reads until the client closes; `text` is
+  "CERTFILE:KEYFILE:BANNER".
 
 Prints "ready" once every socket listens; runs until killed (by PID).
 """
@@ -48,6 +51,34 @@ def _http(port, directory, context=None):
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
 
+def _tls_banner(port, context, banner):
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(1024)
+
+    def serve(conn):
+        try:
+            tls = context.wrap_socket(conn, server_side=True)
+            tls.sendall(banner)
+            # close_notify and the end of our side: the client sees the end of the
+            # data at once, as from the plain banners
+            plain = tls.unwrap()
+            plain.shutdown(socket.SHUT_WR)
+            while plain.recv(65536):
+                pass
+            plain.close()
+        except (OSError, ssl.SSLError):
+            conn.close()
+
+    def accept():
+        while True:
+            conn = listener.accept()[0]
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+
+
 def main():
     entries = json.loads(sys.argv[1])
     sel = selectors.DefaultSelector()
@@ -60,6 +91,12 @@ def main():
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(cert, key)
             _http(port, directory, context)
+            continue
+        if kind == "tlsbanner":
+            cert, key, banner = text.split(":", 2)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            _tls_banner(port, context, banner.encode("latin-1"))
             continue
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
