@@ -88,6 +88,9 @@ MANY = [(40000 + i, "banner", f"zq9 k7 number {i}\r\n") for i in range(10)]
 CASES = {
     "sv": (SERVICES, ["-sT", "-sV", "-p", PORTS, "-oA", "base", "127.0.0.1"]),
     "sv_v": (SERVICES, ["-sT", "-sV", "-v", "-p", PORTS, "-oA", "base", "127.0.0.1"]),
+    # -vv: "Scanned at", the REASON column (implied) before VERSION
+    "sv_vv": (SERVICES, ["-sT", "-sV", "-vv", "-p", "21,22,25,8080,44330", "-oA", "base",
+                         "127.0.0.1"]),
     "sv_reason_hosts": (SERVICES, ["-sT", "-sV", "--reason", "-p", PORTS, "-oA", "base",
                                    "127.0.0.1-2"]),
     "sv_many_fingerprints": (MANY, ["-sT", "-sV", "-Pn", "-n", "-p",
@@ -117,10 +120,10 @@ def _certificate(scratch: Path) -> tuple[Path, Path]:
 
 
 def _check(name: str, services: list[tuple[int, str, str]], stdout: str) -> None:
-    if name in ("sv_shared_stdout", "sv_same_file"):
+    if name in ("sv_shared_stdout", "sv_same_file", "sv_vv"):
         stdout = "\n".join(line.partition("Host: 127.0.0.1 (localhost)")[0]
                            for line in stdout.splitlines())
-        services = [s for s in services if s[0] in (21, 22, 25, 2124, 8080)]
+        services = [s for s in services if s[0] in (21, 22, 25, 2124, 8080, 44330)]
         for port, _, _ in services:
             if f"-p {port}" in " ".join(CASES[name][1]) or f",{port}" in " ".join(CASES[name][1]):
                 assert re.search(rf"^{port}/tcp +open +{re.escape(CHECKS[port])}", stdout,
