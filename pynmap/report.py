@@ -455,6 +455,10 @@ class Report:
         The REASON column and "received" words follow --reason, and the
         `--defeat-rst-ratelimit` note follows --open: both are read from the
         command line (`args`) unless given here (-vv and -d imply --reason).
+        So does version detection (-sV, -A in `args`): the VERSION column,
+        the "?" after a name it did not confirm and the closing "Service
+        detection performed" line; the fingerprints and "Service Info:"
+        lines come from the ports' services.
         """
         from pynmap.output import fromreport
 

@@ -17,11 +17,15 @@ inside a state, ports are grouped by (reason, protocol), larger groups first.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from pynmap.output import fmt
 from pynmap.plain import FrozenData
 from pynmap.results import HostResult, PortResult, Times
+
+if TYPE_CHECKING:  # -sT runs never import the API's module (tests/unit/test_startup.py)
+    from pynmap.report import Service
 
 ServiceName = Callable[[int], str | None]
 
@@ -177,41 +181,212 @@ class NotShownPart(FrozenData):
 
 
 class PortRow(FrozenData):
-    __match_args__ = ("port", "protocol", "state", "reason", "service")
+    __match_args__ = ("port", "protocol", "state", "reason", "service", "detail", "service_scan")
     __slots__ = __match_args__
 
     def __init__(self, port: int, protocol: str, state: str, reason: str,
-                 service: str | None) -> None:
+                 service: str | None, detail: Service | None = None,
+                 service_scan: bool = False) -> None:
         self.port = port
         self.protocol = protocol
         self.state = state
         self.reason = reason
         self.service = service  # the nmap-services name, None when the port has none
+        # What version detection (-sV) found, as nmap's XML <service> says it;
+        # None without -sV or for a port it did not name.  It replaces `service`.
+        self.detail = detail
+        self.service_scan = service_scan  # -sV was asked for: nmap doubts unprobed names
 
     @property
     def table_service(self) -> str:
-        if self.service is None or self.service == "unknown":
-            return "unknown"
-        return self.service
+        """The SERVICE cell: nmap's getNmapServiceName.  "ssl/" before the name of a
+        service reached through TLS; "?" after a name that -sV did not confirm (an
+        open port whose name comes from nmap-services, confidence 5 or less)."""
+        detail = self.detail
+        tunnel = "ssl/" if detail is not None and detail.tunnel == "ssl" else ""
+        name = self.service if detail is None else detail.name
+        if name is None or name == "unknown":
+            text = f"{tunnel}unknown"
+        else:
+            unsure = (self.service_scan and self.state == "open"
+                      and (detail is None or detail.conf <= 5))
+            text = f"{tunnel}{name}?" if unsure else f"{tunnel}{name}"
+        # nmap's 64-byte buffer: a name that does not fit is left out
+        return "" if len(text) >= _NAME_BUFFER else text
 
     @property
     def grep_service(self) -> str:
-        return "" if self.service is None else self.service.replace("/", "|")
+        """The grepable service field: the SERVICE cell with "|" for "/" ("ssl|http"),
+        empty for a port nothing names."""
+        if self.detail is None and self.service is None:
+            return ""
+        return self.table_service.replace("/", "|")
+
+    @property
+    def version(self) -> str:
+        """The VERSION cell: product, version and (extrainfo), as nmap fits them."""
+        detail = self.detail
+        if detail is None:
+            return ""
+        return full_version(detail.product, detail.version, detail.extrainfo)
+
+    @property
+    def grep_version(self) -> str:
+        """The grepable version field: the VERSION cell with "|" for "/"."""
+        return self.version.replace("/", "|")
+
+    @property
+    def xml_service(self) -> tuple[tuple[str, str], ...] | None:
+        """The attributes of the port's <service> element in nmap's order, or None
+        when it has none (no name, no fingerprint, no tunnel)."""
+        detail = self.detail
+        if detail is None:
+            if self.service is None:
+                return None
+            return (("name", self.service), ("method", "table"), ("conf", "3"))
+        attrs = [("name", detail.name)]
+        attrs.extend((key, value) for key, value in (
+            ("product", detail.product), ("version", detail.version),
+            ("extrainfo", detail.extrainfo), ("hostname", detail.hostname),
+            ("ostype", detail.ostype), ("devicetype", detail.devicetype),
+            ("servicefp", detail.servicefp), ("tunnel", detail.tunnel),
+            # nmap.dtd's RPC attributes, which nmap 7.93 no longer writes; kept so
+            # a report read from an older nmap's XML writes what it read
+            ("proto", detail.proto),
+            ("rpcnum", None if detail.rpcnum is None else str(detail.rpcnum)),
+            ("lowver", None if detail.lowver is None else str(detail.lowver)),
+            ("highver", None if detail.highver is None else str(detail.highver)),
+        ) if value is not None)
+        attrs.extend((("method", detail.method), ("conf", str(detail.conf))))
+        return tuple(attrs)
+
+    @property
+    def cpe(self) -> tuple[str, ...]:
+        return () if self.detail is None else self.detail.cpe
+
+
+# nmap's buffers: the SERVICE cell (getNmapServiceName), the VERSION cell
+# (populateFullVersionString, NUL included), the fingerprints a host report
+# keeps (printportoutput saves one while it holds at most 8), the entries of
+# each Service Info field (MAX_SERVICE_INFO_FIELDS)
+_NAME_BUFFER = 64
+_VERSION_BUFFER = 160
+_MAX_FINGERPRINTS = 9
+_MAX_INFO_FIELDS = 5
+# nmap wraps a service fingerprint after 74 characters, each further line
+# starting "SF:" (the XML attribute holds it unwrapped)
+_FP_WIDTH = 74
+_FP_PREFIX = "SF:"
+
+
+def full_version(product: str | None, version: str | None, extrainfo: str | None) -> str:
+    """nmap's populateFullVersionString: "product version (extrainfo)" in 159
+    characters.  A part that does not fit is cut and ends in "..." (extrainfo
+    inside its parentheses); a part that would get fewer than 8 characters is
+    left out.  When extrainfo fills the room exactly, nmap has none left for
+    the closing parenthesis and leaves it out."""
+    left = _VERSION_BUFFER - 1
+    out: list[str] = []
+    pad = False
+    for part in (product, version):
+        if part is None or left < 8:
+            continue
+        if pad:
+            out.append(" ")
+            left -= 1
+        if left < len(part):
+            out.append(part[:left - 3] + "...")
+            left = 0
+        else:
+            out.append(part)
+            left -= len(part)
+        pad = True
+    if extrainfo is not None and left >= 8:
+        if pad:
+            out.append(" ")
+            left -= 1
+        out.append("(")
+        if left - 2 < len(extrainfo):
+            out.append(extrainfo[:left - 5] + "...")
+            left = 1
+        else:
+            out.append(extrainfo)
+            left -= len(extrainfo) + 2
+        if left > 0:
+            out.append(")")
+    return "".join(out)
+
+
+def wrapped_fingerprint(servicefp: str) -> str:
+    """A service fingerprint as nmap prints it: the XML's one-line form cut into
+    lines of 74 characters, each after the first starting "SF:"; the closing ";"
+    is never moved to a line of its own."""
+    body, semicolon = (servicefp[:-1], ";") if servicefp.endswith(";") else (servicefp, "")
+    first, rest = body[:_FP_WIDTH], body[_FP_WIDTH:]
+    step = _FP_WIDTH - len(_FP_PREFIX)
+    lines = [first, *(_FP_PREFIX + rest[i:i + step] for i in range(0, len(rest), step))]
+    return "\n".join(lines) + semicolon
+
+
+def service_info(ports: Iterable[tuple[str, Service | None]], ptr_name: str) -> str | None:
+    """The text of a host's "Service Info:" line (after the colon), or None.
+
+    From the open ports' services, in port order, at most five different
+    values of each: the hostnames (not the host's own PTR name, compared
+    without case), OS types, device types, and the CPE names of operating
+    systems and hardware (an application's CPE belongs to its port, not the host).
+    """
+    fields: dict[str, list[str]] = {"host": [], "os": [], "device": [], "cpe": []}
+
+    def add(field: str, value: str, same: Callable[[str, str], bool]) -> None:
+        found = fields[field]
+        if len(found) < _MAX_INFO_FIELDS and not any(same(v, value) for v in found):
+            found.append(value)
+
+    def exact(a: str, b: str) -> bool:
+        return a == b
+
+    def caseless(a: str, b: str) -> bool:
+        return a.lower() == b.lower()
+
+    for state, detail in ports:
+        if state != "open" or detail is None:
+            continue
+        if detail.hostname and not caseless(ptr_name, detail.hostname):
+            add("host", detail.hostname, caseless)
+        if detail.ostype:
+            add("os", detail.ostype, exact)
+        if detail.devicetype:
+            add("device", detail.devicetype, exact)
+        for cpe in detail.cpe:
+            if cpe and not cpe.startswith("cpe:/a"):
+                add("cpe", cpe, exact)
+    parts = [f"{label}{'' if len(found) == 1 else plural}: {', '.join(found)}"
+             for label, plural, found in (("Host", "s", fields["host"]), ("OS", "s", fields["os"]),
+                                          ("Device", "s", fields["device"]))
+             if found]
+    if fields["cpe"]:
+        parts.append(f"CPE: {', '.join(fields['cpe'])}")
+    return "; ".join(parts) if parts else None
 
 
 class PortsView(FrozenData):
-    __match_args__ = ("collapse", "rows", "table", "widths", "not_shown", "defeat_rst_note")
+    __match_args__ = ("collapse", "rows", "table", "widths", "not_shown", "defeat_rst_note",
+                      "fingerprints")
     __slots__ = __match_args__
 
     def __init__(self, collapse: Collapse, rows: tuple[PortRow, ...],
                  table: tuple[tuple[str, ...], ...], widths: tuple[int, ...],
-                 not_shown: tuple[NotShownPart, ...], defeat_rst_note: bool) -> None:
+                 not_shown: tuple[NotShownPart, ...], defeat_rst_note: bool,
+                 fingerprints: tuple[str, ...] = ()) -> None:
         self.collapse = collapse
         self.rows = rows
         self.table = table  # header first
         self.widths = widths
         self.not_shown = not_shown
         self.defeat_rst_note = defeat_rst_note
+        # the service fingerprints printed after the table, as nmap wraps them
+        self.fingerprints = fingerprints
 
 
 class HostView(FrozenData):
@@ -224,7 +399,7 @@ class HostView(FrozenData):
     __match_args__ = ("kind", "address", "addrtype", "user_name", "ptr_name", "name_ip",
                       "other_addresses", "rdns_differs", "status", "reason", "show_reason",
                       "latency", "times", "debug_times", "starttime", "endtime", "scanned_at",
-                      "scanned_for", "ports", "ping_scan")
+                      "scanned_for", "ports", "ping_scan", "service_info")
     __slots__ = __match_args__
 
     def __init__(self, kind: str, address: str, addrtype: str, user_name: str, ptr_name: str,
@@ -232,7 +407,8 @@ class HostView(FrozenData):
                  status: str, reason: str, show_reason: bool, latency: str | None,
                  times: Times | None, debug_times: bool, starttime: int | None,
                  endtime: int | None, scanned_at: str | None, scanned_for: int,
-                 ports: PortsView | None, ping_scan: bool) -> None:
+                 ports: PortsView | None, ping_scan: bool,
+                 service_info: str | None = None) -> None:
         self.kind = kind
         self.address = address
         self.addrtype = addrtype
@@ -253,20 +429,22 @@ class HostView(FrozenData):
         self.scanned_for = scanned_for
         self.ports = ports
         self.ping_scan = ping_scan  # -sn: down hosts carry <times> too
+        self.service_info = service_info  # -sV's "Service Info:" line, after the colon
 
 
 class ViewOptions(FrozenData):
     """The output options a host view depends on."""
 
-    __match_args__ = ("verbosity", "debugging", "show_reason", "open_only")
+    __match_args__ = ("verbosity", "debugging", "show_reason", "open_only", "service_scan")
     __slots__ = __match_args__
 
     def __init__(self, verbosity: int = 0, debugging: int = 0, show_reason: bool = False,
-                 open_only: bool = False) -> None:
+                 open_only: bool = False, service_scan: bool = False) -> None:
         self.verbosity = verbosity
         self.debugging = debugging
         self.show_reason = show_reason
         self.open_only = open_only
+        self.service_scan = service_scan  # -sV: the VERSION column, doubtful names marked
 
     @property
     def policy(self) -> CollapsePolicy:
@@ -301,7 +479,9 @@ def table_cells(row: Sequence[str], widths: Sequence[int]) -> str:
 def _ports_view(host: HostResult, opts: ViewOptions, service_name: ServiceName) -> PortsView:
     col = collapse(host.ports, opts.policy)
     rows = tuple(
-        PortRow(p.port, p.protocol, p.state, p.reason, service_name(p.port)) for p in col.shown
+        PortRow(p.port, p.protocol, p.state, p.reason, service_name(p.port), p.service,
+                opts.service_scan)
+        for p in col.shown
     )
     filtered = any(p.state == "filtered" for p in host.ports)
     return ports_view(col, rows, opts, filtered=filtered)
@@ -313,13 +493,22 @@ def ports_view(col: Collapse, rows: tuple[PortRow, ...], opts: ViewOptions, *,
     ignored states) and `rows` (the ports listed); `filtered`: any port of the
     host is filtered.  Shared with pynmap.output.fromreport (a Report's hosts
     come collapsed)."""
-    header = (
-        ("PORT", "STATE", "SERVICE", "REASON") if opts.show_reason else ("PORT", "STATE", "SERVICE")
-    )
+    header: tuple[str, ...] = ("PORT", "STATE", "SERVICE")
+    if opts.show_reason:
+        header += ("REASON",)
+    if opts.service_scan:
+        header += ("VERSION",)
     table: list[tuple[str, ...]] = [header]
+    fingerprints: list[str] = []
     for r in rows:
-        cells = (f"{r.port}/{r.protocol}", r.state, r.table_service)
-        table.append((*cells, r.reason) if opts.show_reason else cells)
+        cells: tuple[str, ...] = (f"{r.port}/{r.protocol}", r.state, r.table_service)
+        if opts.show_reason:
+            cells += (r.reason,)
+        if opts.service_scan:
+            cells += (r.version,)
+        table.append(cells)
+        if r.detail is not None and r.detail.servicefp and len(fingerprints) < _MAX_FINGERPRINTS:
+            fingerprints.append(wrapped_fingerprint(r.detail.servicefp))
     widths = tuple(max(len(line[i]) for line in table) for i in range(len(header)))
     parts = tuple(
         NotShownPart(g.count, st.state, g.protocol, st.count != 1, g.reason)
@@ -333,6 +522,7 @@ def ports_view(col: Collapse, rows: tuple[PortRow, ...], opts: ViewOptions, *,
         widths=widths,
         not_shown=parts,
         defeat_rst_note=opts.open_only and filtered,
+        fingerprints=tuple(fingerprints),
     )
 
 
@@ -373,6 +563,14 @@ def scan_span(host: HostResult) -> tuple[int, int]:
     return int(host.start_time or 0), int(host.end_time or 0)
 
 
+def _host_service_info(host: HostResult) -> str | None:
+    probed = [p for p in host.ports if p.service is not None]  # none at all without -sV
+    if not probed:
+        return None
+    return service_info([(p.state, p.service) for p in sorted(probed, key=_sort_key)],
+                        host.ptr_name or "")
+
+
 def build_host_view(
     host: HostResult, scan_type: str, opts: ViewOptions, service_name: ServiceName
 ) -> HostView:
@@ -411,4 +609,5 @@ def build_host_view(
         scanned_for=(end or 0) - (start or 0),
         ports=ports,
         ping_scan=scan_type == "ping",
+        service_info=_host_service_info(host) if kind == "port" else None,
     )

@@ -28,6 +28,7 @@ from pynmap.output.context import (
     ViewOptions,
     latency_text,
     ports_view,
+    service_info,
 )
 from pynmap.output.render import macros
 from pynmap.report import (
@@ -71,11 +72,30 @@ def _args_words(report: Report) -> list[str]:
         return []
 
 
+def service_scan(report: Report) -> bool:
+    """Whether the run asked for version detection, which its command line
+    (`args`) alone says: an `-s` option whose letters hold V or R (nmap's
+    old alias for -sV), or -A, read as nmap's getopt reads them (`-sTV`,
+    `-nA`), up to a word getopt would refuse."""
+    from pynmap.errors import UsageError
+    from pynmap.getopt import Lexer
+    from pynmap.options import GRAMMAR
+
+    tokens = iter(Lexer(_args_words(report) or ["nmap"], GRAMMAR))
+    while True:
+        try:
+            token = next(tokens)
+        except (StopIteration, UsageError):
+            return False
+        if token.name == "A" or (token.name == "s" and not {"V", "R"}.isdisjoint(token.value or "")):
+            return True
+
+
 def view_options(report: Report, reason: bool | None, open_only: bool | None) -> ViewOptions:
     """The output options of the run.  The report records its verbosity and
     debugging; --reason and --open only show in its command line (`args`),
     where nmap's own spellings `--reason`/`-reason` and `--open`/`-open` are
-    looked for, unless the caller says."""
+    looked for, unless the caller says; so does -sV (`service_scan`)."""
     words = _args_words(report) if reason is None or open_only is None else []
     if reason is None:
         reason = any(w in ("--reason", "-reason") for w in words)
@@ -84,7 +104,8 @@ def view_options(report: Report, reason: bool | None, open_only: bool | None) ->
     # -vv and any -d imply --reason (writers.OutputSpec.show_reason)
     show_reason = reason or report.verbose > 1 or report.debugging > 0
     return ViewOptions(verbosity=report.verbose, debugging=report.debugging,
-                       show_reason=show_reason, open_only=open_only)
+                       show_reason=show_reason, open_only=open_only,
+                       service_scan=service_scan(report))
 
 
 def scan_type(report: Report) -> str:
@@ -129,8 +150,9 @@ def host_view(host: Host, scan: str, opts: ViewOptions) -> HostView:
         shown = tuple(PortResult(p.portid, p.state.value, p.reason.value, p.protocol.value)
                       for p in host.ports)
         col = Collapse(ignored, shown, sum(x.count for x in host.extraports) + len(shown))
+        # the port's <service> as it was read (nmap-services' name under method "table")
         rows = tuple(PortRow(p.portid, p.protocol.value, p.state.value, p.reason.value,
-                             None if p.service is None else p.service.name)
+                             None, p.service, opts.service_scan)
                      for p in host.ports)
         filtered = (any(p.state is State.FILTERED for p in host.ports)
                     or any(x.state is State.FILTERED for x in host.extraports))
@@ -158,6 +180,8 @@ def host_view(host: Host, scan: str, opts: ViewOptions) -> HostView:
         scanned_for=(end or 0) - (start or 0),
         ports=ports,
         ping_scan=scan == "ping",
+        service_info=service_info([(p.state.value, p.service) for p in host.ports], ptr)
+        if kind == "port" else None,
     )
 
 
@@ -238,6 +262,9 @@ def to_normal(report: Report, reason: bool | None = None, open_only: bool | None
         parts.append(m.begin(_header(report, None)))
     parts.extend(m.host(v, False) for v in _views(report, reason, open_only))
     if report.ok:
+        # nmap's closing note of a run with version detection and a host up
+        if report.runstats.up > 0 and service_scan(report):
+            parts.append(m.service_scan_done())
         parts.append(m.finish(_trailer(report)))
     return "".join(parts)
 

@@ -49,7 +49,8 @@ _PORTS_FIELD = (12,)  # grepable "\tPorts: "
 _PORT = 13  # (13, i, 0) grepable port i, (13, i, 1) XML <port> i
 _IGNORED_FIELD = (14,)  # grepable "\tIgnored State: ..."
 _PORTS_CLOSE = (15,)  # XML </ports>
-_TABLE = (16,)  # the port table
+_TABLE = (16,)  # the port table (and -sV's fingerprints)
+_SERVICE_INFO = (16, 1)  # -sV's "Service Info:" line
 _FINAL_TIMES = (17,)  # -d "Final times for host" (console only)
 _TIMES = (18,)  # XML <times/>
 _HOST_END = (19,)  # the newline ending a port-scanned host, normal then grepable
@@ -62,6 +63,8 @@ _TIMEOUT = (22,)  # grepable Status: Timeout
 # information (write_xml_initial_hostinfo), the plain logs after the port table.
 FLUSH_ALL_AFTER = _INITIAL
 FLUSH_PLAIN_AFTER = _TABLE
+# printserviceinfooutput flushes every log again, when it has a line to write
+FLUSH_INFO_AFTER = _SERVICE_INFO
 
 
 def host_pieces(kind: str, texts: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -100,20 +103,23 @@ def host_calls(kind: str, texts: Sequence[tuple[str, str]]) -> list[tuple[Key, s
 def host_segments(kind: str, texts: Sequence[tuple[str, str]]) -> list[list[tuple[str, str]]]:
     """One host's report cut where nmap flushes every log while writing it.
 
-    Three segments, each in nmap's write order (host_calls): up to the host's
+    Four segments, each in nmap's write order (host_calls): up to the host's
     XML status and names (FLUSH_ALL_AFTER); for a port-scanned host, the rest
     up to its port table (FLUSH_PLAIN_AFTER: printportoutput ends in a flush
-    of every log); then the rest.  `texts` may hold "stdout", the interactive
+    of every log), then its -sV "Service Info:" line (FLUSH_INFO_AFTER; empty
+    without one); then the rest.  `texts` may hold "stdout", the interactive
     text.
     """
-    segments: list[list[tuple[str, str]]] = [[], [], []]
+    segments: list[list[tuple[str, str]]] = [[], [], [], []]
     for key, fmt, text in host_calls(kind, texts):
-        if key[0] <= FLUSH_ALL_AFTER[0]:
+        if key <= FLUSH_ALL_AFTER:
             segment = 0
-        elif kind == "port" and key[0] <= FLUSH_PLAIN_AFTER[0]:
+        elif kind == "port" and key <= FLUSH_PLAIN_AFTER:
             segment = 1
-        else:
+        elif kind == "port" and key <= FLUSH_INFO_AFTER:
             segment = 2
+        else:
+            segment = 3
         segments[segment].append((fmt, text))
     return segments
 
@@ -203,12 +209,18 @@ def _normal_host(text: str, kind: str) -> list[tuple[Key, str]]:
         out.append((_AFTER_IGNORED, lines[i]))
         i += 1
     table: list[str] = []
-    while i < n and lines[i] != "\n" and not lines[i].startswith("Final times for host"):
+    while i < n and lines[i] != "\n" and not lines[i].startswith(("Final times for host",
+                                                                  "Service Info: ")):
         table.append(lines[i])
         i += 1
     out.append((_TABLE, "".join(table)))
     for line in lines[i:]:
-        out.append((_HOST_END if line == "\n" else _FINAL_TIMES, line))
+        if line == "\n":
+            out.append((_HOST_END, line))
+        elif line.startswith("Service Info: "):
+            out.append((_SERVICE_INFO, line))
+        else:
+            out.append((_FINAL_TIMES, line))
     return out
 
 

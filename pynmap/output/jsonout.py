@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from pynmap import NMAP_VERSION
-from pynmap.output.context import HostView
+from pynmap.output.context import HostView, PortRow
 from pynmap.report import (
     Address,
     AddressType,
@@ -79,9 +79,7 @@ def host_from_view(h: HostView) -> Host:
             for st in h.ports.collapse.ignored)
         ports = tuple(
             Port(protocol=Protocol(r.protocol), portid=r.port, state=State(r.state),
-                 reason=Reason(r.reason),
-                 service=None if r.service is None else Service(name=r.service, method="table",
-                                                                conf=3))
+                 reason=Reason(r.reason), service=_service(r))
             for r in h.ports.rows)
     times = None
     if h.times and (h.kind != "down" or h.ping_scan):
@@ -98,6 +96,13 @@ def host_from_view(h: HostView) -> Host:
         endtime=h.endtime if h.starttime is not None else None,
         timedout=h.kind == "timeout",
     )
+
+
+def _service(row: PortRow) -> Service | None:
+    """The port's <service>: what -sV found, else its nmap-services name (xml.j2)."""
+    if row.detail is not None:
+        return row.detail
+    return None if row.service is None else Service(name=row.service, method="table", conf=3)
 
 
 def runstats_from_values(r: Mapping[str, Any]) -> RunStats:

@@ -86,6 +86,8 @@ class PortStencil:
         ports = host.ports
         if len(ports) > MAX_PORTS:
             return None
+        if kind == "port" and any(p.service is not None for p in ports):
+            return None  # -sV's findings differ from host to host
         ptr = host.ptr_name
         times = host.times
         # build_host_view: ports and the -vv "Scanned at" line only for "port".

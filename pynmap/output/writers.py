@@ -89,6 +89,7 @@ from pynmap.output.context import (
 )
 from pynmap.output.interleave import (
     FLUSH_ALL_AFTER,
+    FLUSH_INFO_AFTER,
     FLUSH_PLAIN_AFTER,
     header_pieces,
     host_calls,
@@ -131,7 +132,7 @@ _LIST_FLUSH = 0.05
 class OutputSpec(FrozenData):
     __match_args__ = ("normal", "grepable", "xml", "kiddie", "append", "stylesheet", "verbosity",
                       "debugging", "reason", "open_only", "packet_trace", "quiet", "json",
-                      "json_lines")
+                      "json_lines", "service_scan")
     __slots__ = __match_args__
 
     def __init__(self, normal: str | None = None, grepable: str | None = None,
@@ -139,7 +140,7 @@ class OutputSpec(FrozenData):
                  stylesheet: str | EllipsisType | None = ..., verbosity: int = 0,
                  debugging: int = 0, reason: bool = False, open_only: bool = False,
                  packet_trace: bool = False, quiet: bool = False, json: str | None = None,
-                 json_lines: str | None = None) -> None:
+                 json_lines: str | None = None, service_scan: bool = False) -> None:
         self.normal = normal  # -oN path, "-" = stdout
         self.grepable = grepable  # -oG
         self.xml = xml  # -oX
@@ -157,6 +158,9 @@ class OutputSpec(FrozenData):
         self.quiet = quiet  # -v0 was typed: nmap sends its interactive stream to /dev/null
         self.json = json  # -oJ (pynmap's own)
         self.json_lines = json_lines  # --json-lines (pynmap's own)
+        # -sV: the VERSION column, "?" after unconfirmed names, and the closing
+        # "Service detection performed" line
+        self.service_scan = service_scan
 
     @property
     def show_reason(self) -> bool:
@@ -271,6 +275,7 @@ class Reporter:
             debugging=spec.debugging,
             show_reason=spec.show_reason,
             open_only=spec.open_only,
+            service_scan=spec.service_scan,
         )
         self._rng = rng or random.Random()
         self._m_console = macros("console")
@@ -705,7 +710,7 @@ class Reporter:
                                  else functools.partial(out.counted_write, logt=None))
         texts = {"normal": normal, "grepable": grep, "kiddie": normal, "xml": xml,
                  "stdout": console}
-        before_all, before_plain = True, True
+        before_all, before_plain, before_info = True, True, True
         for key, name, piece in host_calls(kind, [(name, texts[name]) for name in writers]):
             # nmap's flushes inside the report, which empty the stdio buffers
             if before_all and key > FLUSH_ALL_AFTER:
@@ -713,9 +718,10 @@ class Reporter:
                 self._flush_outputs()
             if before_plain and key > FLUSH_PLAIN_AFTER:
                 before_plain = False
-                for stream in (self._out, self._normal, self._skid):
-                    if stream is not None:
-                        stream.flush()
+                self._flush_plain()
+            if before_info and key > FLUSH_INFO_AFTER:
+                before_info = False
+                self._flush_plain()
             if name == "xml":
                 for closing, element in _XML_NESTING.findall(piece):
                     if closing:
@@ -776,7 +782,7 @@ class Reporter:
                 stream = streams[name]
                 if stream is not None:
                     stream.write(kiddie(piece, self._rng) if name == "kiddie" else piece)
-            if number == 0 or (number == 1 and kind == "port"):
+            if number == 0 or (number in (1, 2) and kind == "port"):
                 self._flush_all()
         if scan_type in ("list", "ping"):
             self._flush_all()
@@ -800,6 +806,11 @@ class Reporter:
             for name, piece in order(shared):
                 stream = getattr(self, _ATTRS[name])
                 stream.write(kiddie(piece, self._rng) if name == "kiddie" else piece)
+
+    def _flush_plain(self) -> None:
+        for stream in (self._out, self._normal, self._skid):
+            if stream is not None:
+                stream.flush()
 
     def _flush_outputs(self) -> None:
         for stream in (self._out, self._normal, self._skid, self._grep, self._xml):
@@ -869,6 +880,8 @@ class Reporter:
             self.warning("WARNING: No targets were specified, so 0 hosts scanned.")
         if stats.total == 1 and stats.up == 0 and self._scan_type != "list" and not ping_disabled:
             self._to_stdout(self._m_console.host_down_note())
+        elif stats.up > 0 and self.spec.service_scan:
+            self._plain_text(self._m_normal.service_scan_done())
         d = {
             "summary": fmt.hosts_summary(stats.total, stats.up),
             "elapsed": f"{elapsed:.2f}",

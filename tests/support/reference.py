@@ -13,3 +13,5 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = Path(os.environ.get("PYNMAP_REFERENCE", ROOT / "tests" / "reference"))
 CASES = REFERENCE / "cases"
+# nmap's -sV output for the renderers (tools/capture_sv.py records it)
+SERVICE = REFERENCE / "service"

@@ -61,6 +61,7 @@ opts_st = st.builds(
     debugging=st.sampled_from([0, 0, 1, 3]),
     show_reason=st.booleans(),
     open_only=st.booleans(),
+    service_scan=st.booleans(),  # -sV without findings: the VERSION column, "?" names
 )
 
 

@@ -24,9 +24,10 @@ from lxml import etree
 from pynmap import report as rp
 from pynmap.engine import probe
 from pynmap.report import Host, Port, Reason, Report, ReportError, State
-from tests.support.reference import CASES
+from tests.support.reference import CASES, SERVICE
 
-ALL_XML = sorted(CASES.glob("*/*.xml"))
+# the -sV captures too: their <service> elements carry every attribute nmap writes
+ALL_XML = sorted([*CASES.glob("*/*.xml"), *SERVICE.glob("*/*.xml")])
 # nmap writes no </nmaprun> when it is interrupted: the one cut-off capture
 CUT_OFF = [p for p in ALL_XML if not p.read_bytes().rstrip().endswith(b"</nmaprun>")]
 COMPLETE = [p for p in ALL_XML if p not in CUT_OFF]

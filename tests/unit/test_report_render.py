@@ -22,9 +22,11 @@ from lxml import etree
 
 from pynmap.report import Report
 from tests.support.mask import mask
-from tests.support.reference import CASES
+from tests.support.reference import CASES, SERVICE
 
-XMLS = [p for p in sorted(CASES.glob("*/*.xml"))
+# with nmap's -sV captures (tools/capture_sv.py): VERSION column, fingerprints,
+# Service Info, <service> attributes, the closing note
+XMLS = [p for p in sorted([*CASES.glob("*/*.xml"), *SERVICE.glob("*/*.xml")])
         if p.read_bytes().rstrip().endswith(b"</nmaprun>")]
 DTD = Path("/usr/share/nmap/nmap.dtd")
 # what a Report does not hold (see Report.to_xml and Report.to_normal)
