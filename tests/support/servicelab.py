@@ -64,6 +64,7 @@ from tests.support.netns import HOSTS, NAMESERVER, Netns, NetnsUnavailable, in_c
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN, SLOW, FADING = "198.18.0.10", "198.18.0.11", "198.18.0.12"
+NAMES = {MAIN: "main", SLOW: "slow", FADING: "fading"}
 SCANNER, UPLINK = "198.18.255.1", "198.18.255.2"
 SCANNER_SLOW, UPLINK_SLOW = "198.18.255.5", "198.18.255.6"
 # fixed hardware addresses on the delayed path: its neighbour entries are pinned,
@@ -302,6 +303,8 @@ class ServiceLab:
             self.workdir = Path(tempfile.mkdtemp(prefix=f"pynmap-{self.prefix}-"))
             # daemons that drop privileges must still reach their files below it
             self.workdir.chmod(0o755)
+            for sub in ("logs", "empty", "www", "nginx", "exim/spool", "exim/log", "redis"):
+                (self.workdir / sub).mkdir(parents=True)
             self._start()
             self._wait_ready()
         except BaseException:
@@ -314,6 +317,10 @@ class ServiceLab:
             ns.etc.mkdir(parents=True, exist_ok=True)
             (ns.etc / "resolv.conf").write_text(f"nameserver {NAMESERVER}\n")
             (ns.etc / "hosts").write_text(HOSTS)
+        # without -n both programs look the targets' names up: the hosts file holds
+        # them, so no query waits for a DNS server that is not there
+        with (self.scanner.etc / "hosts").open("a") as hosts:
+            hosts.write("".join(f"{a} {n}.svlab.test\n" for a, n in NAMES.items()))
         _batch(None, [f"netns add {ns.name}" for ns in self.namespaces])
         scan, link, svc = self.scanner, self.link, self.targets
         _batch(scan, [
@@ -375,8 +382,6 @@ class ServiceLab:
     def _start(self) -> None:
         wd = self.workdir
         assert wd is not None
-        for sub in ("logs", "empty", "www", "nginx", "exim/spool", "exim/log", "redis"):
-            (wd / sub).mkdir(parents=True)
         (wd / "www" / "index.html").write_text("<html><body>svlab</body></html>\n")
         for path in (wd / "empty", wd / "www"):
             path.chmod(0o755)
