@@ -31,6 +31,7 @@ from tests.support.servicelab import (
     FADING,
     MAIN,
     SLOW,
+    WIDE,
     Service,
     ServiceLab,
     lab_mask,
@@ -43,8 +44,7 @@ from tests.support.servicelab import (
 pytestmark = [pytest.mark.lab, pytest.mark.nmap]
 
 OUTPUTS = ("out.nmap", "out.gnmap", "out.xml")
-HOSTS = pick("vsftpd", "openssh", "exim", "nginx", "nginx-tls", "redis", "http.server",
-             "memcached", "tcpwrapped", "unmatched", "hush", "openssh-slow", "nginx-slow")
+HOSTS = pick(*WIDE)
 INTENSITY0 = pick("openssh", "nginx", "memcached", "silent", "tcpwrapped", "unmatched")
 ALL = pick("openssh", "exim", "tcpwrapped", "unmatched", "hush")
 FADED = pick("openssh-fading", "fading")

@@ -192,6 +192,12 @@ def services() -> tuple[Service, ...]:
     )
 
 
+# Every service of MAIN and SLOW but the one that never answers (nmap would wait
+# out five seconds for each of its dozens of probes): one wide scan's worth
+WIDE = ("vsftpd", "openssh", "exim", "nginx", "nginx-tls", "redis", "http.server", "memcached",
+        "tcpwrapped", "unmatched", "hush", "openssh-slow", "nginx-slow")
+
+
 def pick(*labels: str) -> tuple[Service, ...]:
     """The services with these labels, in the order given."""
     by_label = {s.label: s for s in services()}
