@@ -10,7 +10,9 @@ show what the lab declares for every service, then pynmap's stdout,
 stderr, exit code, -oN, -oG and -oX must equal nmap's after the usual
 masks and the lab's own (memcached's uptime).
 
-    hosts       every service of MAIN and SLOW, 11 ports on two hosts
+    allports    -p- on MAIN: its services (but TLS and the silent one) found
+                among 65535 ports and identified
+    hosts       two hosts, one behind the 50 ms link; nginx over TLS
     intensity0  --version-intensity 0: the NULL probe and the probes
                 registered for the port; a service that never answers
     all         --version-all on a few services (every probe for the
@@ -44,7 +46,10 @@ from tests.support.servicelab import (
 pytestmark = [pytest.mark.lab, pytest.mark.nmap]
 
 OUTPUTS = ("out.nmap", "out.gnmap", "out.xml")
-HOSTS = pick(*WIDE)
+# -p-: every port of MAIN but the TLS service (two NULL waits: it is in HOSTS) and the
+# one that never answers (dozens of probes waited out)
+ALL_PORTS = tuple(s for s in pick(*WIDE) if s.address == MAIN and s.label != "nginx-tls")
+HOSTS = pick("openssh", "nginx", "nginx-tls", "unmatched", "openssh-slow", "nginx-slow")
 INTENSITY0 = pick("openssh", "nginx", "memcached", "silent", "tcpwrapped", "unmatched")
 ALL = pick("openssh", "exim", "tcpwrapped", "unmatched", "hush")
 FADED = pick("openssh-fading", "fading")
@@ -58,6 +63,7 @@ class Scan:
 
 SCANS = {
     # names from the scanner's hosts file (no -n): no DNS server is asked
+    "allports": Scan(("-sV", "-p-", "--exclude-ports", "443,7001", MAIN), ALL_PORTS),
     "hosts": Scan(("-sV", "-p", port_list(HOSTS), MAIN, SLOW), HOSTS),
     "intensity0": Scan(("-sV", "-n", "--version-intensity", "0", "-p", port_list(INTENSITY0),
                         MAIN), INTENSITY0),

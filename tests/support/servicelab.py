@@ -231,6 +231,13 @@ def truth_problems(xml: str, chosen: Sequence[Service]) -> list[str]:
     """How an -oX file disagrees with what `chosen` declare; empty when it agrees."""
     found = reported(xml)
     problems: list[str] = []
+    for address in sorted({s.address for s in chosen}):
+        # nothing else of the lab listens: the open ports are exactly the declared ones
+        declared = {s.port for s in chosen if s.address == address}
+        listed = {port for (a, port), got in found.items() if a == address
+                  and got["state"] == "open"}
+        if listed != declared:
+            problems.append(f"{address}: open ports {sorted(listed)}, declared {sorted(declared)}")
     for service in chosen:
         where = f"{service.label} ({service.address}:{service.port})"
         got = found.get((service.address, service.port))
