@@ -14,7 +14,7 @@ masks and the lab's own (memcached's uptime).
                 among 65535 ports and identified
     hosts       two hosts, one behind the 50 ms link; nginx over TLS
     intensity0  --version-intensity 0: the NULL probe and the probes
-                registered for the port; a service that never answers
+                registered for the port; a service that never answers; -v
     all         --version-all on a few services (every probe for the
                 unmatched banner and for the service that hangs up)
     fading      FADING drops new connections once its service scan began
@@ -65,8 +65,9 @@ SCANS = {
     # names from the scanner's hosts file (no -n): no DNS server is asked
     "allports": Scan(("-sV", "-p-", "--exclude-ports", "443,7001", MAIN), ALL_PORTS),
     "hosts": Scan(("-sV", "-p", port_list(HOSTS), MAIN, SLOW), HOSTS),
-    "intensity0": Scan(("-sV", "-n", "--version-intensity", "0", "-p", port_list(INTENSITY0),
-                        MAIN), INTENSITY0),
+    # -v: the task lines of the service scan and of NSE, in every output
+    "intensity0": Scan(("-sV", "-v", "-n", "--version-intensity", "0", "-p",
+                        port_list(INTENSITY0), MAIN), INTENSITY0),
     "all": Scan(("-sV", "-n", "--version-all", "-p", port_list(ALL), MAIN), ALL),
     "fading": Scan(("-sV", "-n", "-p", port_list(FADED), FADING), FADED),
 }
