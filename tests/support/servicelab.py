@@ -152,7 +152,7 @@ def services() -> tuple[Service, ...]:
     ssh = package_version("openssh-server")
     ssh_version = f"{upstream(ssh)} Debian {ssh.rsplit('-', 1)[1]}"
     ftp = upstream(package_version("vsftpd"))
-    smtp = upstream(package_version("exim4-daemon-light"))
+    smtp = upstream(package_version("exim4-base"))  # under either daemon package
     web = upstream(package_version("nginx"))
     redis = upstream(package_version("redis-server"))
     cache = upstream(package_version("memcached"))
