@@ -15,6 +15,7 @@ import pytest
 from benchmarks.harness import Workload, bench, format_table
 from tests.support.lab import SCENARIOS, lab
 from tests.support.netns import Netns, listening, netns_for_tests
+from tests.support.servicelab import MAIN, SLOW, WIDE, lab_mask, pick, port_list, service_lab
 
 LAB_WORKLOADS = {
     "rtt50": Workload("lab: 1 host, 50 ms RTT, 1000 ports, 300 filtered",
@@ -67,6 +68,20 @@ def test_loopback(ports: tuple[str, ...], loopback: Netns, benchmark: Any, round
     label = LOOPBACK_LABELS[ports]
     workload = Workload(label, ("-sT", "-n", *ports, "127.0.0.1"))
     result = bench(benchmark, workload, loopback, tmp_path, rounds=rounds)
+    print()
+    print(format_table([result]))
+    assert {s.exit for s in result.samples["nmap"]} == {0}
+
+
+def test_service_versions(benchmark: Any, rounds: int, tmp_path: Path) -> None:
+    """-sV over the service lab's real daemons and odd services (tests/support/servicelab.py):
+    most of nmap's time is the NULL probe's 6 s wait, twice for the TLS service."""
+    chosen = pick(*WIDE)
+    workload = Workload(f"service lab: -sV, {len(chosen)} services on 2 hosts (one at 50 ms)",
+                        ("-sT", "-sV", "-n", "-p", port_list(chosen), MAIN, SLOW),
+                        mask=lab_mask)
+    with service_lab() as running:
+        result = bench(benchmark, workload, running.scanner, tmp_path, rounds=rounds)
     print()
     print(format_table([result]))
     assert {s.exit for s in result.samples["nmap"]} == {0}

@@ -29,6 +29,16 @@ want iptables iptables
 want ip iproute2
 want tcpdump tcpdump
 want ethtool ethtool
+# The -sV lab's real services (tests/support/servicelab.py starts each one by
+# hand in a namespace, with its own config in a temporary directory).  `nginx`
+# is bookworm's core build: nginx-light is that plus an echo module.
+want sshd openssh-server
+want vsftpd vsftpd
+want nginx nginx
+want redis-server redis-server
+want memcached memcached
+want exim4 exim4-daemon-light
+want openssl openssl
 # Debian's python3 lacks ensurepip, which `python3 -m venv` needs
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     need_pkgs="$need_pkgs python3 python3-venv"
@@ -42,8 +52,30 @@ if [ -n "$need_pkgs" ]; then
     DEBIAN_FRONTEND=noninteractive
     export DEBIAN_FRONTEND
     apt-get update </dev/null
+    # The daemons among them must not start on install: the lab starts its own
+    # copies, and nothing may be left listening.  Debian's maintainer scripts
+    # start services through invoke-rc.d, which asks policy-rc.d first (101:
+    # action forbidden); a policy-rc.d already there is kept and put back.
+    policy=/usr/sbin/policy-rc.d
+    saved=""
+    if [ -e "$policy" ]; then
+        saved=$(mktemp)
+        cp -p "$policy" "$saved"
+    fi
+    restore_policy() {
+        if [ -n "$saved" ]; then
+            cp -p "$saved" "$policy" && rm -f "$saved"
+        else
+            rm -f "$policy"
+        fi
+    }
+    trap restore_policy EXIT
+    printf '#!/bin/sh\n# tests/run.sh: no service starts while it installs packages\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
     # shellcheck disable=SC2086  # one word per package
     apt-get install -y --no-install-recommends $need_pkgs </dev/null
+    restore_policy
+    trap - EXIT
 fi
 
 if [ ! -x .venv/bin/python ]; then

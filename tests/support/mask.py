@@ -1,8 +1,9 @@
 """The one mask every golden and differential comparison goes through.
 
 Only what changes from one run to the next is hidden: dates and clock times,
-elapsed seconds, latencies, the <times> round-trip figures and the waits in
--d2's ultrascan_host_probe_update lines.  Besides those, where each program
+elapsed seconds, latencies, the <times> round-trip figures, the waits in
+-d2's ultrascan_host_probe_update lines and the date and time in -sV's
+fingerprints of unrecognized services.  Besides those, where each program
 is installed: nmap reads its data files from /usr/bin/../share/nmap and
 pynmap from its own bundled data directory ("Read data files from", -d2's
 "Fetchfile found" keeps only the file name), and
@@ -74,6 +75,9 @@ _RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
      "Fetchfile found <datadir>/"),
     # -d2 "ultrascan_host_probe_update called ... (trynum 0 time: 122)": microseconds waited
     ("ultrascan_host_probe_update", re.compile(r"(\(trynum \d+ time: )-?\d+\)"), r"\1<us>)"),
+    # -sV's fingerprint of an unrecognized service (SF-Port... lines, XML servicefp)
+    # carries the scan's date and its time in hex: "%D=12/7%Time=6B162225%"
+    ("%Time=", re.compile(r"%D=\d{1,2}/\d{1,2}%Time=[0-9A-F]+%"), "%D=<date>%Time=<t>%"),
     # round-trip estimates: XML <times .../> and the -d "Final times for host" line
     (
         "<times ",

@@ -123,6 +123,7 @@ def test_runs_differing_only_in_time_compare_equal(first: str, second: str) -> N
         "(0.000083s latency)",
         "(1e-05s latency)",
         '<times srtt="127" rttvar="119" to="100000"/>',
+        "%D=12/7%Time=6B162225%",
     ],
 )
 def test_each_time_field_is_masked(text: str) -> None:
@@ -217,3 +218,12 @@ def test_dns_resolution_time_is_masked_but_not_its_counts() -> None:
     assert mask(line) == mask(line.replace("0.00s", "0.01s"))
     assert mask(line) != mask(line.replace("OK: 2", "OK: 3"))
     assert mask(line) != mask(line.replace("of 3 IPs", "of 4 IPs"))
+
+
+def test_service_fingerprints_lose_their_date_and_time_only() -> None:
+    # the first line of an SF-Port block (-sV, a service no probe recognized)
+    line = "SF-Port7003-TCP:V=7.93%I=7%D=12/7%Time=6B162225%P=x86_64-pc-linux-gnu%r(NU\n"
+    later = line.replace("D=12/7%Time=6B162225", "D=1/30%Time=6B2F0A11")
+    assert mask(line) == mask(later)
+    assert mask(line) != mask(line.replace("%I=7%", "%I=9%"))
+    assert mask(line) != mask(line.replace("Port7003", "Port7004"))

@@ -52,7 +52,8 @@ LAB_NET4, LAB_NET6 = "198.18.0.0/15", "fd00:18::/64"
 # Fixed hardware addresses on the scanner-router link (each lab is its own Ethernet)
 SCANNER_MAC, UPLINK_MAC = "02:00:c6:13:ff:01", "02:00:c6:13:ff:02"
 TOOLS = ("ip", "iptables-restore", "ip6tables-restore", "iptables", "ethtool", "sysctl")
-_ROLES = r"(scan|link|rtr|h\d{1,3})"
+# svc: the service lab's one target namespace (tests/support/servicelab.py)
+_ROLES = r"(scan|link|rtr|svc|h\d{1,3})"
 _serial = itertools.count()
 
 # frames copied through a packet socket must carry finished checksums and real sizes
