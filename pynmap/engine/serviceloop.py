@@ -15,8 +15,14 @@ import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from pynmap.probes import INTENSITY_DEFAULT, ProbeDB
+from pynmap.results import HostResult
+from pynmap.timing import Timing
+
 from .clock import SYSTEM, Clock
-from .service import Close, Connect, Send, ServiceProbe, ServiceScan
+from .events import Events
+from .messages import ServicesScanning, ServiceTrace
+from .service import Close, Connect, Send, ServiceProbe, ServiceScan, ideal_parallelism
 from .streams import EpollStreams, Streams, TlsLayer, client_context
 
 _MAX_WAIT = 1.0
@@ -201,3 +207,65 @@ class ServiceLoop:
                 self.scan.on_write_failed(conn.svc, self.clock.now())
                 return
             del conn.outbuf[:sent]
+
+
+def service_scan(hosts: Sequence[HostResult], db: ProbeDB, timing: Timing, *,
+                 names: Callable[[int], str | None], intensity: int = INTENSITY_DEFAULT,
+                 allports: bool = False, trace: bool = False, events: Events | None = None,
+                 clock: Clock = SYSTEM, streams: Streams | None = None,
+                 source: str | None = None) -> tuple[int, int] | None:
+    """Service-scan the open ports of one host group and set each PortResult.service.
+
+    `names(port)` is the port's nmap-services name.  Returns (services
+    finished, hosts timed out) for nmap's "Completed Service scan" line, or
+    None when no port needed probing (nmap then prints no more than its
+    "Initiating" line).  A host that runs out of --host-timeout here loses
+    its ports (nmap skips its report).
+    """
+    to = events
+    live = [h for h in hosts if not h.timed_out]
+    targets = [(h.address, [p.port for p in h.ports if p.state == "open"]) for h in live]
+    used = [max(0.0, (h.end_time or 0.0) - (h.start_time or 0.0)) for h in live]
+    sink = None
+    if trace and to is not None:
+        def sink(text: str) -> None:
+            to.handle(ServiceTrace(text), None)
+    scan = ServiceScan(db, targets, intensity=intensity, allports=allports,
+                       parallelism=ideal_parallelism(timing.level, timing.min_parallelism,
+                                                     timing.max_parallelism),
+                       host_timeout=timing.host_timeout / 1000, used=used, wall=clock.wall,
+                       trace=sink)
+    count = scan.to_probe
+    if count:
+        if to is not None:
+            to.handle(ServicesScanning(count, _target_label(hosts)), None)
+
+        def tick() -> float | None:
+            return to.tick(scan.completion) if to is not None else None
+
+        ServiceLoop(scan, [(h.family, h.address, h.scope_id) for h in live], clock=clock,
+                    streams=streams if streams is not None else EpollStreams(source),
+                    tick=tick).run()
+    for svc in scan.services:
+        host = live[svc.host]
+        for port in host.ports:
+            if port.port == svc.port:
+                port.service = scan.result(svc, names(svc.port))
+    timed_out = scan.timed_out_hosts()
+    for index in timed_out:
+        host = live[index]
+        host.timed_out = True
+        host.ports = []
+        host.end_time = clock.wall()
+    if not count:
+        return None
+    return len(scan.finished), len(timed_out) + len(hosts) - len(live)
+
+
+def _target_label(hosts: Sequence[HostResult]) -> str:
+    """nmap's NameIP() of the one host, or "N hosts"."""
+    if len(hosts) != 1:
+        return f"{len(hosts)} hosts"
+    host = hosts[0]
+    name = host.user_name or host.ptr_name
+    return f"{name} ({host.address})" if name else host.address
