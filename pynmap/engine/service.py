@@ -239,7 +239,8 @@ class ServiceScan:
             for svc in self.in_progress:
                 h = self.hosts[svc.host]
                 if h.clock_start is not None:
-                    times.append(h.clock_start + self.host_timeout - h.used)
+                    # the host is out of time once past its timeout (a millisecond on)
+                    times.append(h.clock_start + self.host_timeout - h.used + 0.001)
         return min(times) if times else None
 
     def timed_out_hosts(self) -> list[int]:

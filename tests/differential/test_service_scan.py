@@ -157,7 +157,6 @@ _TASK_LINES = re.compile(r"^(Initiating|Scanning|Completed|NSE:).*$", re.M)
 
 
 def _task_lines(stdout: str) -> list[str]:
-    lines = _TASK_LINES.findall(stdout)
     lines = [m.group(0) for m in _TASK_LINES.finditer(stdout)]
     return [re.sub(r"\d\d:\d\d(, [\d.]+s elapsed)?", "HH:MM", line) for line in lines]
 
