@@ -16,13 +16,11 @@ import errno
 import select
 import socket
 import ssl
-import struct
 from collections.abc import Sequence
 from typing import Protocol
 
 from pynmap.errors import SystemFatal
 
-_LINGER_RST = struct.pack("ii", 1, 0)
 RECV_SIZE = 8192
 
 
@@ -132,11 +130,10 @@ class EpollStreams:
             return b"", exc.errno or errno.EIO
 
     def close(self, handle: int) -> None:
+        # a plain close(), as nsock's: the service sees a FIN, as it does from nmap
         sock = self.socks.pop(handle, None)
         self.connecting.discard(handle)
         if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
             sock.close()
 
     def release(self) -> None:

@@ -342,3 +342,27 @@ def test_service_scan_fills_the_open_ports_only(small: ProbeDB) -> None:
                         streams=streams) == (1, 0)
     assert host.ports[0].service is not None and host.ports[0].service.name == "ssh"
     assert host.ports[1].service is None
+
+
+# ---------------------------------------------------------------- nmap's size limits
+
+
+def test_a_probe_ends_once_4096_bytes_came_without_a_match(small: ProbeDB) -> None:
+    chunk = b"y" * 1500
+    steps: list[Step] = [(0.1 * i, chunk) for i in range(1, 60)]
+    scan, _streams, clock = run(small, {19: lambda: Scripted(steps)}, intensity=0)
+    # the NULL probe stops reading at 4500 bytes (0.3 s), not at its 6 s
+    assert clock.now() - START == pytest.approx(0.3)
+    # no match at all: the fingerprint is given whatever the intensity; its length is
+    # the whole response's, its text the first 900 bytes
+    fp = result(scan, 19).servicefp
+    assert fp is not None and fp.startswith("SF-Port19-TCP:V=7.93%I=0%")
+    assert fp.endswith('%r(NULL,1194,"' + "y" * 900 + '");')
+
+
+def test_a_fingerprint_takes_no_more_responses_past_2200_characters(small: ProbeDB) -> None:
+    scan, _streams, _clock = run(small, {7003: banner(b"\x01" * 400, (0.02, None))})
+    fp = result(scan, 7003).servicefp
+    assert fp is not None
+    # each response is 1600 characters escaped: NULL's and Hello's go in, Other's does not
+    assert [part.split(",")[0] for part in fp.split("%r(")[1:]] == ["NULL", "Hello"]
