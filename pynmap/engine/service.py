@@ -178,6 +178,7 @@ def ideal_parallelism(level: int, min_parallelism: int, max_parallelism: int) ->
 class _Host:
     used: float  # seconds of --host-timeout already spent (the port scan)
     clock_start: float | None = None
+    end: float | None = None  # when its last port finished (nmap's host_end)
     timed_out: bool = False
 
 
@@ -510,6 +511,10 @@ class ServiceScan:
         elif svc in self.remaining:
             self.remaining.remove(svc)
         self.finished.append(svc)
+        h = self.hosts[svc.host]
+        if h.clock_start is not None and not any(
+                s.host == svc.host for s in (*self.in_progress, *self.remaining)):
+            h.end = now  # nmap stops the host's timeout clock: its end time
 
     # ---------------------------------------------------------------- the fingerprint
 

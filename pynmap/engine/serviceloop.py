@@ -19,7 +19,7 @@ from pynmap.probes import INTENSITY_DEFAULT, ProbeDB
 from pynmap.results import HostResult
 from pynmap.timing import Timing
 
-from .clock import SYSTEM, Clock
+from .clock import SYSTEM, Clock, to_wall
 from .events import Events
 from .messages import ServicesScanning, ServiceTrace
 from .service import Close, Connect, Send, ServiceProbe, ServiceScan, ideal_parallelism
@@ -251,12 +251,14 @@ def service_scan(hosts: Sequence[HostResult], db: ProbeDB, timing: Timing, *,
         for port in host.ports:
             if port.port == svc.port:
                 port.service = scan.result(svc, names(svc.port))
+    for host, state in zip(live, scan.hosts, strict=True):
+        if state.end is not None:
+            host.end_time = to_wall(clock, state.end)
     timed_out = scan.timed_out_hosts()
     for index in timed_out:
         host = live[index]
         host.timed_out = True
         host.ports = []
-        host.end_time = clock.wall()
     if not count:
         return None
     return len(scan.finished), len(timed_out) + len(hosts) - len(live)

@@ -71,15 +71,13 @@ def http_server(port, tls):
     handler = functools.partial(Quiet, directory=directory)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
+    server.handle_error = lambda request, address: None  # resets from the port scan
     if tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
         # the handshake happens in the request thread, not in accept()
         server.socket = ctx.wrap_socket(server.socket, server_side=True,
                                         do_handshake_on_connect=False)
-        def handle_error(request, address):
-            pass
-        server.handle_error = handle_error
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
 for item in sys.argv[4:]:

@@ -342,6 +342,8 @@ def test_service_scan_fills_the_open_ports_only(small: ProbeDB) -> None:
                         streams=streams) == (1, 0)
     assert host.ports[0].service is not None and host.ports[0].service.name == "ssh"
     assert host.ports[1].service is None
+    # the host's end time is when its last service finished (nmap's "Scanned ... for")
+    assert host.end_time == pytest.approx(FakeClock(START).wall() + 0.01)
 
 
 # ---------------------------------------------------------------- nmap's size limits
