@@ -184,6 +184,20 @@ class ServiceLoop:
             return
         conn.phase = "up"
         self.scan.on_connected(conn.svc, self.clock.now())
+        # what came with the end of the handshake (a banner) is already in the
+        # TLS layer: the socket will not say so again
+        self._carry_out()
+        if self.by_svc.get(id(conn.svc)) is conn:
+            data, err = conn.tls.read()
+            self._flush(conn)
+            if err != errno.EAGAIN:
+                now = self.clock.now()
+                if err:
+                    self.scan.on_error(conn.svc, err, now)
+                elif data:
+                    self.scan.on_data(conn.svc, data, now)
+                else:
+                    self.scan.on_eof(conn.svc, now)
 
     def _send(self, conn: _Conn, data: bytes) -> None:
         if conn.tls is not None:

@@ -368,3 +368,19 @@ def test_a_fingerprint_takes_no_more_responses_past_2200_characters(small: Probe
     assert fp is not None
     # each response is 1600 characters escaped: NULL's and Hello's go in, Other's does not
     assert [part.split(",")[0] for part in fp.split("%r(")[1:]] == ["NULL", "Hello"]
+
+
+def test_a_banner_that_comes_with_the_end_of_the_handshake_is_read(
+        bundled: ProbeDB, server_context: ssl.SSLContext,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    # TLS 1.2: the server's last handshake flight can carry its first data with it
+    cert, key = make_certificate(Path(tmp_path_factory.mktemp("tls12")))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ssh = Scripted([(0.0, b"SSH-2.0-OpenSSH_9.2p1\r\n")])
+    scan, _streams, clock = run(bundled, {8443: lambda: TlsPeer(ctx, ssh)})
+    got = result(scan, 8443)
+    assert (got.name, got.tunnel, got.product) == ("ssh", "ssl", "OpenSSH")
+    # the plain NULL probe's 6 s, then no wait at all through TLS
+    assert clock.now() - START == pytest.approx(6, abs=0.1)
