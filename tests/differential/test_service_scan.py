@@ -1,7 +1,8 @@
 """The service scan (-sV) against Python services: what nmap finds, pynmap's engine finds.
 
 One namespace serves Python's http.server, the same over TLS, an SSH banner,
-a banner no probe matches, a port that closes at once and a silent one
+a banner no probe matches, one that only softmatches (ftp), a port that
+closes at once and a silent one
 (tests.support.pyservices).  nmap runs once at the default intensity on all
 but the silent port (a silent port walks every probe's 5 s: minutes), and
 once with --version-intensity 0 on the silent port alone (the NULL probe's
@@ -30,11 +31,14 @@ import pytest
 from tests.support.netns import Netns, base_env, netns_for_tests, nmap_command, pynmap_command
 from tests.support.pyservices import python_services
 
-HTTP, HTTPS, SSH, UNKNOWN, WRAPPED, SILENT = 8000, 8443, 2222, 7003, 7002, 7001
+HTTP, HTTPS, SSH, UNKNOWN, WRAPPED, SILENT, SOFT = 8000, 8443, 2222, 7003, 7002, 7001, 2121
 SSH_BANNER = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
+# softmatched by the NULL probe (ftp, with a hostname), hard-matched by no later probe
+FTP_BANNER = "220 Welcome to zq9.example FTP service\r\n"
 KINDS = {HTTP: "http", HTTPS: "https", SSH: f"banner:{SSH_BANNER}",
-         UNKNOWN: "banner:zq9 k7 hello\r\n", WRAPPED: "close", SILENT: "silent"}
-MAIN = (HTTP, HTTPS, SSH, UNKNOWN, WRAPPED)
+         UNKNOWN: "banner:zq9 k7 hello\r\n", WRAPPED: "close", SILENT: "silent",
+         SOFT: f"banner:{FTP_BANNER}"}
+MAIN = (HTTP, HTTPS, SSH, UNKNOWN, WRAPPED, SOFT)
 FIELDS = ("name", "product", "version", "extrainfo", "hostname", "ostype", "devicetype",
           "method", "conf", "tunnel", "servicefp")
 
@@ -145,10 +149,14 @@ def test_nmap_sees_the_services_as_declared(runs: Runs) -> None:
     assert "%r(NULL,E,\"zq9\\x20k7\\x20hello\\r\\n\")" in str(got[UNKNOWN]["servicefp"])
     assert (got[SILENT]["method"], got[SILENT]["conf"], got[SILENT]["servicefp"]) == (
         "table", 3, None)
+    assert (got[SOFT]["name"], got[SOFT]["method"], got[SOFT]["conf"], got[SOFT]["hostname"]) == (
+        "ftp", "probed", 10, "zq9.example")
+    assert str(got[SOFT]["servicefp"]).startswith("SF-Port2121-TCP:")
 
 
-@pytest.mark.parametrize("port", [HTTP, HTTPS, SSH, UNKNOWN, WRAPPED, SILENT],
-                         ids=["http", "https", "ssh", "unknown", "tcpwrapped", "silent"])
+@pytest.mark.parametrize("port", [HTTP, HTTPS, SSH, UNKNOWN, WRAPPED, SILENT, SOFT],
+                         ids=["http", "https", "ssh", "unknown", "tcpwrapped", "silent",
+                              "softmatch"])
 def test_pynmap_finds_what_nmap_finds(runs: Runs, port: int) -> None:
     assert runs.pynmap[port] == runs.nmap[port]
 
