@@ -44,13 +44,16 @@ class ServiceLoop:
     def __init__(self, scan: ServiceScan, targets: Sequence[tuple[int, str, int]], *,
                  clock: Clock = SYSTEM, streams: Streams | None = None,
                  tick: Callable[[], float | None] | None = None,
-                 tls_context: ssl.SSLContext | None = None) -> None:
+                 tls_context: ssl.SSLContext | None = None,
+                 hostnames: Sequence[str | None] | None = None) -> None:
         self.scan = scan
         self.targets = targets
         self.clock = clock
         self.streams: Streams = streams if streams is not None else EpollStreams()
         self.tick = tick
         self._ctx = tls_context
+        # per host, the name the user gave: nmap sends it as the TLS server name (SNI)
+        self.hostnames = hostnames
         self.conns: dict[int, _Conn] = {}  # handle -> connection
         self.by_svc: dict[int, _Conn] = {}  # id(svc) -> its connection
 
@@ -108,7 +111,8 @@ class ServiceLoop:
         if tls:
             if self._ctx is None:
                 self._ctx = client_context()
-            conn.tls = TlsLayer(self._ctx)
+            name = self.hostnames[svc.host] if self.hostnames is not None else None
+            conn.tls = TlsLayer(self._ctx, name)
         self.conns[handle] = conn
         self.by_svc[id(svc)] = conn
         err = self.streams.connect(handle, address, svc.port, scope)
@@ -259,7 +263,7 @@ def service_scan(hosts: Sequence[HostResult], db: ProbeDB, timing: Timing, *,
 
         ServiceLoop(scan, [(h.family, h.address, h.scope_id) for h in live], clock=clock,
                     streams=streams if streams is not None else EpollStreams(source),
-                    tick=tick).run()
+                    tick=tick, hostnames=[h.user_name for h in live]).run()
     for svc in scan.services:
         host = live[svc.host]
         for port in host.ports:

@@ -384,3 +384,25 @@ def test_a_banner_that_comes_with_the_end_of_the_handshake_is_read(
     assert (got.name, got.tunnel, got.product) == ("ssh", "ssl", "OpenSSH")
     # the plain NULL probe's 6 s, then no wait at all through TLS
     assert clock.now() - START == pytest.approx(6, abs=0.1)
+
+
+def test_the_typed_target_name_goes_out_as_the_tls_server_name(
+        bundled: ProbeDB, tmp_path_factory: pytest.TempPathFactory) -> None:
+    cert, key = make_certificate(Path(tmp_path_factory.mktemp("sni")))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    seen: list[str | None] = []
+    ctx.sni_callback = lambda _obj, name, _ctx: seen.append(name)  # type: ignore[assignment,misc]
+    ssh = Scripted([(0.0, b"SSH-2.0-OpenSSH_9.2p1\r\n")])
+    names: dict[str | None, set[str | None]] = {}
+    for user_name in ("www.example", None):
+        seen.clear()
+        clock = FakeClock(START)
+        streams = FakeStreams(clock, {(A, 8443): lambda: TlsPeer(ctx, ssh)})
+        host = HostResult(A, socket.AF_INET, status="up", user_name=user_name,
+                          ports=[PortResult(8443, "open", "syn-ack")])
+        service_scan([host], bundled, Timing(), names=lambda p: None, clock=clock,
+                     streams=streams)
+        assert host.ports[0].service is not None and host.ports[0].service.tunnel == "ssl"
+        names[user_name] = set(seen)
+    assert names == {"www.example": {"www.example"}, None: {None}}
