@@ -76,9 +76,10 @@ class Options:
     connect_scan: bool = False
     list_scan: bool = False
     no_port_scan: bool = False  # -sn (and -sL)
-    version_scan: bool = False  # -sV: accepted, not performed (see README)
+    version_scan: bool = False  # -sV: the service scan (pynmap.engine.service)
     # --version-intensity N, --version-light (2), --version-all (9): the last one given wins
     version_intensity: int = 7
+    version_trace: bool = False  # --version-trace: the service scan's probes and matches
     script_scan: bool = False  # -sC / --script: accepted, not performed
     raw_scan_types: frozenset[str] = frozenset()
 
@@ -720,6 +721,7 @@ def _more_verbose(p: _Parser, row: Opt, value: None) -> None:
 
 def _version_trace(p: _Parser, row: Opt, value: None) -> None:
     p.o.debugging += 1
+    p.o.version_trace = True
 
 
 def _decoys(p: _Parser, row: Opt, value: str) -> None:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from pynmap.engine.messages import Event
     from pynmap.engine.scan import SocketSetup
     from pynmap.output.jsonout import ReportSink
+    from pynmap.probes import ProbeDB
 
 _INTERRUPTED: dict[int, str] = {
     signal.SIGINT: "Scan interrupted by SIGINT (Ctrl-C)",
@@ -71,6 +72,11 @@ PING_GROUP_SIZE = 4096
 
 def host_batch_size(randomize_hosts: bool, min_hostgroup: int) -> int:
     return max(PING_GROUP_SIZE * 4 if randomize_hosts else PING_GROUP_SIZE, min_hostgroup)
+
+# nmap 7.93's -sV loads its "version" scripts (Debian's nmap-common: 45, in two
+# runlevels); pynmap runs none but prints the script engine's lines for them.
+NSE_VERSION_SCRIPTS = 45
+NSE_RUNLEVELS = 2
 
 RAW_OPTIONS_NOTE = (
     "You have specified some options that require raw socket access.\n"
@@ -193,6 +199,7 @@ class Session:
         self.stderr = stderr
         self.stats = RunStats()
         self.services: services.ServiceDB | None = None
+        self.probes: ProbeDB | None = None  # nmap-service-probes, read by the first -sV scan
         self.xsl_path: str | None = None  # the default stylesheet found, if that is used
 
     # -- helpers -------------------------------------------------------------------------------
@@ -328,9 +335,6 @@ class Session:
             self.warn(RAW_OPTIONS_NOTE)
         for what in o.unsupported:
             self.warn(f"Warning: pynmap does not perform {what}; it is ignored.")
-        if o.version_scan:
-            self.warn("Warning: pynmap does not perform version detection (-sV); services are "
-                      "named from nmap-services.")
         if o.script_scan:
             self.warn("Warning: pynmap does not run NSE scripts (-sC/--script/-A); none were run.")
 
@@ -354,6 +358,10 @@ class Session:
         if o.debugging:
             for line in _timing_report(o):
                 rep.plain(line)
+        if self._version_scripts():
+            from pynmap.engine.messages import NseLoaded
+
+            _Events(self).handle(NseLoaded(NSE_VERSION_SCRIPTS), None)
         order = ports.scan_order(scan_ports, randomize=o.randomize_ports, rng=random.Random())
 
         excludes = None
@@ -659,8 +667,53 @@ class Session:
             self.reporter.task_end("Connect Scan", self.clock.wall(),
                                    f"{len(order) * len(group)} total ports")
             self._log_rate()
+            if o.version_scan:
+                self._service_scan_group(group)
         for host in group:
             self.reporter.host(host, scan_type="connect")
+
+    def _version_scripts(self) -> bool:
+        """-sV without scripts: nmap runs its version scripts (NSE), which pynmap
+        does not; it prints the script engine's lines for them."""
+        o = self.options
+        return o.version_scan and not o.script_scan and o.port_scan and not o.no_port_scan
+
+    def _service_scan_group(self, group: list[HostResult]) -> None:
+        """-sV on the group's open ports (pynmap.engine.service), with nmap's task lines."""
+        from pynmap.engine.messages import NseRunlevel, NseScanning
+        from pynmap.engine.serviceloop import service_scan
+        from pynmap.probes import find_probe_db
+
+        o = self.options
+        if self.probes is None:
+            assert self.services is not None
+            self.probes = find_probe_db(self.services.files)
+        task = "Service scan"
+        self._phase_begins(task, len(group))
+        events = _Events(self)
+        done = service_scan(group, self.probes, o.timing, names=self._service_name,
+                            intensity=o.version_intensity, allports=o.all_ports,
+                            trace=o.version_trace or self.state.debugging > 1, events=events,
+                            clock=self.clock, source=o.source_address)
+        self._phase_ends()
+        if done is not None:
+            finished, timed_out = done
+            if timed_out:
+                extra = f"{timed_out} {'host' if timed_out == 1 else 'hosts'} timed out"
+            else:
+                extra = (f"{finished} {'service' if finished == 1 else 'services'} on "
+                         f"{len(group)} {'host' if len(group) == 1 else 'hosts'}")
+            self.reporter.task_end(task, self.clock.wall(), extra)
+        if self._version_scripts():
+            live = [h for h in group if not h.timed_out]
+            if live:
+                events.handle(NseScanning(live[0].address if len(live) == 1
+                                          else f"{len(live)} hosts"), None)
+                for level in range(1, NSE_RUNLEVELS + 1):
+                    events.handle(NseRunlevel(level, NSE_RUNLEVELS), None)
+                    now = self.clock.wall()
+                    self.reporter.task_begin("NSE", now)
+                    self.reporter.task_end("NSE", now)
 
     def _finish(self, scan_type: str) -> int:
         o = self.options

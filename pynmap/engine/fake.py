@@ -16,9 +16,9 @@ the whole timeout when none comes.  Everything the loop does is recorded
 from __future__ import annotations
 
 import errno as errnos
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .clock import FakeClock
 
@@ -178,3 +178,154 @@ class FakeBackend:
 if TYPE_CHECKING:
     def _is_a_backend(fake: FakeBackend) -> Backend:
         return fake  # mypy checks that the fake keeps up with the Protocol
+
+
+# ---------------------------------------------------------------- the service scan's streams
+
+# What a scripted service does, each after `delay` seconds: send bytes, close
+# its side (None: FIN), or reset (an errno the client's recv() then gets).
+Step = tuple[float, "bytes | int | None"]
+
+
+class Peer(Protocol):
+    """One accepted connection of a scripted service (the server side)."""
+
+    def opened(self) -> Sequence[Step]:
+        """What the service does once the connection is up (a banner...)."""
+        ...
+
+    def received(self, data: bytes) -> Sequence[Step]:
+        """What it does when the client's bytes arrive."""
+        ...
+
+
+@dataclass
+class Scripted:
+    """A Peer from two lists: `banner` on connect, `reply(data)` on each arrival."""
+
+    banner: Sequence[Step] = ()
+    reply: Callable[[bytes], Sequence[Step]] | None = None
+
+    def opened(self) -> Sequence[Step]:
+        return self.banner
+
+    def received(self, data: bytes) -> Sequence[Step]:
+        return self.reply(data) if self.reply is not None else ()
+
+
+@dataclass
+class _Stream:
+    handle: int
+    peer: Peer | None = None
+    port: int = 0
+    inbox: list[tuple[float, bytes | int | None]] = field(default_factory=list)
+    eof: bool = False
+
+
+@dataclass
+class FakeStreams:
+    """engine/streams.py's Streams over scripted services on a FakeClock.
+
+    `services` maps (address, port) to a factory of Peers (one per connection);
+    a port without one refuses.  Connects finish at once.  `sent` records
+    (port, bytes) per send, `connects` (address, port, time) per connect."""
+
+    clock: FakeClock
+    services: Mapping[tuple[str, int], Callable[[], Peer]] = field(default_factory=dict)
+    sent: list[tuple[int, bytes]] = field(default_factory=list)
+    connects: list[tuple[str, int, float]] = field(default_factory=list)
+    closes: int = 0
+    peak: int = 0
+    released: bool = False
+    _open: dict[int, _Stream] = field(default_factory=dict)
+    _next: int = 100
+
+    def _schedule(self, stream: _Stream, steps: Sequence[Step]) -> None:
+        now = self.clock.now()
+        for delay, what in steps:
+            stream.inbox.append((now + delay, what))
+        stream.inbox.sort(key=lambda item: item[0])
+
+    def open(self, family: int) -> tuple[int, int]:
+        handle = self._next
+        self._next += 1
+        self._open[handle] = _Stream(handle)
+        self.peak = max(self.peak, len(self._open))
+        return handle, 0
+
+    def connect(self, handle: int, address: str, port: int, scope: int) -> int:
+        self.connects.append((address, port, self.clock.now()))
+        factory = self.services.get((address, port))
+        if factory is None:
+            return errnos.ECONNREFUSED
+        stream = self._open[handle]
+        stream.port = port
+        stream.peer = factory()
+        self._schedule(stream, stream.peer.opened())
+        return 0
+
+    def _due(self, stream: _Stream, at: float) -> bool:
+        return stream.eof or bool(stream.inbox and stream.inbox[0][0] <= at)
+
+    def poll(self, timeout: float) -> list[int]:
+        now = self.clock.now()
+        ready = [h for h, s in self._open.items() if self._due(s, now)]
+        if ready:
+            return ready
+        pending = [s.inbox[0][0] for s in self._open.values() if s.inbox]
+        wake = min([now + timeout, *pending])
+        self.clock.advance(wake - now)
+        return [h for h, s in self._open.items() if self._due(s, wake)]
+
+    def error(self, handle: int) -> int:
+        return 0
+
+    def connected(self, handle: int) -> bool:
+        return self._open[handle].peer is not None
+
+    def send(self, handle: int, data: bytes) -> tuple[int, int]:
+        stream = self._open[handle]
+        self.sent.append((stream.port, data))
+        if stream.peer is not None:
+            self._schedule(stream, stream.peer.received(data))
+        return len(data), 0
+
+    def recv(self, handle: int) -> tuple[bytes, int]:
+        stream = self._open[handle]
+        now = self.clock.now()
+        if stream.eof:
+            return b"", 0
+        data = b""
+        while stream.inbox and stream.inbox[0][0] <= now:
+            what = stream.inbox[0][1]
+            if isinstance(what, bytes):
+                data += what
+                stream.inbox.pop(0)
+                continue
+            if data:
+                break
+            stream.inbox.pop(0)
+            if what is None:
+                stream.eof = True
+                return b"", 0
+            stream.inbox.clear()
+            return b"", what
+        return (data, 0) if data else (b"", errnos.EAGAIN)
+
+    def close(self, handle: int) -> None:
+        if self._open.pop(handle, None) is not None:
+            self.closes += 1
+
+    def release(self) -> None:
+        self.released = True
+
+    @property
+    def open_now(self) -> int:
+        return len(self._open)
+
+
+if TYPE_CHECKING:
+    from .streams import Streams
+
+    def _is_streams(fake: FakeStreams) -> Streams:
+        return fake

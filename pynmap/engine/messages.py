@@ -256,6 +256,63 @@ class DeviceFailed(Event):
         self.errno = errno
 
 
+# ---------------------------------------------------------------- the service scan (-sV)
+
+
+class ServicesScanning(Event):
+    """The service scan starts probing `count` services on `target` (the one
+    host's name, or "N hosts")."""
+
+    __match_args__ = ("count", "target")
+    __slots__ = __match_args__
+
+    def __init__(self, count: int, target: str) -> None:
+        self.count = count
+        self.target = target
+
+
+class ServiceTrace(Event):
+    """One --version-trace (or -d2) line of the service scan: a probe sent, a match."""
+
+    __match_args__ = ("text",)
+    __slots__ = __match_args__
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class NseLoaded(Event):
+    """nmap's script engine started with `count` scripts (-sV loads its version scripts)."""
+
+    __match_args__ = ("count",)
+    __slots__ = __match_args__
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+
+class NseScanning(Event):
+    """The script scan of a host group starts: `target` is the one host's
+    address, or "N hosts"."""
+
+    __match_args__ = ("target",)
+    __slots__ = __match_args__
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+
+class NseRunlevel(Event):
+    """The script scan enters runlevel `level` of `levels`."""
+
+    __match_args__ = ("level", "levels")
+    __slots__ = __match_args__
+
+    def __init__(self, level: int, levels: int) -> None:
+        self.level = level
+        self.levels = levels
+
+
 # ---------------------------------------------------------------- the driver
 
 

@@ -28,10 +28,15 @@ from .messages import (
     HostCompleted,
     HostDone,
     MaxTryno,
+    NseLoaded,
+    NseRunlevel,
+    NseScanning,
     PingProbe,
     PortState,
     RetransmissionCap,
     RttVarCapped,
+    ServicesScanning,
+    ServiceTrace,
     StrangeAnswer,
     Untimed,
 )
@@ -154,6 +159,30 @@ def _device_failed(e: DeviceFailed, v: int, d: int) -> tuple[Line, ...]:
             (STDERR, f"socket_bindtodevice: {os.strerror(e.errno)}"))
 
 
+def _services_scanning(e: ServicesScanning, v: int, d: int) -> tuple[Line, ...]:
+    return ((INTERACTIVE, f"Scanning {e.count} {'service' if e.count == 1 else 'services'} "
+                          f"on {e.target}"),)
+
+
+def _service_trace(e: ServiceTrace, v: int, d: int) -> tuple[Line, ...]:
+    return ((PLAIN, e.text),)
+
+
+def _nse_loaded(e: NseLoaded, v: int, d: int) -> tuple[Line, ...]:
+    # nmap's script engine says more at -d (its Lua version, the script arguments)
+    head = ((INTERACTIVE, "NSE: Using Lua 5.3."), (INTERACTIVE, "NSE: Arguments from CLI: ")
+            ) if d else _NONE
+    return (*head, (INTERACTIVE, f"NSE: Loaded {e.count} scripts for scanning."))
+
+
+def _nse_scanning(e: NseScanning, v: int, d: int) -> tuple[Line, ...]:
+    return ((INTERACTIVE, f"NSE: Script scanning {e.target}."),)
+
+
+def _nse_runlevel(e: NseRunlevel, v: int, d: int) -> tuple[Line, ...]:
+    return ((INTERACTIVE, f"NSE: Starting runlevel {e.level} (of {e.levels}) scan."),)
+
+
 # Per event class: the function with its lines, and the least -v and -d
 # levels at which it has any (either one will do; a function's own test, as
 # PortState's, comes after).  A table, not a chain of isinstance tests: these
@@ -177,6 +206,12 @@ _WORDING: dict[type[Event], tuple[Callable[[Any, int, int], tuple[Line, ...]], i
     StrangeAnswer: (_strange_answer, _ALWAYS, _ALWAYS),
     BindFailed: (_bind_failed, _ALWAYS, _ALWAYS),
     DeviceFailed: (_device_failed, _ALWAYS, _ALWAYS),
+    ServicesScanning: (_services_scanning, 1, _NEVER),
+    ServiceTrace: (_service_trace, _ALWAYS, _ALWAYS),
+    # the script engine's print_verbose(): -v, or any -d
+    NseLoaded: (_nse_loaded, 1, 1),
+    NseScanning: (_nse_scanning, 1, 1),
+    NseRunlevel: (_nse_runlevel, 2, 1),
 }
 
 

@@ -29,7 +29,14 @@ from pynmap.probes import (
     version_intensity,
 )
 from pynmap.services import bundled_data_dir
-from tests.support.netns import Netns, babbling, listening, netns_for_tests, run_nmap
+from tests.support.netns import (
+    Netns,
+    babbling,
+    listening,
+    netns_for_tests,
+    run_nmap,
+    run_pynmap,
+)
 
 BANNER = "zq9 k7\r\n"  # matched by no pattern of the bundled file
 PORTS = (80, 9100, 31337)
@@ -120,6 +127,21 @@ def test_a_small_file_is_read_and_ordered_as_nmap_does(babble_ns: Netns, tmp_pat
         assert sent == expected(db, intensity, ports=SMALL_PORTS), args
 
 
+def test_pynmap_sends_the_probes_nmap_sends(babble_ns: Netns, tmp_path: Path) -> None:
+    """pynmap's --version-trace lines name the probes its service scan sends: the
+    order test_bundled_probe_order_is_nmaps proved to be nmap's."""
+    directory = bundled_data_dir()
+    assert directory is not None
+    db = load_probes(f"{directory}/nmap-service-probes")
+    result = run_pynmap(["-sV", "--version-trace", "-n", "-Pn", "-p",
+                         ",".join(map(str, PORTS)), "127.0.0.1"], babble_ns, tmp_path)
+    assert result.exit == 0, result.stderr
+    sent: dict[int, list[str]] = {p: [] for p in PORTS}
+    for name, port in SENT.findall(result.stdout):
+        sent[int(port)].append(name)
+    assert sent == expected(db, version_intensity())
+
+
 # (file text, what it gets wrong); each is refused by nmap 7.93 on reading.
 BAD_FILES = [
     ("match foo m/x/\n", "a match before any Probe"),
@@ -162,6 +184,13 @@ def test_malformed_files_fail_with_nmaps_words(tmp_path: Path, nmap_oracle: str)
             with pytest.raises(ProbeFileError) as caught:
                 _parse(tmp_path / "bad")
             assert caught.value.text == result.stderr, what
+        # and pynmap's -sV reads it at the same moment, with the same end
+        for text, what in BAD_FILES[:3]:
+            (tmp_path / "bad").write_text(text)
+            args = ["-sV", "-n", "-Pn", "-p80", "--versiondb", "bad", "127.0.0.1"]
+            ours = run_pynmap(args, ns, tmp_path)
+            theirs = run_nmap(args, ns, tmp_path)
+            assert (ours.exit, ours.stderr) == (theirs.exit, theirs.stderr), what
 
 
 def _parse(path: Path) -> None:

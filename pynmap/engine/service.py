@@ -1,0 +1,632 @@
+"""The service scan (-sV): nmap's version detection as a sans-I/O state machine.
+
+Theory of operation
+-------------------
+Every open port of the host group becomes one `ServiceProbe`, nmap's
+ServiceNFO: a conversation with the service made of *probes*, each on a TCP
+connection of its own, read until the probe's `totalwaitms` runs out.  The
+state machine never touches a socket and never reads a clock: the driver
+(servicedriver.py) tells it what happened (`on_connected`, `on_data`,
+`on_eof`, `on_error`, `on_connect_failed`), hands it the time (`now`) with
+every call and asks it what is due (`expire(now)`, `next_deadline()`); what
+the machine wants done comes out as commands (`Connect`, `Send`, `Close`) in
+`ServiceScan.outbox`, which the driver carries out in order.
+
+The rules, as nmap 7.93's service_scan.cc applies them:
+
+* The probes of a port come in nmap's order (pynmap.probes.probe_sequence):
+  the NULL probe (send nothing, wait for a banner), the probes whose
+  `ports` (`sslports` through SSL) list the port, then the others of rarity
+  <= --version-intensity.  A softmatch of service S narrows what is left to
+  probes with a match for S, whatever their rarity (all of them at 9).
+* What a probe's connection returns is accumulated and matched, at each
+  arrival, against the probe's matches, then its fallbacks' (NULL last).  A
+  hard match ends the port.  A softmatch keeps the first service named.
+* A probe ends when its `totalwaitms` has passed since it was sent, or when
+  4096 bytes have come without a match, or when the service closes or
+  resets.  The NULL probe that simply ran out of time leaves its connection
+  open: the next probe is sent on it, and its banner stays at the start of
+  that probe's response.  Every other end closes the connection; the next
+  probe gets a new one.
+* A service that closes (or resets) the NULL probe's connection without
+  sending anything, within that probe's `tcpwrappedms`, is `tcpwrapped`.
+  So is, by nmap's bookkeeping, a port whose first connection never got
+  through (nothing disproved the wrapper).
+* Each probe's response that matched nothing is added to the port's
+  fingerprint (`servicefp`), given when no hard match came.
+* A hard match of service `ssl` (or of a name starting with `ssl/`) means a
+  TLS tunnel: the port starts over, probes from the NULL one again, over TLS
+  (`Connect(tls=True)`; the driver runs the handshake), with `sslports`; the
+  result gets `tunnel="ssl"`.  Only one tunnel deep.
+* Ports excluded by the file's Exclude directive are not probed unless
+  --allports: they keep their nmap-services name with nmap's product
+  "Excluded from version scan".
+* At most `ideal_parallelism` ports are probed at once (1 at -T0..-T2, 20 at
+  -T3, 30 at -T4, 40 at -T5, boxed by --min/--max-parallelism, as nmap's
+  ServiceGroup), hosts in order, ports in ascending order.
+* --host-timeout counts the time the host already spent in the port scan;
+  a host that runs out is dropped (its ports are not reported, as nmap).
+
+`result()` then gives each port its report.Service exactly as nmap's
+setServiceProbeResults() does: probed with conf 10 for a match, probed with
+conf 8 for tcpwrapped, from the table with conf 3 otherwise.
+"""
+
+from __future__ import annotations
+
+import errno as errnos
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from pynmap.probes import (
+    INTENSITY_DEFAULT,
+    Probe,
+    ProbeDB,
+    version_info,
+)
+from pynmap.report import Service
+
+__all__ = ["Close", "Connect", "Outcome", "Send", "ServiceProbe", "ServiceScan",
+           "ideal_parallelism", "servicefp_wrapped"]
+
+NMAP_VERSION = "7.93"
+NMAP_PLATFORM = "x86_64-pc-linux-gnu"
+CONNECT_TIMEOUT = 5.0  # nmap's DEFAULT_CONNECT_TIMEOUT (ms / 1000)
+CONNECT_SSL_TIMEOUT = 8.0  # DEFAULT_CONNECT_SSL_TIMEOUT: connect() and the TLS handshake
+READ_LIMIT = 4096  # a probe's response is not read further once this long
+_FP_WRAP = 74  # fingerprint characters per line
+_FP_ENOUGH = 2200  # a fingerprint this long takes no more responses
+_FP_PER_RESPONSE = 900  # bytes of each response a fingerprint shows
+_FP_SPECIAL = b'\\?"[]().*+$^|'
+# errors on a connected socket that mean "the service hung up on this probe"
+_HUNG_UP = frozenset({errnos.ECONNRESET, errnos.ECONNREFUSED, errnos.ECONNABORTED})
+# errors after which nmap simply tries the next probe
+_NEXT_PROBE = frozenset({errnos.ENOPROTOOPT, errnos.EMSGSIZE, errnos.EOPNOTSUPP, errnos.EPIPE,
+                         errnos.ENETRESET, errnos.EPROTO, errnos.EIO})
+
+
+class Outcome(Enum):
+    """How a port's probing ended (nmap's serviceprobestate)."""
+
+    HARDMATCHED = "hardmatched"
+    SOFTMATCHED = "softmatched"
+    NOMATCH = "nomatch"
+    TCPWRAPPED = "tcpwrapped"
+    INCOMPLETE = "incomplete"
+    EXCLUDED = "excluded"
+
+
+@dataclass(eq=False)
+class ServiceProbe:
+    """One port's conversation (nmap's ServiceNFO).  Identity matters: the
+    driver keys its connections by these."""
+
+    host: int  # index into the scan's host list
+    address: str
+    port: int
+    tunnel: bool = False  # through TLS
+    outcome: Outcome | None = None  # set once the port is finished
+    # what matched: the service name and the version fields
+    matched: str | None = None
+    soft: bool = False
+    product: bytes = b""
+    version: bytes = b""
+    info: bytes = b""
+    hostname: bytes = b""
+    ostype: bytes = b""
+    devicetype: bytes = b""
+    cpe_a: bytes = b""
+    cpe_h: bytes = b""
+    cpe_o: bytes = b""
+    fingerprint: str = ""  # nmap's servicefp as built (wrapped, without its ';')
+    tcpwrap_possible: bool = True
+    # the probe under way
+    probe: Probe | None = None
+    response: bytearray = field(default_factory=bytearray)
+    sent_at: float = 0.0  # when the current probe was sent (its totalwaitms counts from it)
+    connecting_since: float | None = None  # a connect() (and TLS handshake) under way
+    open: bool = False  # holds a connection (the driver's)
+    _walk: Iterator[Probe] | None = None
+    _started: bool = False
+
+    @property
+    def deadline(self) -> float | None:
+        if self.outcome is not None or self.probe is None:
+            return None
+        if self.connecting_since is not None:
+            return self.connecting_since + (CONNECT_SSL_TIMEOUT if self.tunnel
+                                            else CONNECT_TIMEOUT)
+        return self.sent_at + self.probe.totalwaitms / 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    """Open a new connection for `svc` (through TLS if `tls`); report its end
+    with on_connected or on_connect_failed."""
+
+    svc: ServiceProbe
+    tls: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    svc: ServiceProbe
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Drop the connection of `svc` (no more events for it)."""
+
+    svc: ServiceProbe
+
+
+Command = Connect | Send | Close
+
+
+def ideal_parallelism(level: int, min_parallelism: int, max_parallelism: int) -> int:
+    """How many ports nmap's service scan probes at once (ServiceGroup's ideal_parallelism)."""
+    desired = {3: 20, 4: 30}.get(level, 40 if level >= 5 else 1)
+    high = max(min_parallelism, max_parallelism or 100)
+    return max(min_parallelism, min(high, desired))
+
+
+@dataclass
+class _Host:
+    used: float  # seconds of --host-timeout already spent (the port scan)
+    clock_start: float | None = None
+    end: float | None = None  # when its last port finished (nmap's host_end)
+    timed_out: bool = False
+
+
+class ServiceScan:
+    """The service scan of one host group (nmap's ServiceGroup); see the module docstring.
+
+    `targets` are (address, open ports) per host; `used` the seconds each host
+    already spent (for --host-timeout, in seconds, 0 for none); `wall` gives
+    the wall-clock time for a fingerprint's date fields (time.time by default;
+    the state machine never calls it otherwise).
+    """
+
+    def __init__(self, db: ProbeDB, targets: Sequence[tuple[str, Sequence[int]]], *,
+                 intensity: int = INTENSITY_DEFAULT, allports: bool = False,
+                 parallelism: int = 20, host_timeout: float = 0.0,
+                 used: Sequence[float] | None = None,
+                 wall: Callable[[], float] = time.time,
+                 trace: Callable[[str], None] | None = None) -> None:
+        self.db = db
+        self.intensity = intensity
+        self.parallelism = max(1, parallelism)
+        self.host_timeout = host_timeout
+        self.wall = wall
+        self.trace = trace
+        self.outbox: deque[Command] = deque()
+        self.hosts = [_Host(used[i] if used is not None else 0.0) for i in range(len(targets))]
+        self.services: list[ServiceProbe] = []
+        self.remaining: deque[ServiceProbe] = deque()
+        self.in_progress: list[ServiceProbe] = []
+        self.finished: list[ServiceProbe] = []
+        for index, (address, ports) in enumerate(targets):
+            for port in sorted(ports):
+                svc = ServiceProbe(index, address, port)
+                self.services.append(svc)
+                if not allports and db.is_excluded(port, "TCP"):
+                    svc.outcome = Outcome.EXCLUDED
+                    self.finished.append(svc)
+                else:
+                    self.remaining.append(svc)
+
+    # ---------------------------------------------------------------- questions
+
+    @property
+    def to_probe(self) -> int:
+        """Ports that get probed (not excluded): nmap's "Scanning N services"."""
+        return sum(1 for s in self.services if s.outcome is not Outcome.EXCLUDED)
+
+    @property
+    def done(self) -> bool:
+        return not self.remaining and not self.in_progress
+
+    def completion(self) -> float:
+        return len(self.finished) / len(self.services) if self.services else 1.0
+
+    def next_deadline(self) -> float | None:
+        """The earliest time expire() has something to do (None: nothing waits on time)."""
+        times = [d for s in self.in_progress if (d := s.deadline) is not None]
+        if self.host_timeout > 0:
+            for svc in self.in_progress:
+                h = self.hosts[svc.host]
+                if h.clock_start is not None:
+                    # the host is out of time once past its timeout (a millisecond on)
+                    times.append(h.clock_start + self.host_timeout - h.used + 0.001)
+        return min(times) if times else None
+
+    def timed_out_hosts(self) -> list[int]:
+        return [i for i, h in enumerate(self.hosts) if h.timed_out]
+
+    # ---------------------------------------------------------------- driving
+
+    def launch(self, now: float) -> None:
+        """Start ports while fewer than the parallelism are under way (launchSomeServiceProbes)."""
+        while len(self.in_progress) < self.parallelism and self.remaining:
+            svc = self.remaining.popleft()
+            if self._timed_out(svc.host, now):
+                self._end(svc, Outcome.INCOMPLETE, now)
+                continue
+            h = self.hosts[svc.host]
+            if h.clock_start is None:
+                h.clock_start = now
+            self.in_progress.append(svc)
+            self._next_probe(svc, now, restart=True)
+
+    def expire(self, now: float) -> None:
+        """Probes whose time is up, connects that took too long, hosts out of time."""
+        for svc in list(self.in_progress):
+            if svc.outcome is not None:
+                continue
+            if self._timed_out(svc.host, now):
+                if svc.connecting_since is None:
+                    svc.tcpwrap_possible = False
+                self._end(svc, Outcome.INCOMPLETE, now)
+                continue
+            deadline = svc.deadline
+            if deadline is None or now < deadline:
+                continue
+            if svc.connecting_since is not None:
+                # nmap: a connect() timing out aborts the service
+                self._end(svc, Outcome.INCOMPLETE, now)
+                continue
+            # the probe ran out of time: what came is part of the fingerprint
+            svc.tcpwrap_possible = False
+            if svc.response and svc.probe is not None:
+                self._add_fingerprint(svc, svc.probe.name, bytes(svc.response))
+            self._next_probe(svc, now, restart=False)
+
+    # ---------------------------------------------------------------- events from the driver
+
+    def on_connected(self, svc: ServiceProbe, now: float) -> None:
+        if not self._live(svc):
+            return
+        if self._timed_out(svc.host, now):
+            self._end(svc, Outcome.INCOMPLETE, now)
+            return
+        svc.connecting_since = None
+        self._send_probe(svc, now)
+
+    def on_connect_failed(self, svc: ServiceProbe, err: int, now: float) -> None:
+        if not self._live(svc):
+            return
+        self._end(svc, Outcome.INCOMPLETE, now)
+
+    def on_data(self, svc: ServiceProbe, data: bytes, now: float) -> None:
+        if not self._live(svc) or svc.probe is None or not data:
+            return
+        if self._timed_out(svc.host, now):
+            svc.tcpwrap_possible = False
+            self._end(svc, Outcome.INCOMPLETE, now)
+            return
+        probe = svc.probe
+        svc.tcpwrap_possible = False
+        svc.response += data
+        got = bytes(svc.response)
+        if self._match(svc, probe, got):
+            if self._tunnel(svc):
+                self._next_probe(svc, now, restart=True)
+            else:
+                self._end(svc, Outcome.HARDMATCHED, now)
+            return
+        if self._time_left(svc, now) and len(got) < READ_LIMIT:
+            return  # reading on may bring what matches
+        self._add_fingerprint(svc, probe.name, got)
+        self._next_probe(svc, now, restart=False)
+
+    def on_write_failed(self, svc: ServiceProbe, now: float) -> None:
+        """Sending the probe failed: nmap aborts the service."""
+        if self._live(svc):
+            self._end(svc, Outcome.INCOMPLETE, now)
+
+    def on_eof(self, svc: ServiceProbe, now: float) -> None:
+        """The service closed the connection (FIN)."""
+        if not self._live(svc) or svc.probe is None:
+            return
+        probe = svc.probe
+        if self._timed_out(svc.host, now):
+            svc.tcpwrap_possible = False
+            self._end(svc, Outcome.INCOMPLETE, now)
+            return
+        if svc.response:
+            self._add_fingerprint(svc, probe.name, bytes(svc.response))
+            svc.tcpwrap_possible = False
+        if self._wrapped(svc, probe, now) and not svc.response:
+            self._end(svc, Outcome.TCPWRAPPED, now)
+        else:
+            self._next_probe(svc, now, restart=True)
+
+    def on_error(self, svc: ServiceProbe, err: int, now: float) -> None:
+        """A read (or write) on the connection failed with `err` (EIO: a TLS error)."""
+        if not self._live(svc) or svc.probe is None:
+            return
+        if self._timed_out(svc.host, now):
+            svc.tcpwrap_possible = False
+            self._end(svc, Outcome.INCOMPLETE, now)
+        elif err in _HUNG_UP:
+            if self._wrapped(svc, svc.probe, now):
+                self._end(svc, Outcome.TCPWRAPPED, now)
+            else:
+                self._next_probe(svc, now, restart=True)
+        elif err in _NEXT_PROBE:
+            self._next_probe(svc, now, restart=True)
+        else:
+            svc.tcpwrap_possible = False
+            self._end(svc, Outcome.INCOMPLETE, now)
+
+    # ---------------------------------------------------------------- the rules
+
+    def _live(self, svc: ServiceProbe) -> bool:
+        return svc.outcome is None and svc.open
+
+    def _timed_out(self, host: int, now: float) -> bool:
+        h = self.hosts[host]
+        if h.timed_out:
+            return True
+        if self.host_timeout <= 0 or h.clock_start is None:
+            return False
+        if h.used + (now - h.clock_start) > self.host_timeout:
+            h.timed_out = True
+        return h.timed_out
+
+    def _time_left(self, svc: ServiceProbe, now: float) -> bool:
+        assert svc.probe is not None
+        # nmap counts whole milliseconds
+        return int((now - svc.sent_at) * 1000) < svc.probe.totalwaitms
+
+    def _wrapped(self, svc: ServiceProbe, probe: Probe, now: float) -> bool:
+        """Closed on the NULL probe, with nothing said, soon enough: a TCP wrapper."""
+        return (svc.tcpwrap_possible and probe.is_null
+                and int((now - svc.sent_at) * 1000) < probe.tcpwrappedms)
+
+    def _walk(self, svc: ServiceProbe) -> Iterator[Probe]:
+        """nmap's nextProbe(), one probe at a time: it reads the softmatch as it goes."""
+        db, port, ssl, intensity = self.db, svc.port, svc.tunnel, self.intensity
+        if db.null_probe is not None:
+            yield db.null_probe
+        tcp = [p for p in db.probes if p.protocol == "TCP"]
+
+        def possible(p: Probe) -> bool:
+            return (not svc.soft or intensity >= 9
+                    or (svc.matched is not None and svc.matched in p.services))
+
+        for p in tcp:
+            if p.port_is_probable(port, ssl) and possible(p):
+                yield p
+        for p in tcp:
+            if p.port_is_probable(port, ssl):
+                continue
+            if (p.rarity <= intensity) if not svc.soft else possible(p):
+                yield p
+
+    def _next_probe(self, svc: ServiceProbe, now: float, *, restart: bool) -> None:
+        """nmap's startNextProbe(): the next probe on the same connection (after a
+        NULL probe that ran out of time) or on a new one."""
+        if not svc._started:
+            svc._started = True
+            svc._walk = self._walk(svc)
+        elif not restart and svc.probe is not None and svc.probe.is_null and svc.open:
+            assert svc._walk is not None
+            following = next(svc._walk, None)
+            if following is None:
+                self._finish_unmatched(svc, now)
+                return
+            # the banner stays: the next probe's response starts with it
+            svc.probe = following
+            self._send_probe(svc, now)
+            return
+        if svc.open:
+            svc.open = False
+            self.outbox.append(Close(svc))
+        assert svc._walk is not None
+        probe = next(svc._walk, None)
+        if probe is None:
+            self._finish_unmatched(svc, now)
+            return
+        svc.probe = probe
+        svc.response = bytearray()
+        svc.open = True
+        svc.connecting_since = now
+        self.outbox.append(Connect(svc, svc.tunnel))
+
+    def _send_probe(self, svc: ServiceProbe, now: float) -> None:
+        probe = svc.probe
+        assert probe is not None
+        if self.trace is not None:
+            self.trace(f"Service scan sending probe {probe.name} to {svc.address}:{svc.port} "
+                       "(tcp)")
+        svc.sent_at = now
+        if probe.payload:
+            self.outbox.append(Send(svc, probe.payload))
+
+    def _finish_unmatched(self, svc: ServiceProbe, now: float) -> None:
+        self._end(svc, Outcome.SOFTMATCHED if svc.soft else Outcome.NOMATCH, now)
+
+    def _match(self, svc: ServiceProbe, probe: Probe, data: bytes) -> bool:
+        """Test the response against the probe's matches, then its fallbacks';
+        True for a new hard match (nmap's processMatch)."""
+        chain = self.db.fallbacks.get((probe.protocol, probe.name), (probe,))
+        for candidate in chain:
+            for match, pattern in zip(candidate.matches, candidate.compiled(), strict=True):
+                m = pattern.search(data)
+                if m is None:
+                    continue
+                if match.soft and svc.matched is not None:
+                    return False  # nmap keeps the first softmatch (and a second one warns)
+                info = version_info(match, m)
+                if self.trace is not None:
+                    self.trace(
+                        f"Service scan {'soft' if match.soft else 'hard'} match (Probe "
+                        f"{probe.name} matched with {candidate.name} line {match.line}): "
+                        f"{svc.address}:{svc.port} is {'SSL/' if svc.tunnel else ''}"
+                        f"{match.service}.  Version: |{_text(info.product) or ''}|"
+                        f"{_text(info.version) or ''}|{_text(info.info) or ''}|")
+                svc.matched = match.service
+                svc.tcpwrap_possible = False
+                for name in ("product", "version", "info", "hostname", "ostype",
+                             "devicetype", "cpe_a", "cpe_h", "cpe_o"):
+                    value = getattr(info, name)
+                    if value:
+                        setattr(svc, name, value)
+                svc.soft = match.soft
+                return not match.soft
+        return False
+
+    def _tunnel(self, svc: ServiceProbe) -> bool:
+        """nmap's scanThroughTunnel(): True when the port starts over through TLS."""
+        if svc.matched is not None and svc.matched.startswith("ssl/"):
+            svc.tunnel = True
+            svc.matched = svc.matched[4:]
+            return False
+        if svc.tunnel or svc.matched not in ("ssl", "dtls"):
+            return False
+        svc.tunnel = True
+        svc.matched = None
+        svc.soft = False
+        for name in ("product", "version", "info", "hostname", "ostype", "devicetype",
+                     "cpe_a", "cpe_h", "cpe_o"):
+            setattr(svc, name, b"")
+        svc.fingerprint = ""
+        svc._started = False  # the probes start over, NULL first, with sslports
+        return True
+
+    def _end(self, svc: ServiceProbe, outcome: Outcome, now: float) -> None:
+        """nmap's end_svcprobe(): a port nothing disproved to be wrapped is tcpwrapped."""
+        svc.outcome = Outcome.TCPWRAPPED if svc.tcpwrap_possible else outcome
+        svc.connecting_since = None
+        if svc.open:
+            svc.open = False
+            self.outbox.append(Close(svc))
+        if svc in self.in_progress:
+            self.in_progress.remove(svc)
+        elif svc in self.remaining:
+            self.remaining.remove(svc)
+        self.finished.append(svc)
+        h = self.hosts[svc.host]
+        if h.clock_start is not None and not any(
+                s.host == svc.host for s in (*self.in_progress, *self.remaining)):
+            h.end = now  # nmap stops the host's timeout clock: its end time
+
+    # ---------------------------------------------------------------- the fingerprint
+
+    def _add_fingerprint(self, svc: ServiceProbe, name: str, response: bytes) -> None:
+        """nmap's addToServiceFingerprint(): the response, escaped, wrapped at 74 columns."""
+        fp = svc.fingerprint
+        if len(fp) > _FP_ENOUGH:
+            return
+        out = list(fp)
+        if not fp:
+            t = int(self.wall())
+            local = time.localtime(t)
+            head = (f"SF-Port{svc.port}-TCP:V={NMAP_VERSION}{'%T=SSL' if svc.tunnel else ''}"
+                    f"%I={self.intensity}%D={local.tm_mon}/{local.tm_mday}%Time={t:X}"
+                    f"%P={NMAP_PLATFORM}")
+            _append(out, head)
+        _append(out, f'%r({name},{len(response):X},"')
+        _append(out, _escape(response[:_FP_PER_RESPONSE]))
+        _append(out, '")')
+        svc.fingerprint = "".join(out)
+
+    # ---------------------------------------------------------------- the result
+
+    def result(self, svc: ServiceProbe, table_name: str | None) -> Service:
+        """The port's <service> as nmap's setServiceProbeResults() fills it;
+        `table_name` is the port's nmap-services name (None: none)."""
+        return service_of(svc, table_name, self.intensity)
+
+
+def service_of(svc: ServiceProbe, table_name: str | None, intensity: int) -> Service:
+    outcome = svc.outcome
+    tunnel = "ssl" if svc.tunnel else None
+    fp = svc.fingerprint + ";" if svc.fingerprint else None
+    if outcome is Outcome.NOMATCH:
+        return Service(name=table_name or "unknown", method="table", conf=3, tunnel=tunnel,
+                       servicefp=_unwrap(fp))
+    if outcome is Outcome.EXCLUDED:
+        return Service(name=table_name or "unknown", method="table", conf=3,
+                       product="Excluded from version scan")
+    name = svc.matched
+    if outcome in (Outcome.HARDMATCHED, Outcome.SOFTMATCHED):
+        method, conf = "probed", 10
+    elif outcome is Outcome.TCPWRAPPED:
+        method, conf = "probed", 8
+        name = name or "tcpwrapped"
+    else:  # INCOMPLETE
+        method, conf = "table", 3
+        name = name or table_name
+    show_fp = outcome is not Outcome.HARDMATCHED and intensity >= 7
+    cpes = tuple(t for c in (svc.cpe_a, svc.cpe_h, svc.cpe_o)
+                 if c and (t := _text(c, 80)) is not None)
+    return Service(
+        name=name or "unknown", method=method, conf=conf,
+        product=_text(svc.product, 80), version=_text(svc.version, 80),
+        extrainfo=_text(svc.info, 256), tunnel=tunnel, hostname=_text(svc.hostname, 80),
+        ostype=_text(svc.ostype, 32), devicetype=_text(svc.devicetype, 32),
+        servicefp=_unwrap(fp) if show_fp else None, cpe=cpes)
+
+
+def _text(value: bytes, limit: int = 1 << 20) -> str | None:
+    """nmap's cstringSanityCheck(): up to the first NUL, at most `limit` bytes,
+    unprintable bytes as '.'; None for empty."""
+    value = value.split(b"\0", 1)[0][:limit]
+    if not value:
+        return None
+    return "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in value)
+
+
+def _append(out: list[str], text: str) -> None:
+    """nmap's addServiceChar(): a new "\\nSF:" line each time a line is full.
+    (The position counts the whole string, the inserted "\\nSF:" included.)"""
+    for ch in text:
+        if len(out) % (_FP_WRAP + 1) == _FP_WRAP:
+            out.extend("\nSF:")
+        out.append(ch)
+
+
+def _escape(data: bytes) -> str:
+    """A response as nmap writes it in a fingerprint (C-locale isalnum/ispunct)."""
+    out: list[str] = []
+    n = len(data)
+    for i, b in enumerate(data):
+        c = chr(b)
+        if c.isascii() and c.isalnum():
+            out.append(c)
+        elif b == 0:
+            # \0 before a digit would read as an octal escape: spell it out
+            out.append("\\x00" if i + 1 < n and 0x30 <= data[i + 1] <= 0x39 else "\\0")
+        elif b in _FP_SPECIAL:
+            out.append("\\" + c)
+        elif 0x21 <= b <= 0x7E:
+            out.append(c)
+        elif b == 0x0D:
+            out.append("\\r")
+        elif b == 0x0A:
+            out.append("\\n")
+        elif b == 0x09:
+            out.append("\\t")
+        else:
+            out.append(f"\\x{b:02x}")
+    return "".join(out)
+
+
+def _unwrap(fp: str | None) -> str | None:
+    """The fingerprint as nmap's XML shows it: without its "\\nSF:" line breaks."""
+    return None if fp is None else fp.replace("\nSF:", "")
+
+
+def servicefp_wrapped(servicefp: str) -> str:
+    """The fingerprint as nmap's normal output prints it (lines of 74 characters,
+    continued with "SF:"), from the unwrapped form of Service.servicefp."""
+    body = servicefp[:-1] if servicefp.endswith(";") else servicefp
+    out: list[str] = []
+    _append(out, body)
+    return "".join(out) + (";" if servicefp.endswith(";") else "")
