@@ -224,7 +224,8 @@ class Session:
                        stylesheet=_stylesheet(o.stylesheet, self.xsl_path), verbosity=o.verbosity,
                        debugging=o.debugging, reason=o.reason, open_only=o.open_only,
                        packet_trace=o.packet_trace, quiet=o.stdout_muted,
-                       json=o.json_file, json_lines=o.json_lines_file),
+                       json=o.json_file, json_lines=o.json_lines_file,
+                       service_scan=o.version_scan),
             self._service_name, stdout=self.stdout, stderr=self.stderr, sink=self._sink)
         self.reporter.open_files()
         if not o.noninteractive:

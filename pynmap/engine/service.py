@@ -70,7 +70,7 @@ from pynmap.probes import (
 from pynmap.report import Service
 
 __all__ = ["Close", "Connect", "Outcome", "Send", "ServiceProbe", "ServiceScan",
-           "ideal_parallelism", "servicefp_wrapped"]
+           "ideal_parallelism"]
 
 NMAP_VERSION = "7.93"
 NMAP_PLATFORM = "x86_64-pc-linux-gnu"
@@ -622,11 +622,3 @@ def _unwrap(fp: str | None) -> str | None:
     """The fingerprint as nmap's XML shows it: without its "\\nSF:" line breaks."""
     return None if fp is None else fp.replace("\nSF:", "")
 
-
-def servicefp_wrapped(servicefp: str) -> str:
-    """The fingerprint as nmap's normal output prints it (lines of 74 characters,
-    continued with "SF:"), from the unwrapped form of Service.servicefp."""
-    body = servicefp[:-1] if servicefp.endswith(";") else servicefp
-    out: list[str] = []
-    _append(out, body)
-    return "".join(out) + (";" if servicefp.endswith(";") else "")

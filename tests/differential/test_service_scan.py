@@ -1,4 +1,4 @@
-"""The service scan (-sV) against Python services: what nmap finds, pynmap's engine finds.
+"""The service scan (-sV) against Python services: what nmap finds, pynmap finds.
 
 One namespace serves Python's http.server, the same over TLS, an SSH banner,
 a banner no probe matches, one that only softmatches (ftp), a port that
@@ -7,8 +7,7 @@ closes at once and a silent one
 but the silent port (a silent port walks every probe's 5 s: minutes), and
 once with --version-intensity 0 on the silent port alone (the NULL probe's
 6 s).  Each run is first checked against what the services are, then
-pynmap's service scan (pynmap.engine.serviceloop.service_scan, run inside
-the namespace on the same ports) must give the same <service> fields:
+pynmap's -oX of the same command line must give the same <service> fields:
 name, product, version, extrainfo, ostype, method, conf, tunnel, cpe and
 servicefp (its date and time fields masked).  nmap and pynmap run at the
 same time, the services being stateless.
@@ -18,10 +17,8 @@ The -v task and NSE lines of the CLI are compared on the silent run.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,27 +39,6 @@ MAIN = (HTTP, HTTPS, SSH, UNKNOWN, WRAPPED, SOFT)
 FIELDS = ("name", "product", "version", "extrainfo", "hostname", "ostype", "devicetype",
           "method", "conf", "tunnel", "servicefp")
 
-# pynmap's side: the engine's service scan on the given open ports, as JSON
-_ENGINE = r"""
-import dataclasses, json, sys
-from pynmap.engine.serviceloop import service_scan
-from pynmap.probes import load_probes
-from pynmap.results import HostResult, PortResult
-from pynmap.services import DataFiles, ServiceDB, bundled_data_dir
-from pynmap.timing import Timing
-
-intensity = int(sys.argv[1])
-ports = [int(p) for p in sys.argv[2:]]
-db = load_probes(f"{bundled_data_dir()}/nmap-service-probes")
-files = DataFiles(warn=print)
-names = ServiceDB.lazy(servicedb=None, datadir=None, warn=print, debugging=0, files=files)
-host = HostResult("127.0.0.1", 2, status="up",
-                  ports=[PortResult(p, "open", "syn-ack") for p in ports])
-service_scan([host], db, Timing(), names=lambda p: names.name(p, "tcp"), intensity=intensity)
-print(json.dumps({p.port: dataclasses.asdict(p.service) for p in host.ports}))
-"""
-
-
 def _masked(fp: str | None) -> str | None:
     if fp is None:
         return None
@@ -79,16 +55,6 @@ def _nmap_services(xml: str) -> dict[int, dict[str, object]]:
         fields["servicefp"] = _masked(service.get("servicefp"))
         fields["cpe"] = tuple(c.text for c in service.findall("cpe"))
         out[int(port.get("portid", "0"))] = fields
-    return out
-
-
-def _pynmap_services(raw: str) -> dict[int, dict[str, object]]:
-    out: dict[int, dict[str, object]] = {}
-    for port, service in json.loads(raw).items():
-        fields: dict[str, object] = {k: service[k] for k in FIELDS}
-        fields["servicefp"] = _masked(service["servicefp"])
-        fields["cpe"] = tuple(service["cpe"])
-        out[int(port)] = fields
     return out
 
 
@@ -121,16 +87,17 @@ def runs(nmap_oracle: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
                              "127.0.0.1"]),
             _start(ns, cwd, [*nmap_command(), "-sV", "-v", "--version-intensity", "0", "-n",
                              "-Pn", "-p", str(SILENT), "-oX", "silent.xml", "127.0.0.1"]),
-            _start(ns, cwd, [sys.executable, "-c", _ENGINE, "7", *map(str, MAIN)]),
+            _start(ns, cwd, [*pynmap_command(), "-sV", "-n", "-Pn", "-p", main, "-oX", "-",
+                             "127.0.0.1"]),
             _start(ns, cwd, [*pynmap_command(), "-sV", "-v", "--version-intensity", "0", "-n",
-                             "-Pn", "-p", str(SILENT), "127.0.0.1"]),
-            _start(ns, cwd, [sys.executable, "-c", _ENGINE, "0", str(SILENT)]),
+                             "-Pn", "-p", str(SILENT), "-oX", "silent-pynmap.xml",
+                             "127.0.0.1"]),
         ]
-        nmap_xml, nmap_v, engine, pynmap_v, engine_silent = (_finish(p) for p in procs)
+        nmap_xml, nmap_v, pynmap_xml, pynmap_v = (_finish(p) for p in procs)
     nmap = _nmap_services(nmap_xml)
     nmap.update(_nmap_services((cwd / "silent.xml").read_text()))
-    pynmap = _pynmap_services(engine)
-    pynmap.update(_pynmap_services(engine_silent))
+    pynmap = _nmap_services(pynmap_xml)
+    pynmap.update(_nmap_services((cwd / "silent-pynmap.xml").read_text()))
     yield Runs(nmap, pynmap, nmap_v, pynmap_v)
 
 

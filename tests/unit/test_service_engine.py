@@ -18,7 +18,7 @@ import pytest
 
 from pynmap.engine.clock import FakeClock
 from pynmap.engine.fake import FakeStreams, Peer, Scripted, Step
-from pynmap.engine.service import ServiceScan, ideal_parallelism, servicefp_wrapped
+from pynmap.engine.service import ServiceScan, ideal_parallelism
 from pynmap.engine.serviceloop import ServiceLoop, service_scan
 from pynmap.probes import ProbeDB, load_probes, parse_probes, probe_sequence
 from pynmap.report import Service
@@ -170,16 +170,6 @@ def test_an_unmatched_banner_gives_nmaps_fingerprint(small: ProbeDB) -> None:
         f"SF-Port7003-TCP:V=7.93%I=7%D={day.tm_mon}/{day.tm_mday}%Time={t:X}"
         f"%P=x86_64-pc-linux-gnu%r(NULL,10,{entry})%r(Hello,10,{entry})%r(Other,10,{entry});")
     assert clock.now() > START
-
-
-def test_the_fingerprint_wraps_as_nmap_prints_it() -> None:
-    fp = "SF-Port1-TCP:" + "x" * 200 + ";"
-    wrapped = servicefp_wrapped(fp)
-    lines = wrapped.split("\n")
-    assert lines[0] == fp[:74]
-    assert all(line.startswith("SF:") for line in lines[1:])
-    assert [len(line) for line in lines[:-1]] == [74, 74]  # "SF:" counts in the 74
-    assert wrapped.replace("\nSF:", "") == fp
 
 
 def test_the_null_probes_banner_stays_in_the_next_probes_response(small: ProbeDB) -> None:
