@@ -6,7 +6,7 @@ Every open port of the host group becomes one `ServiceProbe`, nmap's
 ServiceNFO: a conversation with the service made of *probes*, each on a TCP
 connection of its own, read until the probe's `totalwaitms` runs out.  The
 state machine never touches a socket and never reads a clock: the driver
-(servicedriver.py) tells it what happened (`on_connected`, `on_data`,
+(serviceloop.py) tells it what happened (`on_connected`, `on_data`,
 `on_eof`, `on_error`, `on_connect_failed`), hands it the time (`now`) with
 every call and asks it what is due (`expire(now)`, `next_deadline()`); what
 the machine wants done comes out as commands (`Connect`, `Send`, `Close`) in
@@ -187,15 +187,15 @@ class ServiceScan:
 
     `targets` are (address, open ports) per host; `used` the seconds each host
     already spent (for --host-timeout, in seconds, 0 for none); `wall` gives
-    the wall-clock time for a fingerprint's date fields (time.time by default;
-    the state machine never calls it otherwise).
+    the wall-clock time for a fingerprint's date fields (the run's clock; the
+    state machine never calls it otherwise).
     """
 
     def __init__(self, db: ProbeDB, targets: Sequence[tuple[str, Sequence[int]]], *,
                  intensity: int = INTENSITY_DEFAULT, allports: bool = False,
                  parallelism: int = 20, host_timeout: float = 0.0,
                  used: Sequence[float] | None = None,
-                 wall: Callable[[], float] = time.time,
+                 wall: Callable[[], float],
                  trace: Callable[[str], None] | None = None) -> None:
         self.db = db
         self.intensity = intensity

@@ -264,11 +264,9 @@ def service_scan(hosts: Sequence[HostResult], db: ProbeDB, timing: Timing, *,
         ServiceLoop(scan, [(h.family, h.address, h.scope_id) for h in live], clock=clock,
                     streams=streams if streams is not None else EpollStreams(source),
                     tick=tick, hostnames=[h.user_name for h in live]).run()
+    opened = [{p.port: p for p in h.ports if p.state == "open"} for h in live]
     for svc in scan.services:
-        host = live[svc.host]
-        for port in host.ports:
-            if port.port == svc.port:
-                port.service = scan.result(svc, names(svc.port))
+        opened[svc.host][svc.port].service = scan.result(svc, names(svc.port))
     for host, state in zip(live, scan.hosts, strict=True):
         if state.end is not None:
             host.end_time = to_wall(clock, state.end)
