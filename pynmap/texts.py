@@ -26,7 +26,6 @@ HOST DISCOVERY:
   --system-dns: Resolve names through the operating system's resolver
 SCAN TECHNIQUES:
   -sT: TCP connect() scan (the only scan pynmap performs; also the default)
-  -sV: Accepted for compatibility; version detection is not performed
 PORT SPECIFICATION AND SCAN ORDER:
   -p <port ranges>: Ports to scan
     Ex: -p22; -p1-65535; -p 80,443,8000-8100; -p http*; -p [1-1024]
@@ -35,6 +34,14 @@ PORT SPECIFICATION AND SCAN ORDER:
   -r: Scan ports in ascending order rather than at random
   --top-ports <number>: The <number> most common ports
   --port-ratio <ratio>: Ports more common than <ratio>
+SERVICE/VERSION DETECTION:
+  -sV: Ask each open port what service and version answers (nmap's probes)
+  --version-intensity <level>: From 0 (the likeliest probes) to 9 (every one)
+  --version-light: Intensity 2
+  --version-all: Intensity 9
+  --allports: Probe the ports nmap-service-probes excludes too
+  --version-trace: Show each probe sent and what matched
+  --versiondb <file>: Use this nmap-service-probes file
 TIMING AND PERFORMANCE:
   Times are in seconds, or take a unit: 'ms', 's', 'm' or 'h' (30m, 0.25h).
   -T<0-5>: Timing template (higher is faster)
@@ -91,12 +98,14 @@ def version_text() -> str:
     names pynmap.  Platform is the GNU triplet of the Python running pynmap,
     as nmap's is the triplet it was built for.  Compiled with: the
     interpreter and the libraries pynmap's own code uses, and ipv6 where the
-    interpreter has it; Compiled without: the libraries nmap lists that
-    pynmap has no use for (no scripts, no TLS, no packet capture), so a tool
-    that looks for openssl or liblua is not misled.  The engine: pynmap's one
+    interpreter has it, and the OpenSSL that Python's ssl module (-sV's TLS)
+    was built with; Compiled without: the libraries nmap lists that pynmap
+    has no use for (no scripts, no packet capture), so a tool that looks for
+    liblua is not misled.  The engine: pynmap's one
     I/O loop, on epoll.
     """
     import socket
+    import ssl
     import sysconfig
     from importlib import metadata
 
@@ -108,7 +117,9 @@ def version_text() -> str:
             with_.append(f"{package}-{metadata.version(package)}")
         except metadata.PackageNotFoundError:
             with_.append(package)
-    without = ["liblua", "openssl", "libssh2", "libz", "libpcre", "libpcap", "libdnet"]
+    # "OpenSSL 3.0.19 27 Jan 2026": nmap names it as openssl-3.0.19
+    with_.append(f"openssl-{ssl.OPENSSL_VERSION.split()[1]}")
+    without = ["liblua", "libssh2", "libz", "libpcre", "libpcap", "libdnet"]
     (with_ if socket.has_ipv6 else without).append("ipv6")
     return (
         f"Nmap version {NMAP_VERSION} ( https://nmap.org ) compatible: pynmap {__version__}\n"
