@@ -50,6 +50,45 @@ The rules, as nmap 7.93's service_scan.cc applies them:
 `result()` then gives each port its report.Service exactly as nmap's
 setServiceProbeResults() does: probed with conf 10 for a match, probed with
 conf 8 for tcpwrapped, from the table with conf 3 otherwise.
+
+Speculative runs (the speed-up; nmap's results stay the authority)
+------------------------------------------------------------------
+Every probe of a port is a `Run`: one probe on one connection.  The port's
+*interpreter* (the rules above, unchanged) walks the probes in nmap's order
+and reads one run at a time (`svc.run`), live.  Once a NULL probe's
+connection has been connected and quiet for SPECULATE_AFTER (or four
+connect times, on a slow path), the next SPECULATE_WINDOW probes of the
+walk start early, each on a connection of its own, and record what happens
+(data with its arrival time, close, reset, connect failure) until they end
+as the interpreter's probe would (totalwaitms from their send, a hard
+match, 4096 bytes, close or reset).  When the interpreter reaches a probe
+whose run exists, it reads that run instead of opening a connection: the
+recorded events happen at once, at their recorded times relative to the
+run's own send (so totalwaitms, tcpwrappedms and the 4096-byte rule read the
+same), and the rest, if the run is still going, comes live.  A softmatch
+drops the runs the narrowed walk no longer reaches.  An early run that
+hard-matches `ssl` starts the NULL probe through TLS at once (and, once it
+is quiet, the probes after it): the TLS restart overlaps the plain NULL
+probe's wait; it is dropped if the port ends otherwise first.  The
+--version-trace lines come from the interpreter, in nmap's order.
+
+What this assumes of a service, and what guards each assumption:
+* It answers a probe on a new connection as it would on a connection that
+  has sat idle through the NULL probe's wait.  nmap sends the probe after
+  the NULL probe on the NULL probe's own connection, where a banner slower
+  than the wait ends up in that probe's response: that probe is always sent
+  there, nmap's way (its early run only serves to spot `ssl` early).  The
+  later probes get new connections in nmap too.
+* It serves a second connection while the first is open.  A server that
+  accepts but serves one client at a time leaves an early run with nothing
+  at all (no data, no close, the full wait), or it fails to connect: such a
+  run is not believed.  The interpreter sends its probe again, nmap's way,
+  on a new connection, and the port goes serial (its other early runs are
+  closed).  A TLS NULL probe's run is believed once its handshake finished
+  (the server answered it).
+* Time as nmap would spend it is not needed by any rule but --host-timeout:
+  with a --host-timeout there is no speculation (nor at parallelism 1,
+  -T0..-T2: serial means serial).
 """
 
 from __future__ import annotations
