@@ -362,11 +362,6 @@ class ServiceScan:
                         self._record(run, now, "cfail", errnos.ETIMEDOUT)
                     else:
                         self._record(run, now, "timeout", 0)
-            for run in self._quiet_candidates(svc):
-                at = self._quiet_at(run)
-                if at is not None and now >= at:
-                    svc.armed.add(run.tls)
-                    self._speculate(svc)
             if svc.outcome is not None:
                 continue
             if self._timed_out(svc.host, now):
@@ -378,6 +373,22 @@ class ServiceScan:
             if deadline is None or now < deadline:
                 continue
             self._i_timeout(svc, now)
+
+    def quiet_due(self, now: float) -> bool:
+        """Whether some NULL probe's connection has been quiet long enough:
+        the driver first reads what came meanwhile, then calls arm()."""
+        return any(at is not None and now >= at for svc in self.in_progress
+                   for run in self._quiet_candidates(svc) if (at := self._quiet_at(run)))
+
+    def arm(self, now: float) -> None:
+        """Start the next probes early where a NULL probe's connection stayed quiet."""
+        self._now = now
+        for svc in list(self.in_progress):
+            for run in self._quiet_candidates(svc):
+                at = self._quiet_at(run)
+                if at is not None and now >= at and svc.outcome is None:
+                    svc.armed.add(run.tls)
+                    self._speculate(svc)
 
     # ---------------------------------------------------------------- events from the driver
 
@@ -460,8 +471,8 @@ class ServiceScan:
         """The match _match() would act on first (it stops at the first that fits)."""
         chain = self.db.fallbacks.get((probe.protocol, probe.name), (probe,))
         for candidate in chain:
-            for match, pattern in zip(candidate.matches, candidate.compiled(), strict=True):
-                if pattern.search(data) is not None:
+            for index, match in enumerate(candidate.matches):
+                if candidate.pattern(index).search(data) is not None:
                     return match
         return None
 
@@ -787,8 +798,8 @@ class ServiceScan:
         True for a new hard match (nmap's processMatch)."""
         chain = self.db.fallbacks.get((probe.protocol, probe.name), (probe,))
         for candidate in chain:
-            for match, pattern in zip(candidate.matches, candidate.compiled(), strict=True):
-                m = pattern.search(data)
+            for index, match in enumerate(candidate.matches):
+                m = candidate.pattern(index).search(data)
                 if m is None:
                     continue
                 if match.soft and svc.matched is not None:

@@ -63,6 +63,15 @@ class ServiceLoop:
             while True:
                 now = self.clock.now()
                 scan.expire(now)
+                if scan.quiet_due(now):
+                    # what came while the loop was busy counts before a
+                    # connection is called quiet
+                    for handle in streams.poll(0.0):
+                        conn = self.conns.get(handle)
+                        if conn is not None:
+                            self._ready(conn)
+                            self._carry_out()
+                    scan.arm(self.clock.now())
                 scan.launch(now)
                 self._carry_out()
                 if scan.done:
