@@ -56,7 +56,7 @@ Speculative runs (the speed-up; nmap's results stay the authority)
 Every probe of a port is a `Run`: one probe on one connection.  The port's
 *interpreter* (the rules above, unchanged) walks the probes in nmap's order
 and reads one run at a time (`svc.run`), live.  Once a NULL probe's
-connection has been connected and quiet for SPECULATE_AFTER (or four
+connection has been connected and quiet for SPECULATE_AFTER (or two
 connect times, on a slow path), the next SPECULATE_WINDOW probes of the
 walk start early, each on a connection of its own, and record what happens
 (data with its arrival time, close, reset, connect failure) until they end
@@ -485,11 +485,11 @@ class ServiceScan:
 
     def _quiet_at(self, run: Run) -> float | None:
         """When a NULL probe's connection, silent since its send, has been quiet enough:
-        SPECULATE_AFTER, or four connect times on a slow path."""
+        SPECULATE_AFTER, or two connect times (up to a second) on a slow path."""
         heard = run.data or run.events or (run is run.svc.run and run.svc.response)
         if run.sent_at is None or heard or not run.open:
             return None
-        return run.sent_at + max(SPECULATE_AFTER, 4 * (run.sent_at - run.started))
+        return run.sent_at + max(SPECULATE_AFTER, min(2 * (run.sent_at - run.started), 1.0))
 
     def _start_tls_null(self, svc: ServiceProbe, now: float) -> None:
         if (not svc.tunnel and (True, "NULL") not in svc.spec and self.db.null_probe is not None
