@@ -68,8 +68,10 @@ run's own send (so totalwaitms, tcpwrappedms and the 4096-byte rule read the
 same), and the rest, if the run is still going, comes live.  A softmatch
 drops the runs the narrowed walk no longer reaches.  An early run that
 hard-matches `ssl` starts the NULL probe through TLS at once (and, once it
-is quiet, the probes after it): the TLS restart overlaps the plain NULL
-probe's wait; it is dropped if the port ends otherwise first.  The
+is quiet, the probes after it); on a port some probe lists in `sslports`
+(443, 993, ...) it starts with the plain probes' early runs.  The TLS
+restart overlaps the plain NULL probe's wait; the TLS run is read only if
+the interpreter restarts through TLS, and dropped if the port ends first.  The
 --version-trace lines come from the interpreter, in nmap's order.
 
 What this assumes of a service, and what guards each assumption:
@@ -291,6 +293,7 @@ class ServiceScan:
         self.in_progress: list[ServiceProbe] = []
         self.finished: list[ServiceProbe] = []
         self._now = 0.0  # the latest time the driver gave (replays run in recorded time)
+        self._ssl_ports: frozenset[int] | None = None
         for index, (address, ports) in enumerate(targets):
             for port in sorted(ports):
                 svc = ServiceProbe(index, address, port)
@@ -496,6 +499,11 @@ class ServiceScan:
                 and svc.may_speculate and self._budget()):
             self._spawn(svc, self.db.null_probe, True)
 
+    def _ssl_port(self, port: int) -> bool:
+        if self._ssl_ports is None:
+            self._ssl_ports = frozenset().union(*(p.sslports for p in self.db.probes))
+        return port in self._ssl_ports
+
     def _budget(self) -> bool:
         return sum(len(s.spec) for s in self.in_progress) < SPECULATE_BUDGET * self.parallelism
 
@@ -533,6 +541,10 @@ class ServiceScan:
             if key[0] == svc.tunnel and key[1] not in names:
                 self._drop(svc, key)
         if svc.tunnel in svc.armed:
+            if not svc.tunnel and self._ssl_port(svc.port):
+                # a port nmap's file lists as an SSL one: the TLS NULL probe need
+                # not wait for the ssl match (it is read only after one)
+                self._start_tls_null(svc, self._now)
             for p in ahead[:SPECULATE_WINDOW]:
                 if (svc.tunnel, p.name) not in svc.spec and self._budget():
                     self._spawn(svc, p, svc.tunnel)
