@@ -82,9 +82,14 @@ class ServiceLoop:
                     patience = self.tick()
                     if patience is not None:
                         wait = min(wait, patience)
-                for handle in streams.poll(max(0.0, wait)):
-                    conn = self.conns.get(handle)
-                    if conn is not None:
+                ready = [c for h in streams.poll(max(0.0, wait))
+                         if (c := self.conns.get(h)) is not None]
+                # connects and handshakes first: a response's matching can take a
+                # while (the first compiles the probe's patterns), and a probe's
+                # wait counts from its send
+                ready.sort(key=lambda c: c.phase == "up")
+                for conn in ready:
+                    if self.conns.get(conn.handle) is conn:
                         self._ready(conn)
                         self._carry_out()
         finally:
