@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from pynmap.cnumbers import atoi
 from pynmap.errors import Fatal, SystemFatal
@@ -104,8 +105,8 @@ class Probe:
     rarity: int = DEFAULT_RARITY
     fallback: bytes | None = None  # the directive's text, resolved by ProbeDB
     matches: tuple[Match, ...] = ()
-    # The compiled patterns, filled on first use (not part of the value).
-    _compiled: list[re.Pattern[bytes]] = field(
+    # The compiled patterns, each filled on first use (not part of the value).
+    _compiled: list[re.Pattern[bytes] | None] = field(
         default_factory=list, compare=False, repr=False, hash=False)
 
     @property
@@ -118,10 +119,20 @@ class Probe:
         return frozenset(m.service for m in self.matches)
 
     def compiled(self) -> Sequence[re.Pattern[bytes]]:
-        """The matches' patterns, compiled on the first call (in match order)."""
+        """The matches' patterns, all compiled (in match order)."""
+        for i in range(len(self.matches)):
+            self.pattern(i)
+        return cast("list[re.Pattern[bytes]]", self._compiled)
+
+    def pattern(self, index: int) -> re.Pattern[bytes]:
+        """The pattern of match `index`, compiled on first use: a response that
+        matches early in a probe's thousands of matches compiles no more."""
         if len(self._compiled) != len(self.matches):
-            self._compiled[:] = [m.compile() for m in self.matches]
-        return self._compiled
+            self._compiled[:] = [None] * len(self.matches)
+        got = self._compiled[index]
+        if got is None:
+            got = self._compiled[index] = self.matches[index].compile()
+        return got
 
     def port_is_probable(self, port: int, ssl: bool = False) -> bool:
         return port in (self.sslports if ssl else self.ports)

@@ -313,8 +313,19 @@ class FakeStreams:
         return (data, 0) if data else (b"", errnos.EAGAIN)
 
     def close(self, handle: int) -> None:
-        if self._open.pop(handle, None) is not None:
-            self.closes += 1
+        stream = self._open.pop(handle, None)
+        if stream is None:
+            return
+        self.closes += 1
+        # a peer may care (optional hooks): `closed()` on its own connection's
+        # end, `woken()` on another's (a server that serves one client at a time)
+        hook = getattr(stream.peer, "closed", None)
+        if hook is not None:
+            hook()
+        for other in list(self._open.values()):
+            wake = getattr(other.peer, "woken", None)
+            if wake is not None:
+                self._schedule(other, wake())
 
     def release(self) -> None:
         self.released = True

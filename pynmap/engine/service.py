@@ -50,6 +50,47 @@ The rules, as nmap 7.93's service_scan.cc applies them:
 `result()` then gives each port its report.Service exactly as nmap's
 setServiceProbeResults() does: probed with conf 10 for a match, probed with
 conf 8 for tcpwrapped, from the table with conf 3 otherwise.
+
+Speculative runs (the speed-up; nmap's results stay the authority)
+------------------------------------------------------------------
+Every probe of a port is a `Run`: one probe on one connection.  The port's
+*interpreter* (the rules above, unchanged) walks the probes in nmap's order
+and reads one run at a time (`svc.run`), live.  Once a NULL probe's
+connection has been connected and quiet for SPECULATE_AFTER (or two
+connect times, on a slow path), the next SPECULATE_WINDOW probes of the
+walk start early, each on a connection of its own, and record what happens
+(data with its arrival time, close, reset, connect failure) until they end
+as the interpreter's probe would (totalwaitms from their send, a hard
+match, 4096 bytes, close or reset).  When the interpreter reaches a probe
+whose run exists, it reads that run instead of opening a connection: the
+recorded events happen at once, at their recorded times relative to the
+run's own send (so totalwaitms, tcpwrappedms and the 4096-byte rule read the
+same), and the rest, if the run is still going, comes live.  A softmatch
+drops the runs the narrowed walk no longer reaches.  An early run that
+hard-matches `ssl` starts the NULL probe through TLS at once (and, once it
+is quiet, the probes after it); on a port some probe lists in `sslports`
+(443, 993, ...) it starts with the plain probes' early runs.  The TLS
+restart overlaps the plain NULL probe's wait; the TLS run is read only if
+the interpreter restarts through TLS, and dropped if the port ends first.  The
+--version-trace lines come from the interpreter, in nmap's order.
+
+What this assumes of a service, and what guards each assumption:
+* It answers a probe on a new connection as it would on a connection that
+  has sat idle through the NULL probe's wait.  nmap sends the probe after
+  the NULL probe on the NULL probe's own connection, where a banner slower
+  than the wait ends up in that probe's response: that probe is always sent
+  there, nmap's way (its early run only serves to spot `ssl` early).  The
+  later probes get new connections in nmap too.
+* It serves a second connection while the first is open.  A server that
+  accepts but serves one client at a time leaves an early run with nothing
+  at all (no data, no close, the full wait), or it fails to connect: such a
+  run is not believed.  The interpreter sends its probe again, nmap's way,
+  on a new connection, and the port goes serial (its other early runs are
+  closed).  A TLS NULL probe's run is believed once its handshake finished
+  (the server answered it).
+* Time as nmap would spend it is not needed by any rule but --host-timeout:
+  with a --host-timeout there is no speculation (nor at parallelism 1,
+  -T0..-T2: serial means serial).
 """
 
 from __future__ import annotations
@@ -57,19 +98,20 @@ from __future__ import annotations
 import errno as errnos
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
 from pynmap.probes import (
     INTENSITY_DEFAULT,
+    Match,
     Probe,
     ProbeDB,
     version_info,
 )
 from pynmap.report import Service
 
-__all__ = ["Close", "Connect", "Outcome", "Send", "ServiceProbe", "ServiceScan",
+__all__ = ["Close", "Connect", "Outcome", "Run", "Send", "ServiceProbe", "ServiceScan",
            "ideal_parallelism"]
 
 NMAP_VERSION = "7.93"
@@ -77,6 +119,12 @@ NMAP_PLATFORM = "x86_64-pc-linux-gnu"
 CONNECT_TIMEOUT = 5.0  # nmap's DEFAULT_CONNECT_TIMEOUT (ms / 1000)
 CONNECT_SSL_TIMEOUT = 8.0  # DEFAULT_CONNECT_SSL_TIMEOUT: connect() and the TLS handshake
 READ_LIMIT = 4096  # a probe's response is not read further once this long
+# speculation: how long a NULL probe's connection stays quiet before the next
+# probes start on connections of their own, how many probes ahead, and how
+# many runs at once per unit of parallelism
+SPECULATE_AFTER = 0.15
+SPECULATE_WINDOW = 3
+SPECULATE_BUDGET = 3
 _FP_WRAP = 74  # fingerprint characters per line
 _FP_ENOUGH = 2200  # a fingerprint this long takes no more responses
 _FP_PER_RESPONSE = 900  # bytes of each response a fingerprint shows
@@ -101,8 +149,7 @@ class Outcome(Enum):
 
 @dataclass(eq=False)
 class ServiceProbe:
-    """One port's conversation (nmap's ServiceNFO).  Identity matters: the
-    driver keys its connections by these."""
+    """One port's conversation (nmap's ServiceNFO), as the interpreter sees it."""
 
     host: int  # index into the scan's host list
     address: str
@@ -128,13 +175,19 @@ class ServiceProbe:
     response: bytearray = field(default_factory=bytearray)
     sent_at: float = 0.0  # when the current probe was sent (its totalwaitms counts from it)
     connecting_since: float | None = None  # a connect() (and TLS handshake) under way
-    open: bool = False  # holds a connection (the driver's)
-    _walk: Iterator[Probe] | None = None
+    run: Run | None = None  # the connection the interpreter reads (None: none held)
+    # the walk (nmap's nextProbe): candidates in order, and the position in them
+    cands: list[tuple[Probe, bool]] = field(default_factory=list)
+    pos: int = 0
     _started: bool = False
+    # speculation: runs of later probes, by (through TLS, probe name)
+    spec: dict[tuple[bool, str], Run] = field(default_factory=dict)
+    armed: set[bool] = field(default_factory=set)  # levels (TLS or not) whose NULL was quiet
+    may_speculate: bool = True  # False once a run said nothing to be trusted: serial from then
 
     @property
     def deadline(self) -> float | None:
-        if self.outcome is not None or self.probe is None:
+        if self.outcome is not None or self.probe is None or self.run is None:
             return None
         if self.connecting_since is not None:
             return self.connecting_since + (CONNECT_SSL_TIMEOUT if self.tunnel
@@ -142,26 +195,53 @@ class ServiceProbe:
         return self.sent_at + self.probe.totalwaitms / 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Connect:
-    """Open a new connection for `svc` (through TLS if `tls`); report its end
-    with on_connected or on_connect_failed."""
+@dataclass(eq=False)
+class Run:
+    """One probe on one connection.  The interpreter's own (`svc.run`) is
+    read live; a speculative one records what happens, times relative to
+    its own send, until the interpreter reaches its probe."""
 
     svc: ServiceProbe
+    probe: Probe
+    tls: bool
+    started: float  # connect() began
+    speculative: bool = False
+    connecting: bool = True
+    sent_at: float | None = None
+    events: list[tuple[float, str, bytes | int]] = field(default_factory=list)
+    data: bytearray = field(default_factory=bytearray)
+    done: bool = False  # a speculative run that ended (nothing more is recorded)
+    open: bool = True  # holds a connection (the driver's)
+    traced: bool = False
+
+    @property
+    def deadline(self) -> float:
+        if self.connecting:
+            return self.started + (CONNECT_SSL_TIMEOUT if self.tls else CONNECT_TIMEOUT)
+        assert self.sent_at is not None
+        return self.sent_at + self.probe.totalwaitms / 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    """Open a new connection for `run` (through TLS if `tls`); report its end
+    with on_connected or on_connect_failed."""
+
+    run: Run
     tls: bool
 
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    svc: ServiceProbe
+    run: Run
     data: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class Close:
-    """Drop the connection of `svc` (no more events for it)."""
+    """Drop the connection of `run` (no more events for it)."""
 
-    svc: ServiceProbe
+    run: Run
 
 
 Command = Connect | Send | Close
@@ -188,7 +268,8 @@ class ServiceScan:
     `targets` are (address, open ports) per host; `used` the seconds each host
     already spent (for --host-timeout, in seconds, 0 for none); `wall` gives
     the wall-clock time for a fingerprint's date fields (the run's clock; the
-    state machine never calls it otherwise).
+    state machine never calls it otherwise); `speculate` allows speculative
+    runs (they stay off at parallelism 1 and with a --host-timeout).
     """
 
     def __init__(self, db: ProbeDB, targets: Sequence[tuple[str, Sequence[int]]], *,
@@ -196,19 +277,23 @@ class ServiceScan:
                  parallelism: int = 20, host_timeout: float = 0.0,
                  used: Sequence[float] | None = None,
                  wall: Callable[[], float],
-                 trace: Callable[[str], None] | None = None) -> None:
+                 trace: Callable[[str], None] | None = None,
+                 speculate: bool = True) -> None:
         self.db = db
         self.intensity = intensity
         self.parallelism = max(1, parallelism)
         self.host_timeout = host_timeout
         self.wall = wall
         self.trace = trace
+        self.speculative = speculate and self.parallelism > 1 and host_timeout <= 0
         self.outbox: deque[Command] = deque()
         self.hosts = [_Host(used[i] if used is not None else 0.0) for i in range(len(targets))]
         self.services: list[ServiceProbe] = []
         self.remaining: deque[ServiceProbe] = deque()
         self.in_progress: list[ServiceProbe] = []
         self.finished: list[ServiceProbe] = []
+        self._now = 0.0  # the latest time the driver gave (replays run in recorded time)
+        self._ssl_ports: frozenset[int] | None = None
         for index, (address, ports) in enumerate(targets):
             for port in sorted(ports):
                 svc = ServiceProbe(index, address, port)
@@ -236,6 +321,10 @@ class ServiceScan:
     def next_deadline(self) -> float | None:
         """The earliest time expire() has something to do (None: nothing waits on time)."""
         times = [d for s in self.in_progress if (d := s.deadline) is not None]
+        for svc in self.in_progress:
+            times.extend(r.deadline for r in svc.spec.values() if not r.done)
+            times.extend(t for r in self._quiet_candidates(svc)
+                         if (t := self._quiet_at(r)) is not None)
         if self.host_timeout > 0:
             for svc in self.in_progress:
                 h = self.hosts[svc.host]
@@ -251,6 +340,7 @@ class ServiceScan:
 
     def launch(self, now: float) -> None:
         """Start ports while fewer than the parallelism are under way (launchSomeServiceProbes)."""
+        self._now = now
         while len(self.in_progress) < self.parallelism and self.remaining:
             svc = self.remaining.popleft()
             if self._timed_out(svc.host, now):
@@ -263,8 +353,18 @@ class ServiceScan:
             self._next_probe(svc, now, restart=True)
 
     def expire(self, now: float) -> None:
-        """Probes whose time is up, connects that took too long, hosts out of time."""
+        """Probes whose time is up, connects that took too long, hosts out of time;
+        speculative runs that end, NULL probes quiet long enough to speculate."""
+        self._now = now
         for svc in list(self.in_progress):
+            if svc.outcome is not None:
+                continue
+            for run in list(svc.spec.values()):
+                if run.open and not run.done and now >= run.deadline:
+                    if run.connecting:
+                        self._record(run, now, "cfail", errnos.ETIMEDOUT)
+                    else:
+                        self._record(run, now, "timeout", 0)
             if svc.outcome is not None:
                 continue
             if self._timed_out(svc.host, now):
@@ -275,34 +375,267 @@ class ServiceScan:
             deadline = svc.deadline
             if deadline is None or now < deadline:
                 continue
-            if svc.connecting_since is not None:
-                # nmap: a connect() timing out aborts the service
-                self._end(svc, Outcome.INCOMPLETE, now)
-                continue
-            # the probe ran out of time: what came is part of the fingerprint
-            svc.tcpwrap_possible = False
-            if svc.response and svc.probe is not None:
-                self._add_fingerprint(svc, svc.probe.name, bytes(svc.response))
-            self._next_probe(svc, now, restart=False)
+            self._i_timeout(svc, now)
+
+    def quiet_due(self, now: float) -> bool:
+        """Whether some NULL probe's connection has been quiet long enough:
+        the driver first reads what came meanwhile, then calls arm()."""
+        return any(at is not None and now >= at for svc in self.in_progress
+                   for run in self._quiet_candidates(svc) if (at := self._quiet_at(run)))
+
+    def arm(self, now: float) -> None:
+        """Start the next probes early where a NULL probe's connection stayed quiet."""
+        self._now = now
+        for svc in list(self.in_progress):
+            for run in self._quiet_candidates(svc):
+                at = self._quiet_at(run)
+                if at is not None and now >= at and svc.outcome is None:
+                    svc.armed.add(run.tls)
+                    self._speculate(svc)
 
     # ---------------------------------------------------------------- events from the driver
 
-    def on_connected(self, svc: ServiceProbe, now: float) -> None:
-        if not self._live(svc):
+    def on_connected(self, run: Run, now: float) -> None:
+        self._now = now
+        svc = run.svc
+        if not run.open or svc.outcome is not None:
+            return
+        if svc.run is not run:
+            if run.done:
+                return
+            run.connecting = False
+            run.sent_at = now
+            if run.probe.payload:
+                self.outbox.append(Send(run, run.probe.payload))
             return
         if self._timed_out(svc.host, now):
             self._end(svc, Outcome.INCOMPLETE, now)
             return
+        run.connecting = False
         svc.connecting_since = None
         self._send_probe(svc, now)
 
-    def on_connect_failed(self, svc: ServiceProbe, err: int, now: float) -> None:
-        if not self._live(svc):
-            return
-        self._end(svc, Outcome.INCOMPLETE, now)
+    def on_connect_failed(self, run: Run, err: int, now: float) -> None:
+        self._now = now
+        self._event(run, now, "cfail", err)
 
-    def on_data(self, svc: ServiceProbe, data: bytes, now: float) -> None:
-        if not self._live(svc) or svc.probe is None or not data:
+    def on_data(self, run: Run, data: bytes, now: float) -> None:
+        self._now = now
+        if data:
+            self._event(run, now, "data", data)
+
+    def on_write_failed(self, run: Run, now: float) -> None:
+        """Sending the probe failed: nmap aborts the service."""
+        self._now = now
+        self._event(run, now, "wfail", 0)
+
+    def on_eof(self, run: Run, now: float) -> None:
+        """The service closed the connection (FIN)."""
+        self._now = now
+        self._event(run, now, "eof", 0)
+
+    def on_error(self, run: Run, err: int, now: float) -> None:
+        """A read (or write) on the connection failed with `err` (EIO: a TLS error)."""
+        self._now = now
+        self._event(run, now, "error", err)
+
+    def _event(self, run: Run, now: float, kind: str, value: bytes | int) -> None:
+        svc = run.svc
+        if not run.open or svc.outcome is not None:
+            return
+        if svc.run is run:
+            self._deliver(svc, now, kind, value)
+        elif not run.done:
+            self._record(run, now, kind, value)
+
+    # ---------------------------------------------------------------- speculative runs
+
+    def _record(self, run: Run, now: float, kind: str, value: bytes | int) -> None:
+        """What a speculative run heard; it ends as the interpreter's probe would."""
+        run.events.append((now, kind, value))
+        if kind == "data":
+            assert isinstance(value, bytes)
+            run.data += value
+            assert run.sent_at is not None
+            first = self._first_match(run.probe, bytes(run.data))
+            if first is not None and not first.soft:
+                run.done = True
+                if first.service == "ssl" and not run.tls:
+                    self._start_tls_null(run.svc, now)
+            elif (len(run.data) >= READ_LIMIT
+                  or int((now - run.sent_at) * 1000) >= run.probe.totalwaitms):
+                run.done = True
+        else:
+            run.done = True
+        if run.done:
+            self._close(run)
+
+    def _first_match(self, probe: Probe, data: bytes) -> Match | None:
+        """The match _match() would act on first (it stops at the first that fits)."""
+        chain = self.db.fallbacks.get((probe.protocol, probe.name), (probe,))
+        for candidate in chain:
+            for index, match in enumerate(candidate.matches):
+                if candidate.pattern(index).search(data) is not None:
+                    return match
+        return None
+
+    def _quiet_candidates(self, svc: ServiceProbe) -> list[Run]:
+        """NULL-probe runs whose quiet would let the next probes start early."""
+        if not self.speculative or not svc.may_speculate:
+            return []
+        runs = [svc.run, svc.spec.get((True, "NULL"))]
+        return [r for r in runs if r is not None and r.probe.is_null and r.tls not in svc.armed]
+
+    def _quiet_at(self, run: Run) -> float | None:
+        """When a NULL probe's connection, silent since its send, has been quiet enough:
+        SPECULATE_AFTER, or two connect times (up to a second) on a slow path."""
+        heard = run.data or run.events or (run is run.svc.run and run.svc.response)
+        if run.sent_at is None or heard or not run.open:
+            return None
+        return run.sent_at + max(SPECULATE_AFTER, min(2 * (run.sent_at - run.started), 1.0))
+
+    def _start_tls_null(self, svc: ServiceProbe, now: float) -> None:
+        if (not svc.tunnel and (True, "NULL") not in svc.spec and self.db.null_probe is not None
+                and svc.may_speculate and self._budget()):
+            self._spawn(svc, self.db.null_probe, True)
+
+    def _ssl_port(self, port: int) -> bool:
+        if self._ssl_ports is None:
+            self._ssl_ports = frozenset().union(*(p.sslports for p in self.db.probes))
+        return port in self._ssl_ports
+
+    def _budget(self) -> bool:
+        return sum(len(s.spec) for s in self.in_progress) < SPECULATE_BUDGET * self.parallelism
+
+    def _spawn(self, svc: ServiceProbe, probe: Probe, tls: bool) -> None:
+        run = Run(svc, probe, tls, self._now, speculative=True)
+        svc.spec[(tls, probe.name)] = run
+        self.outbox.append(Connect(run, tls))
+
+    def _close(self, run: Run) -> None:
+        if run.open:
+            run.open = False
+            self.outbox.append(Close(run))
+
+    def _drop(self, svc: ServiceProbe, key: tuple[bool, str]) -> None:
+        run = svc.spec.pop(key, None)
+        if run is not None:
+            self._close(run)
+
+    def _serialize(self, svc: ServiceProbe) -> None:
+        """A run said nothing that can stand for nmap's: no more speculation on this port."""
+        svc.may_speculate = False
+        for key in list(svc.spec):
+            self._drop(svc, key)
+
+    def _speculate(self, svc: ServiceProbe) -> None:
+        """Drop runs the walk no longer reaches; start the next few probes' runs."""
+        if svc.outcome is not None or (not svc.spec and not self.speculative):
+            return
+        if not svc.may_speculate or not self.speculative:
+            self._serialize(svc)
+            return
+        ahead = self._rest(svc)
+        names = {p.name for p in ahead}
+        for key in list(svc.spec):
+            if key[0] == svc.tunnel and key[1] not in names:
+                self._drop(svc, key)
+        if svc.tunnel in svc.armed:
+            if not svc.tunnel and self._ssl_port(svc.port):
+                # a port nmap's file lists as an SSL one: the TLS NULL probe need
+                # not wait for the ssl match (it is read only after one)
+                self._start_tls_null(svc, self._now)
+            for p in ahead[:SPECULATE_WINDOW]:
+                if (svc.tunnel, p.name) not in svc.spec and self._budget():
+                    self._spawn(svc, p, svc.tunnel)
+        if not svc.tunnel and True in svc.armed and (True, "NULL") in svc.spec:
+            fresh = [p for p, probable in self._candidates(svc.port, True)
+                     if self._possible(p, probable, False, None) and not p.is_null]
+            for p in fresh[:SPECULATE_WINDOW]:
+                if (True, p.name) not in svc.spec and self._budget():
+                    self._spawn(svc, p, True)
+
+    def _take(self, svc: ServiceProbe, probe: Probe) -> Run | None:
+        """The speculative run that can stand for `probe` now, if any (see the guards)."""
+        run = svc.spec.pop((svc.tunnel, probe.name), None)
+        if run is None:
+            return None
+        if probe.is_null and run.done and run.events and run.events[-1][1] == "timeout":
+            self._close(run)  # its connection is gone: the next probe needs it
+            return None
+        return run
+
+    # ---------------------------------------------------------------- the interpreter
+
+    def _deliver(self, svc: ServiceProbe, now: float, kind: str, value: bytes | int) -> None:
+        if kind == "data":
+            assert isinstance(value, bytes)
+            self._i_data(svc, value, now)
+        elif kind == "eof":
+            self._i_eof(svc, now)
+        elif kind == "error":
+            assert isinstance(value, int)
+            self._i_error(svc, value, now)
+        elif kind in ("cfail", "wfail"):
+            run = svc.run
+            if run is not None and run.speculative:
+                self._rerun(svc)  # the guard: nmap's connection might have fared better
+            else:
+                self._end(svc, Outcome.INCOMPLETE, now)
+        elif kind == "timeout":
+            self._i_timeout(svc, now)
+
+    def _consume(self, svc: ServiceProbe, run: Run) -> None:
+        """The interpreter reaches a probe that has a run: what it recorded
+        happens now in order, at its recorded times; the rest comes live."""
+        svc.run = run
+        self._speculate(svc)
+        run.traced = True
+        self._trace_send(svc)
+        if run.connecting:
+            svc.connecting_since = run.started
+            return
+        svc.connecting_since = None
+        assert run.sent_at is not None
+        svc.sent_at = run.sent_at
+        for t, kind, value in list(run.events):
+            if svc.run is not run or svc.outcome is not None:
+                return
+            self._deliver(svc, t, kind, value)
+
+    def _rerun(self, svc: ServiceProbe) -> None:
+        """The guard: a speculative run that said nothing is done again, nmap's way,
+        alone on a new connection."""
+        run = svc.run
+        assert run is not None and svc.probe is not None
+        self._close(run)
+        self._serialize(svc)
+        svc.response = bytearray()
+        svc.run = Run(svc, svc.probe, svc.tunnel, self._now)
+        svc.connecting_since = self._now
+        self.outbox.append(Connect(svc.run, svc.tunnel))
+
+    def _i_timeout(self, svc: ServiceProbe, now: float) -> None:
+        run = svc.run
+        if svc.connecting_since is not None:
+            if run is not None and run.speculative:
+                self._rerun(svc)
+                return
+            # nmap: a connect() timing out aborts the service
+            self._end(svc, Outcome.INCOMPLETE, now)
+            return
+        if (run is not None and run.speculative and not svc.response
+                and not (svc.probe is not None and svc.probe.is_null and run.tls)):
+            self._rerun(svc)
+            return
+        # the probe ran out of time: what came is part of the fingerprint
+        svc.tcpwrap_possible = False
+        if svc.response and svc.probe is not None:
+            self._add_fingerprint(svc, svc.probe.name, bytes(svc.response))
+        self._next_probe(svc, now, restart=False)
+
+    def _i_data(self, svc: ServiceProbe, data: bytes, now: float) -> None:
+        if svc.probe is None:
             return
         if self._timed_out(svc.host, now):
             svc.tcpwrap_possible = False
@@ -319,18 +652,13 @@ class ServiceScan:
                 self._end(svc, Outcome.HARDMATCHED, now)
             return
         if self._time_left(svc, now) and len(got) < READ_LIMIT:
+            self._speculate(svc)  # a softmatch narrows what is ahead
             return  # reading on may bring what matches
         self._add_fingerprint(svc, probe.name, got)
         self._next_probe(svc, now, restart=False)
 
-    def on_write_failed(self, svc: ServiceProbe, now: float) -> None:
-        """Sending the probe failed: nmap aborts the service."""
-        if self._live(svc):
-            self._end(svc, Outcome.INCOMPLETE, now)
-
-    def on_eof(self, svc: ServiceProbe, now: float) -> None:
-        """The service closed the connection (FIN)."""
-        if not self._live(svc) or svc.probe is None:
+    def _i_eof(self, svc: ServiceProbe, now: float) -> None:
+        if svc.probe is None:
             return
         probe = svc.probe
         if self._timed_out(svc.host, now):
@@ -345,9 +673,8 @@ class ServiceScan:
         else:
             self._next_probe(svc, now, restart=True)
 
-    def on_error(self, svc: ServiceProbe, err: int, now: float) -> None:
-        """A read (or write) on the connection failed with `err` (EIO: a TLS error)."""
-        if not self._live(svc) or svc.probe is None:
+    def _i_error(self, svc: ServiceProbe, err: int, now: float) -> None:
+        if svc.probe is None:
             return
         if self._timed_out(svc.host, now):
             svc.tcpwrap_possible = False
@@ -364,9 +691,6 @@ class ServiceScan:
             self._end(svc, Outcome.INCOMPLETE, now)
 
     # ---------------------------------------------------------------- the rules
-
-    def _live(self, svc: ServiceProbe) -> bool:
-        return svc.outcome is None and svc.open
 
     def _timed_out(self, host: int, now: float) -> bool:
         h = self.hosts[host]
@@ -388,65 +712,95 @@ class ServiceScan:
         return (svc.tcpwrap_possible and probe.is_null
                 and int((now - svc.sent_at) * 1000) < probe.tcpwrappedms)
 
-    def _walk(self, svc: ServiceProbe) -> Iterator[Probe]:
-        """nmap's nextProbe(), one probe at a time: it reads the softmatch as it goes."""
-        db, port, ssl, intensity = self.db, svc.port, svc.tunnel, self.intensity
+    def _candidates(self, port: int, ssl: bool) -> list[tuple[Probe, bool]]:
+        """nmap's nextProbe() order: NULL, the probes that list the port, the others;
+        each with whether it lists the port (the softmatch filters them apart)."""
+        db = self.db
+        out: list[tuple[Probe, bool]] = []
         if db.null_probe is not None:
-            yield db.null_probe
+            out.append((db.null_probe, True))
         tcp = [p for p in db.probes if p.protocol == "TCP"]
+        out.extend((p, True) for p in tcp if p.port_is_probable(port, ssl))
+        out.extend((p, False) for p in tcp if not p.port_is_probable(port, ssl))
+        return out
 
-        def possible(p: Probe) -> bool:
-            return (not svc.soft or intensity >= 9
-                    or (svc.matched is not None and svc.matched in p.services))
+    def _possible(self, p: Probe, probable: bool, soft: bool, matched: str | None) -> bool:
+        """Whether the walk takes `p`, given the softmatch so far (read as it goes)."""
+        if p.is_null:
+            return True
+        fits = not soft or self.intensity >= 9 or (matched is not None and matched in p.services)
+        if probable:
+            return fits
+        return p.rarity <= self.intensity if not soft else fits
 
-        for p in tcp:
-            if p.port_is_probable(port, ssl) and possible(p):
-                yield p
-        for p in tcp:
-            if p.port_is_probable(port, ssl):
-                continue
-            if (p.rarity <= intensity) if not svc.soft else possible(p):
-                yield p
+    def _advance(self, svc: ServiceProbe) -> Probe | None:
+        while svc.pos < len(svc.cands):
+            p, probable = svc.cands[svc.pos]
+            svc.pos += 1
+            if self._possible(p, probable, svc.soft, svc.matched):
+                return p
+        return None
+
+    def _rest(self, svc: ServiceProbe) -> list[Probe]:
+        """The probes the walk would take from here, as things stand."""
+        return [p for p, probable in svc.cands[svc.pos:]
+                if self._possible(p, probable, svc.soft, svc.matched)]
 
     def _next_probe(self, svc: ServiceProbe, now: float, *, restart: bool) -> None:
         """nmap's startNextProbe(): the next probe on the same connection (after a
         NULL probe that ran out of time) or on a new one."""
         if not svc._started:
             svc._started = True
-            svc._walk = self._walk(svc)
-        elif not restart and svc.probe is not None and svc.probe.is_null and svc.open:
-            assert svc._walk is not None
-            following = next(svc._walk, None)
+            svc.cands = self._candidates(svc.port, svc.tunnel)
+            svc.pos = 0
+        elif not restart and svc.probe is not None and svc.probe.is_null and svc.run is not None:
+            following = self._advance(svc)
             if following is None:
                 self._finish_unmatched(svc, now)
                 return
-            # the banner stays: the next probe's response starts with it
+            # always on the NULL probe's connection, as nmap: what comes late
+            # (a banner slower than the NULL probe's wait) is part of its response.
+            # Its early run (if any) has done its part: an ssl match there
+            # already started the TLS NULL probe.
+            self._drop(svc, (svc.tunnel, following.name))
             svc.probe = following
-            self._send_probe(svc, now)
+            svc.run.probe = following
+            self._speculate(svc)
+            self._send_probe(svc, now)  # the banner stays: the response starts with it
             return
-        if svc.open:
-            svc.open = False
-            self.outbox.append(Close(svc))
-        assert svc._walk is not None
-        probe = next(svc._walk, None)
+        if svc.run is not None:
+            self._close(svc.run)
+            svc.run = None
+        probe = self._advance(svc)
         if probe is None:
             self._finish_unmatched(svc, now)
             return
         svc.probe = probe
         svc.response = bytearray()
-        svc.open = True
-        svc.connecting_since = now
-        self.outbox.append(Connect(svc, svc.tunnel))
+        taken = self._take(svc, probe) if svc.may_speculate else None
+        if taken is not None:
+            self._consume(svc, taken)
+            return
+        svc.run = Run(svc, probe, svc.tunnel, self._now)
+        svc.connecting_since = self._now
+        self.outbox.append(Connect(svc.run, svc.tunnel))
+        self._speculate(svc)
+
+    def _trace_send(self, svc: ServiceProbe) -> None:
+        if self.trace is not None and svc.probe is not None:
+            self.trace(f"Service scan sending probe {svc.probe.name} to {svc.address}:"
+                       f"{svc.port} (tcp)")
 
     def _send_probe(self, svc: ServiceProbe, now: float) -> None:
-        probe = svc.probe
-        assert probe is not None
-        if self.trace is not None:
-            self.trace(f"Service scan sending probe {probe.name} to {svc.address}:{svc.port} "
-                       "(tcp)")
+        probe, run = svc.probe, svc.run
+        assert probe is not None and run is not None
+        if not (run.traced and run.sent_at is None):  # (adopted: traced when reached)
+            self._trace_send(svc)
+        run.traced = True
         svc.sent_at = now
+        run.sent_at = now
         if probe.payload:
-            self.outbox.append(Send(svc, probe.payload))
+            self.outbox.append(Send(run, probe.payload))
 
     def _finish_unmatched(self, svc: ServiceProbe, now: float) -> None:
         self._end(svc, Outcome.SOFTMATCHED if svc.soft else Outcome.NOMATCH, now)
@@ -456,8 +810,8 @@ class ServiceScan:
         True for a new hard match (nmap's processMatch)."""
         chain = self.db.fallbacks.get((probe.protocol, probe.name), (probe,))
         for candidate in chain:
-            for match, pattern in zip(candidate.matches, candidate.compiled(), strict=True):
-                m = pattern.search(data)
+            for index, match in enumerate(candidate.matches):
+                m = candidate.pattern(index).search(data)
                 if m is None:
                     continue
                 if match.soft and svc.matched is not None:
@@ -497,15 +851,19 @@ class ServiceScan:
             setattr(svc, name, b"")
         svc.fingerprint = ""
         svc._started = False  # the probes start over, NULL first, with sslports
+        for key in [k for k in svc.spec if not k[0]]:
+            self._drop(svc, key)  # what was ahead in the clear is not reached
         return True
 
     def _end(self, svc: ServiceProbe, outcome: Outcome, now: float) -> None:
         """nmap's end_svcprobe(): a port nothing disproved to be wrapped is tcpwrapped."""
         svc.outcome = Outcome.TCPWRAPPED if svc.tcpwrap_possible else outcome
         svc.connecting_since = None
-        if svc.open:
-            svc.open = False
-            self.outbox.append(Close(svc))
+        if svc.run is not None:
+            self._close(svc.run)
+            svc.run = None
+        for key in list(svc.spec):
+            self._drop(svc, key)
         if svc in self.in_progress:
             self.in_progress.remove(svc)
         elif svc in self.remaining:
@@ -514,7 +872,7 @@ class ServiceScan:
         h = self.hosts[svc.host]
         if h.clock_start is not None and not any(
                 s.host == svc.host for s in (*self.in_progress, *self.remaining)):
-            h.end = now  # nmap stops the host's timeout clock: its end time
+            h.end = max(now, self._now)  # nmap stops the host's timeout clock: its end time
 
     # ---------------------------------------------------------------- the fingerprint
 

@@ -22,7 +22,7 @@ from pynmap.timing import Timing
 from .clock import SYSTEM, Clock, to_wall
 from .events import Events
 from .messages import ServicesScanning, ServiceTrace
-from .service import Close, Connect, Send, ServiceProbe, ServiceScan, ideal_parallelism
+from .service import Close, Connect, Run, Send, ServiceScan, ideal_parallelism
 from .streams import EpollStreams, Streams, TlsLayer, client_context
 
 _MAX_WAIT = 1.0
@@ -30,7 +30,7 @@ _MAX_WAIT = 1.0
 
 @dataclass
 class _Conn:
-    svc: ServiceProbe
+    run: Run  # the probe run the connection carries
     handle: int
     phase: str = "tcp"  # "tcp": connect() under way; "tls": handshake; "up"
     tls: TlsLayer | None = None
@@ -55,7 +55,7 @@ class ServiceLoop:
         # per host, the name the user gave: nmap sends it as the TLS server name (SNI)
         self.hostnames = hostnames
         self.conns: dict[int, _Conn] = {}  # handle -> connection
-        self.by_svc: dict[int, _Conn] = {}  # id(svc) -> its connection
+        self.by_run: dict[int, _Conn] = {}  # id(run) -> its connection
 
     def run(self) -> None:
         scan, streams = self.scan, self.streams
@@ -63,6 +63,15 @@ class ServiceLoop:
             while True:
                 now = self.clock.now()
                 scan.expire(now)
+                if scan.quiet_due(now):
+                    # what came while the loop was busy counts before a
+                    # connection is called quiet
+                    for handle in streams.poll(0.0):
+                        conn = self.conns.get(handle)
+                        if conn is not None:
+                            self._ready(conn)
+                            self._carry_out()
+                    scan.arm(self.clock.now())
                 scan.launch(now)
                 self._carry_out()
                 if scan.done:
@@ -73,9 +82,14 @@ class ServiceLoop:
                     patience = self.tick()
                     if patience is not None:
                         wait = min(wait, patience)
-                for handle in streams.poll(max(0.0, wait)):
-                    conn = self.conns.get(handle)
-                    if conn is not None:
+                ready = [c for h in streams.poll(max(0.0, wait))
+                         if (c := self.conns.get(h)) is not None]
+                # connects and handshakes first: a response's matching can take a
+                # while (the first compiles the probe's patterns), and a probe's
+                # wait counts from its send
+                ready.sort(key=lambda c: c.phase == "up")
+                for conn in ready:
+                    if self.conns.get(conn.handle) is conn:
                         self._ready(conn)
                         self._carry_out()
         finally:
@@ -91,39 +105,40 @@ class ServiceLoop:
         while outbox:
             command = outbox.popleft()
             if isinstance(command, Connect):
-                self._connect(command.svc, command.tls)
+                self._connect(command.run, command.tls)
             elif isinstance(command, Send):
-                conn = self.by_svc.get(id(command.svc))
+                conn = self.by_run.get(id(command.run))
                 if conn is not None:
                     self._send(conn, command.data)
             elif isinstance(command, Close):
-                conn = self.by_svc.get(id(command.svc))
+                conn = self.by_run.get(id(command.run))
                 if conn is not None:
                     self._drop(conn)
 
-    def _connect(self, svc: ServiceProbe, tls: bool) -> None:
+    def _connect(self, run: Run, tls: bool) -> None:
+        svc = run.svc
         family, address, scope = self.targets[svc.host]
         handle, err = self.streams.open(family)
         if handle < 0:
-            self.scan.on_connect_failed(svc, err, self.clock.now())
+            self.scan.on_connect_failed(run, err, self.clock.now())
             return
-        conn = _Conn(svc, handle)
+        conn = _Conn(run, handle)
         if tls:
             if self._ctx is None:
                 self._ctx = client_context()
             name = self.hostnames[svc.host] if self.hostnames is not None else None
             conn.tls = TlsLayer(self._ctx, name)
         self.conns[handle] = conn
-        self.by_svc[id(svc)] = conn
+        self.by_run[id(run)] = conn
         err = self.streams.connect(handle, address, svc.port, scope)
         if err == 0:
             self._tcp_done(conn)
         elif err != errno.EINPROGRESS:
-            self.scan.on_connect_failed(svc, err, self.clock.now())
+            self.scan.on_connect_failed(run, err, self.clock.now())
 
     def _drop(self, conn: _Conn) -> None:
         self.conns.pop(conn.handle, None)
-        self.by_svc.pop(id(conn.svc), None)
+        self.by_run.pop(id(conn.run), None)
         self.streams.close(conn.handle)
 
     # ---------------------------------------------------------------- socket events
@@ -133,7 +148,7 @@ class ServiceLoop:
         if conn.phase == "tcp":
             err = self.streams.error(conn.handle)
             if err:
-                self.scan.on_connect_failed(conn.svc, err, now)
+                self.scan.on_connect_failed(conn.run, err, now)
             elif self.streams.connected(conn.handle):
                 self._tcp_done(conn)
             return
@@ -146,9 +161,9 @@ class ServiceLoop:
         if conn.tls is not None:
             if err or (conn.phase == "tls" and not data):
                 if conn.phase == "tls":
-                    self.scan.on_connect_failed(conn.svc, err or errno.ECONNRESET, now)
+                    self.scan.on_connect_failed(conn.run, err or errno.ECONNRESET, now)
                 else:
-                    self.scan.on_error(conn.svc, err, now)
+                    self.scan.on_error(conn.run, err, now)
                 return
             if data:
                 conn.tls.feed(data)
@@ -162,16 +177,16 @@ class ServiceLoop:
             if err == errno.EAGAIN:
                 return
         if err:
-            self.scan.on_error(conn.svc, err, now)
+            self.scan.on_error(conn.run, err, now)
         elif data:
-            self.scan.on_data(conn.svc, data, now)
+            self.scan.on_data(conn.run, data, now)
         else:
-            self.scan.on_eof(conn.svc, now)
+            self.scan.on_eof(conn.run, now)
 
     def _tcp_done(self, conn: _Conn) -> None:
         if conn.tls is None:
             conn.phase = "up"
-            self.scan.on_connected(conn.svc, self.clock.now())
+            self.scan.on_connected(conn.run, self.clock.now())
         else:
             conn.phase = "tls"
             self._handshake(conn)
@@ -184,29 +199,29 @@ class ServiceLoop:
             return
         if err:
             # nsock's SSL connect failed: the service is aborted
-            self.scan.on_connect_failed(conn.svc, err, self.clock.now())
+            self.scan.on_connect_failed(conn.run, err, self.clock.now())
             return
         conn.phase = "up"
-        self.scan.on_connected(conn.svc, self.clock.now())
+        self.scan.on_connected(conn.run, self.clock.now())
         # what came with the end of the handshake (a banner) is already in the
         # TLS layer: the socket will not say so again
         self._carry_out()
-        if self.by_svc.get(id(conn.svc)) is conn:
+        if self.by_run.get(id(conn.run)) is conn:
             data, err = conn.tls.read()
             self._flush(conn)
             if err != errno.EAGAIN:
                 now = self.clock.now()
                 if err:
-                    self.scan.on_error(conn.svc, err, now)
+                    self.scan.on_error(conn.run, err, now)
                 elif data:
-                    self.scan.on_data(conn.svc, data, now)
+                    self.scan.on_data(conn.run, data, now)
                 else:
-                    self.scan.on_eof(conn.svc, now)
+                    self.scan.on_eof(conn.run, now)
 
     def _send(self, conn: _Conn, data: bytes) -> None:
         if conn.tls is not None:
             if conn.tls.write(data):
-                self.scan.on_write_failed(conn.svc, self.clock.now())
+                self.scan.on_write_failed(conn.run, self.clock.now())
                 return
         else:
             conn.outbuf += data
@@ -222,7 +237,7 @@ class ServiceLoop:
                 return
             if err:
                 conn.outbuf.clear()
-                self.scan.on_write_failed(conn.svc, self.clock.now())
+                self.scan.on_write_failed(conn.run, self.clock.now())
                 return
             del conn.outbuf[:sent]
 
@@ -231,7 +246,7 @@ def service_scan(hosts: Sequence[HostResult], db: ProbeDB, timing: Timing, *,
                  names: Callable[[int], str | None], intensity: int = INTENSITY_DEFAULT,
                  allports: bool = False, trace: bool = False, events: Events | None = None,
                  clock: Clock = SYSTEM, streams: Streams | None = None,
-                 source: str | None = None) -> tuple[int, int] | None:
+                 source: str | None = None, speculate: bool = True) -> tuple[int, int] | None:
     """Service-scan the open ports of one host group and set each PortResult.service.
 
     `names(port)` is the port's nmap-services name.  Returns (services
@@ -252,7 +267,7 @@ def service_scan(hosts: Sequence[HostResult], db: ProbeDB, timing: Timing, *,
                        parallelism=ideal_parallelism(timing.level, timing.min_parallelism,
                                                      timing.max_parallelism),
                        host_timeout=timing.host_timeout / 1000, used=used, wall=clock.wall,
-                       trace=sink)
+                       trace=sink, speculate=speculate)
     count = scan.to_probe
     if count:
         if to is not None:
