@@ -601,6 +601,16 @@ class VersionInfo:
     def cpes(self) -> tuple[bytes, ...]:
         return tuple(c for c in (self.cpe_a, self.cpe_h, self.cpe_o) if c)
 
+    def over(self, older: VersionInfo) -> VersionInfo:
+        """These fields laid over `older`'s: a later match of the same port
+        replaces only the fields it fills (nmap's processMatch)."""
+        return VersionInfo(
+            product=self.product or older.product, version=self.version or older.version,
+            info=self.info or older.info, hostname=self.hostname or older.hostname,
+            ostype=self.ostype or older.ostype, devicetype=self.devicetype or older.devicetype,
+            cpe_a=self.cpe_a or older.cpe_a, cpe_h=self.cpe_h or older.cpe_h,
+            cpe_o=self.cpe_o or older.cpe_o)
+
 
 def _group(m: re.Match[bytes], n: int) -> bytes | None:
     """Capture n (1-9) as nmap reads it: None when it does not exist or is unset."""

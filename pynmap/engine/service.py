@@ -107,6 +107,7 @@ from pynmap.probes import (
     Match,
     Probe,
     ProbeDB,
+    VersionInfo,
     version_info,
 )
 from pynmap.report import Service
@@ -159,15 +160,7 @@ class ServiceProbe:
     # what matched: the service name and the version fields
     matched: str | None = None
     soft: bool = False
-    product: bytes = b""
-    version: bytes = b""
-    info: bytes = b""
-    hostname: bytes = b""
-    ostype: bytes = b""
-    devicetype: bytes = b""
-    cpe_a: bytes = b""
-    cpe_h: bytes = b""
-    cpe_o: bytes = b""
+    found: VersionInfo = field(default_factory=VersionInfo)  # what the matches so far filled
     fingerprint: str = ""  # nmap's servicefp as built (wrapped, without its ';')
     tcpwrap_possible: bool = True
     # the probe under way
@@ -826,11 +819,7 @@ class ServiceScan:
                         f"{_text(info.version) or ''}|{_text(info.info) or ''}|")
                 svc.matched = match.service
                 svc.tcpwrap_possible = False
-                for name in ("product", "version", "info", "hostname", "ostype",
-                             "devicetype", "cpe_a", "cpe_h", "cpe_o"):
-                    value = getattr(info, name)
-                    if value:
-                        setattr(svc, name, value)
+                svc.found = info.over(svc.found)
                 svc.soft = match.soft
                 return not match.soft
         return False
@@ -846,9 +835,7 @@ class ServiceScan:
         svc.tunnel = True
         svc.matched = None
         svc.soft = False
-        for name in ("product", "version", "info", "hostname", "ostype", "devicetype",
-                     "cpe_a", "cpe_h", "cpe_o"):
-            setattr(svc, name, b"")
+        svc.found = VersionInfo()
         svc.fingerprint = ""
         svc._started = False  # the probes start over, NULL first, with sslports
         for key in [k for k in svc.spec if not k[0]]:
@@ -922,13 +909,13 @@ def service_of(svc: ServiceProbe, table_name: str | None, intensity: int) -> Ser
         method, conf = "table", 3
         name = name or table_name
     show_fp = outcome is not Outcome.HARDMATCHED and intensity >= 7
-    cpes = tuple(t for c in (svc.cpe_a, svc.cpe_h, svc.cpe_o)
-                 if c and (t := _text(c, 80)) is not None)
+    found = svc.found
+    cpes = tuple(t for c in found.cpes if (t := _text(c, 80)) is not None)
     return Service(
         name=name or "unknown", method=method, conf=conf,
-        product=_text(svc.product, 80), version=_text(svc.version, 80),
-        extrainfo=_text(svc.info, 256), tunnel=tunnel, hostname=_text(svc.hostname, 80),
-        ostype=_text(svc.ostype, 32), devicetype=_text(svc.devicetype, 32),
+        product=_text(found.product, 80), version=_text(found.version, 80),
+        extrainfo=_text(found.info, 256), tunnel=tunnel, hostname=_text(found.hostname, 80),
+        ostype=_text(found.ostype, 32), devicetype=_text(found.devicetype, 32),
         servicefp=_unwrap(fp) if show_fp else None, cpe=cpes)
 
 

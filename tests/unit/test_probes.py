@@ -16,6 +16,7 @@ from pynmap.probes import (
     Match,
     ProbeDB,
     ProbeFileError,
+    VersionInfo,
     compile_all,
     cstring_unescape,
     find_probe_db,
@@ -349,3 +350,13 @@ def test_bundled_port_80_at_each_intensity() -> None:
     for intensity in (0, 2, 7, 9):
         for name in names(db, 80, intensity=intensity)[1:]:
             assert name in listed or rarities[name] <= intensity
+
+
+def test_a_later_match_replaces_only_the_fields_it_fills() -> None:
+    # nmap's processMatch copies a match's product, version, ... only where the
+    # match filled them: a softmatch's hostname survives the hard match after it
+    soft = VersionInfo(product=b"Soft", hostname=b"h.example", cpe_o=b"cpe:/o:linux")
+    hard = VersionInfo(product=b"Hard", version=b"2", cpe_a=b"cpe:/a:x")
+    assert hard.over(soft) == VersionInfo(product=b"Hard", version=b"2", hostname=b"h.example",
+                                          cpe_a=b"cpe:/a:x", cpe_o=b"cpe:/o:linux")
+    assert VersionInfo().over(soft) == soft
