@@ -397,6 +397,14 @@ def test_shard_spellings(spelling: list[str]) -> None:
     assert listed == [f"10.0.0.{d}" for d in range(16) if shard_of(f"10.0.0.{d}", 3, 11) == 2]
 
 
+def test_randomize_hosts_shuffles_the_shards_hosts() -> None:
+    words = ["-sL", "-n", "--shard", "1/3", "10.0.0.0/24"]
+    ordered = [x.split()[-1] for x in cli(*words)[1].splitlines() if "report" in x]
+    shuffled = [x.split()[-1] for x in cli("--randomize-hosts", *words)[1].splitlines()
+                if "report" in x]
+    assert sorted(shuffled) == sorted(ordered) and shuffled != ordered
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--shar", "0/2"], "unrecognized option '--shar'"),  # pynmap's own: spelled in full
     (["--see", "1"], "unrecognized option '--see'"),
