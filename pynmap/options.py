@@ -40,6 +40,9 @@ from pynmap.plain import FrozenData
 from pynmap.services import ServiceDB
 from pynmap.timing import TEMPLATE_NAMES, TEMPLATES, Timing
 
+if TYPE_CHECKING:
+    from pynmap.shard import Shard
+
 # Scan types nmap knows.  pynmap performs the connect scan; the others need raw
 # sockets, and unprivileged nmap refuses them, so pynmap does the same.
 RAW_SCAN_LETTERS = frozenset("AFMNOSUWXYZ")
@@ -112,6 +115,8 @@ class Options:
     exclude_file: str | None = None
     decoys: str | None = None  # -D: checked (resolved) after the exclude file is opened
     randomize_hosts: bool = False
+    # --shard I/N (--seed S): this run keeps only the hosts of shard I (pynmap.shard)
+    shard: Shard | None = None
 
     # timing
     timing: Timing = Timing()
@@ -205,7 +210,7 @@ class _Delayed:
                  "fragscan", "host_timeout", "initial_rtt", "magic_port_set", "max_parallelism",
                  "max_retries", "max_rtt", "max_scan_delay", "min_rtt", "osscan",
                  "payload_given", "raw_ping", "raw_ping_lists", "raw_scan_types", "scan_delay",
-                 "traceroute", "unsupported")
+                 "seed", "shard", "traceroute", "unsupported")
 
     def __init__(self) -> None:
         self.max_parallelism = -1
@@ -234,6 +239,9 @@ class _Delayed:
         self.raw_scan_types: set[str] = set()
         self.raw_ping: set[str] = set()
         self.unsupported: list[str] = []
+        # --shard's (index, count) and --seed, joined once both may have been given
+        self.shard: tuple[int, int] | None = None
+        self.seed: int | None = None
 
     def deprecated(self, given: str, replacement: str) -> None:
         self.deprecations.append(
@@ -385,6 +393,21 @@ class _Parser:
         o.raw_ping = frozenset(d.raw_ping)
         self.validate()
         self._check_json_stdout()
+        self._apply_shard()
+
+    def _apply_shard(self) -> None:
+        """--shard and --seed (pynmap's own): checked after all of nmap's checks."""
+        d = self.d
+        if d.shard is None:
+            if d.seed is not None:
+                from pynmap.shard import SEED_WITHOUT_SHARD
+
+                raise Fatal(SEED_WITHOUT_SHARD)
+            return
+        from pynmap.shard import DEFAULT_SEED, Shard
+
+        index, count = d.shard
+        self.o.shard = Shard(index, count, DEFAULT_SEED if d.seed is None else d.seed)
 
     def _check_json_stdout(self) -> None:
         """A JSON document or JSON Lines on stdout must be alone there to be read."""
@@ -916,6 +939,18 @@ def _random_targets(p: _Parser, row: Opt, value: str) -> None:
     raise Fatal("pynmap does not support random targets (-iR).")
 
 
+def _shard(p: _Parser, row: Opt, value: str) -> None:
+    from pynmap.shard import parse_shard
+
+    p.d.shard = parse_shard(value)  # the last --shard given counts, as for nmap's options
+
+
+def _seed(p: _Parser, row: Opt, value: str) -> None:
+    from pynmap.shard import parse_seed
+
+    p.d.seed = parse_seed(value)
+
+
 def _idle_scan(p: _Parser, row: Opt, value: str) -> None:
     # nmap's buffer holds 254 bytes (a longest domain name), and its message names that size
     if len(os.fsencode(value)) > 254:
@@ -1180,6 +1215,9 @@ OPTION_TABLE: tuple[Opt, ...] = (
     # pynmap's own (JSON output)
     Opt("oJ", REQUIRED_ARG, _output, Output("json", "oJ"), own=True),
     Opt("json-lines", REQUIRED_ARG, _output, Output("json-lines", "json-lines"), own=True),
+    # pynmap's own (a scan split over several runs, pynmap.shard)
+    Opt("shard", REQUIRED_ARG, _shard, own=True),
+    Opt("seed", REQUIRED_ARG, _seed, own=True),
 )
 
 _ARG_MARKS = ("", ":", "::")
