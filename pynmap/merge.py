@@ -27,6 +27,8 @@ The rules, in nmap's words:
 * Each host's "Not shown" ports (`<extraports>`) are recomputed from its
   whole port table with nmap's collapsing rule (pynmap.output.context) at
   the merged run's verbosity: the lowest of the runs', as is debugging.
+  (A host with one port table, from a run at that verbosity, keeps the
+  split that run made: the rule would make it again.)
 * Hosts come in address order: IPv4 numerically, then IPv6 numerically,
   then anything else by its text.
 * `<runstats>`: start the earliest, finished the latest, elapsed from the
@@ -384,20 +386,25 @@ def _unique(items: Iterable[T]) -> list[T]:
 
 
 def _merge_host(copies: Sequence[tuple[Host, int]], policy: CollapsePolicy,
-                names: _ServiceNames) -> Host:
-    """One host out of its copies (each with its input's place in the merge order)."""
+                policies: Sequence[CollapsePolicy], names: _ServiceNames) -> Host:
+    """One host out of its copies (each with its input's place in the merge order;
+    `policies` the collapsing rule of each input, `policy` the merged report's)."""
     ranked = sorted(copies, key=lambda c: (_HOST_RANK.get(c[0].state, 9), c[0].timedout,
                                           -(c[0].endtime or 0), c[1]))
     best = ranked[0][0]
     hostnames = tuple(_unique(n for host, _ in ranked for n in host.hostnames))
     addresses = tuple(_unique(a for host, _ in ranked for a in host.addresses))
     merged = dataclasses.replace(best, hostnames=hostnames, addresses=addresses)
-    scanned = [host for host, _ in ranked
+    scanned = [(host, place) for host, place in ranked
                if host.state is HostState.UP and not host.timedout
                and (host.ports or host.extraports)]
-    if not scanned or scanned[0] is not best:
+    if not scanned or scanned[0][0] is not best:
         return merged
-    tables = [_port_table(host) for host in scanned]
+    if len(scanned) == 1 and policies[scanned[0][1]] == policy:
+        # one table, split by the rule it would be split by again: nmap's split
+        # stands (and a /16 of shards merges in seconds, not minutes)
+        return merged
+    tables = [_port_table(host) for host, _ in scanned]
     if any(t is None for t in tables):
         return merged
     extraports, ports = _collapsed(_union([t for t in tables if t is not None]), policy, names)
@@ -436,8 +443,9 @@ def merge_reports(reports: Sequence[Report], names: Sequence[str] | None = None)
         for n, host in enumerate(run.report.hosts):
             key: object = host.address if host.address is not None else (place, n)
             copies.setdefault(key, []).append((host, place))
+    policies = [CollapsePolicy(r.report.verbose, r.report.debugging, open_only) for r in runs]
     names_db = _ServiceNames()
-    hosts = sorted((_merge_host(c, policy, names_db) for c in copies.values()),
+    hosts = sorted((_merge_host(c, policy, policies, names_db) for c in copies.values()),
                    key=lambda h: address_order(h.address))
 
     runstats = _runstats(runs, hosts, copies, _output_options())

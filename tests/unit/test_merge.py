@@ -126,6 +126,11 @@ def test_a_capture_cut_into_shards_merges_back_into_itself(path: Path) -> None:
         assert [s.args for s in merged.shards or ()] == [s.args for s in shards]
         assert merged.to_normal() == in_address_order(capture).to_normal()
         assert merged.to_grepable() == in_address_order(capture).to_grepable()
+    # every shard run again (to other output files): each host up has two port
+    # tables, whose union is split again by the merge's own collapsing rule
+    again = [dataclasses.replace(s, args=f"{s.args} -oN again.nmap") for s in shards]
+    twice = merge_reports([*shards, *again])
+    assert dataclasses.replace(twice, shards=None) == in_address_order(capture)
 
 
 @pytest.mark.parametrize("case", sorted(TWICE))
@@ -296,6 +301,18 @@ def test_a_shard_comment_that_is_not_xml_is_an_error() -> None:
     broken = xml.replace("<!-- <shard ", "<!-- <shard <", 1)
     with pytest.raises(rp.ReportError, match="The <shard> comment on line 9 is not well-formed"):
         Report.from_xml(broken)
+
+
+def test_a_host_of_a_more_verbose_run_is_split_at_the_merged_verbosity() -> None:
+    # at -v nmap lists up to 50 ports of a state: all 31 closed ports are listed
+    shown = tuple(Port(protocol=Protocol.TCP, portid=n, state=State.CLOSED,
+                       reason=Reason.CONN_REFUSED) for n in sorted(ALL_CLOSED))
+    verbose = dataclasses.replace(run("nmap -v -p 1-30,80 10.0.0.1", [
+        dataclasses.replace(host("10.0.0.1"), ports=shown)]), verbose=1)
+    merged = merge_reports([verbose, run("nmap -p 1-30,80 10.0.0.2", [])])
+    assert merged.verbose == 0
+    assert merged.hosts[0].ports == ()
+    assert merged.hosts[0].extraports == ports(ALL_CLOSED)[0]
 
 
 def test_a_host_up_in_one_run_and_down_in_another_is_up() -> None:
