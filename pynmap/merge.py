@@ -60,7 +60,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from pynmap.errors import NmapError, UsageError
-from pynmap.getopt import REQUIRED_ARG, Grammar, Lexer
+from pynmap.getopt import Grammar, Lexer
 from pynmap.output import fmt
 from pynmap.output.context import CollapsePolicy, collapse
 from pynmap.output.fromreport import service_scan, view_options
@@ -80,6 +80,7 @@ from pynmap.report import (
     State,
 )
 from pynmap.results import PortResult
+from pynmap.shard import DEFAULT_SEED
 
 if TYPE_CHECKING:
     from pynmap.services import ServiceDB
@@ -102,17 +103,6 @@ class MergeError(NmapError, ValueError):
 
 
 # -- a run's command line ---------------------------------------------------------
-
-
-def _grammar() -> Grammar:
-    """nmap's grammar, plus --shard and --seed should this build not know them yet."""
-    from pynmap.options import GRAMMAR
-
-    extra = tuple((name, REQUIRED_ARG, None) for name in ("shard", "seed")
-                  if name not in GRAMMAR.by_name)
-    if not extra:
-        return GRAMMAR
-    return Grammar(GRAMMAR.short, GRAMMAR.long, GRAMMAR.exact + extra)
 
 
 def _output_options() -> frozenset[str]:
@@ -254,12 +244,21 @@ def _open_only(run: _Run) -> str:
 
 def _sharding(run: _Run) -> str:
     count = run.sharding.shard_count
-    return "no --shard" if count is None else f"--shard ?/{count}"
+    return "no --shard" if count is None else f"--shard ?/{_number(count)}"
 
 
 def _seed(run: _Run) -> str:
+    if run.sharding.shard is None:
+        return "no --seed" if run.sharding.seed is None else f"--seed {run.sharding.seed}"
+    # a shard without --seed has the default seed: the same split as one that names it
     seed = run.sharding.seed
-    return "no --seed" if seed is None else f"--seed {seed}"
+    return f"--seed {DEFAULT_SEED if seed is None else _number(seed)}"
+
+
+def _number(text: str) -> str:
+    """A count or seed as a number (04 and 4 are one), or as written if it is not one."""
+    text = text.strip()
+    return str(int(text)) if text.isascii() and text.isdigit() else text
 
 
 # (what differs, how each run says it), in the order they are checked
@@ -427,7 +426,7 @@ def merge_reports(reports: Sequence[Report], names: Sequence[str] | None = None)
         names = [f"report {i}" for i in range(1, len(reports) + 1)]
     if len(names) != len(reports):
         raise ValueError("one name per report")
-    grammar = _grammar()
+    from pynmap.options import GRAMMAR as grammar
     given = [_Run(r, n, i, grammar) for i, (r, n) in enumerate(zip(reports, names, strict=True))]
     _check_same_scan(given)
     runs = sorted(given, key=_Run.order)

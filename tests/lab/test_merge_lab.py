@@ -36,6 +36,9 @@ SCENARIO = Scenario("merge", (*SCENARIOS["mixed"].hosts, Host(14, down=True)),
 PORTS = [*range(1, 31), 80, 443, 2000, 2001, 2002, 2003, 2004, 3306, 8080]
 SPEC = "1-30,80,443,2000-2004,3306,8080"
 SHARDS = {"s1.xml": [10, 13], "s2.xml": [11, 14], "s3.xml": [12], "s3again.xml": [12]}
+# pynmap's own shards of the same command line (--shard I/3: which hosts each
+# gets is the hash's choice; an empty shard is a valid run too)
+OWN_SHARDS = {f"p{i}.xml": f"{i}/3" for i in range(3)}
 DTD = "/usr/share/nmap/nmap.dtd"
 
 
@@ -59,6 +62,11 @@ def test_merged_shards_equal_the_unsharded_scan(nmap_oracle: str, tmp_path: Path
         jobs = {"whole": nmap("whole", whole, [10, 11, 12, 13, 14])}
         jobs.update((name, nmap(name, ["-oX", name], numbers))
                     for name, numbers in SHARDS.items())
+        everyone = addresses([10, 11, 12, 13, 14])
+        for name, shard in OWN_SHARDS.items():
+            jobs[name] = (lambda name=name, shard=shard: run_one(
+                "pynmap", [*options, "--shard", shard, "-oX", name, *everyone],
+                running.scanner, tmp_path / name, outputs=[name]))
         with ThreadPoolExecutor(len(jobs)) as pool:
             futures = {name: pool.submit(job) for name, job in jobs.items()}
             runs = {name: future.result() for name, future in futures.items()}
@@ -67,6 +75,9 @@ def test_merged_shards_equal_the_unsharded_scan(nmap_oracle: str, tmp_path: Path
                                     "-oG", "merged.gnmap", *SHARDS], running.scanner,
                          tmp_path / "merge", setup_files=shard_files,
                          outputs=["merged.xml", "merged.nmap", "merged.gnmap"])
+        own_files = {name: runs[name].files[name] or "" for name in OWN_SHARDS}
+        own = run_one("pynmap", ["merge", "-oX", "own.xml", *OWN_SHARDS], running.scanner,
+                      tmp_path / "own", setup_files=own_files, outputs=["own.xml"])
 
     unsharded = runs["whole"]
     check_nmap(unsharded, SCENARIO.truth(PORTS))
@@ -90,6 +101,17 @@ def test_merged_shards_equal_the_unsharded_scan(nmap_oracle: str, tmp_path: Path
     counts = ['<hosts up="4" down="1" total="5"/>' in xml for xml in (whole_xml, merged_xml)]
     assert counts == [True, True]
     assert merged_xml.count("<!-- <shard ") == 4
+
+    # pynmap's --shard runs, merged: the same hosts and ports as nmap's one run
+    assert all(runs[name].exit == 0 for name in OWN_SHARDS), [runs[n].stderr for n in OWN_SHARDS]
+    assert (own.exit, own.stderr) == (0, "")
+    own_xml = own.files["own.xml"] or ""
+    ndiff = subprocess.run(["ndiff", str(tmp_path / "whole" / "out.xml"),
+                            str(tmp_path / "own" / "own.xml")], capture_output=True, text=True)
+    assert ndiff.returncode == 0, ndiff.stdout + ndiff.stderr
+    assert port_table(own_xml) == port_table(whole_xml)
+    assert '<hosts up="4" down="1" total="5"/>' in own_xml
+    assert own_xml.count("<!-- <shard ") == 3
 
     for theirs, ours in (("out.nmap", "merged.nmap"), ("out.gnmap", "merged.gnmap")):
         want = without_command_line(unsharded.files[theirs] or "")

@@ -421,7 +421,7 @@ BASE = "nmap --shard 1/2 --seed 7 -p 1-30,80 10.0.0.0/24"
     (run("nmap --shard 2/2 --seed 8 -p 1-30,80 10.0.0.0/24", []),
      "seeds differ (--seed 7 in a.xml; --seed 8 in b.xml)"),
     (run("nmap --shard 2/2 -p 1-30,80 10.0.0.0/24", []),
-     "seeds differ (--seed 7 in a.xml; no --seed in b.xml)"),
+     "seeds differ (--seed 7 in a.xml; --seed 0 in b.xml)"),
 ], ids=["scan_type", "protocols", "ping_scan", "ports", "sV", "A", "open", "shard_count",
         "unsharded", "seed", "no_seed"])
 def test_runs_of_other_scans_are_refused(other: Report, what: str) -> None:
@@ -444,6 +444,13 @@ def test_the_same_shard_twice_is_accepted() -> None:
     merged = merge_reports([run(BASE, [host("10.0.0.1", table=ALL_CLOSED)]), again])
     assert len(merged.hosts) == 1 and merged.runstats.total == 1
     assert merged.args == "nmap -p 1-30,80 10.0.0.0/24"  # the scan's, not one shard's
+
+
+def test_a_shard_without_seed_has_the_default_seed() -> None:
+    # pynmap cuts the same shards with no --seed as with --seed 0 (pynmap.shard.DEFAULT_SEED)
+    merged = merge_reports([run("nmap --shard 0/2 --seed 00 -p 1-30,80 10.0.0.0/24", []),
+                            run("nmap --shard 1/02 -p 1-30,80 10.0.0.0/24", [])])
+    assert merged.args == "nmap -p 1-30,80 10.0.0.0/24"
 
 
 def test_nothing_to_merge_is_refused() -> None:
