@@ -12,9 +12,13 @@ Parsing follows nmap's own reader line by line, so that a malformed file
 fails with nmap's fatal() text and line number.  The patterns are PCRE;
 Python's `re` on bytes reads nearly all of them as they are, and
 `translate_pcre` rewrites the few constructs whose meaning differs.  They
-are compiled only when a probe's matches are first needed (`Probe.compiled`):
-the 11,900 patterns take about a second to compile, which a run that never
-sends that probe must not pay.
+are compiled one by one when first needed (`Probe.search`): the 11,900
+patterns take about a second and a half to compile, which a run must not
+pay, least of all inside the service scan's I/O loop.  Before compiling a
+pattern, `Probe.search` checks that the response holds the literal text the
+pattern cannot match without (`literal_needs`: "^SSH-" of an SSH match,
+"Server: nginx" of an nginx one); a response usually leaves a few dozen of
+a probe's thousands of patterns to compile and search.
 """
 
 from __future__ import annotations
@@ -87,6 +91,10 @@ class Match:
         flags = (re.IGNORECASE if self.ignorecase else 0) | (re.DOTALL if self.dotall else 0)
         return re.compile(translate_pcre(self.pattern), flags)
 
+    def needs(self) -> Needs:
+        """The literal text any response this line matches must hold (see `literal_needs`)."""
+        return literal_needs(translate_pcre(self.pattern), ignorecase=self.ignorecase)
+
 
 @dataclass(frozen=True, slots=True)
 class Probe:
@@ -105,8 +113,11 @@ class Probe:
     rarity: int = DEFAULT_RARITY
     fallback: bytes | None = None  # the directive's text, resolved by ProbeDB
     matches: tuple[Match, ...] = ()
-    # The compiled patterns, each filled on first use (not part of the value).
+    # The compiled patterns, each filled on first use (not part of the value),
+    # and what each needs of a response (literal_needs), likewise.
     _compiled: list[re.Pattern[bytes] | None] = field(
+        default_factory=list, compare=False, repr=False, hash=False)
+    _needs: list[Needs | None] = field(
         default_factory=list, compare=False, repr=False, hash=False)
 
     @property
@@ -133,6 +144,23 @@ class Probe:
         if got is None:
             got = self._compiled[index] = self.matches[index].compile()
         return got
+
+    def search(self, index: int, data: bytes, folded: bytes) -> re.Match[bytes] | None:
+        """Match `index`'s pattern searched in `data` (`folded` is data.lower()).
+
+        A pattern whose literal text is not in the data cannot match it: it is
+        not searched, nor compiled.  A response typically leaves a few dozen
+        of a probe's thousands of patterns to compile (a tenth of a millisecond
+        each), where compiling them all would hold the I/O loop for most of a
+        second while other probes' connections and timers wait on it."""
+        if len(self._needs) != len(self.matches):
+            self._needs[:] = [None] * len(self.matches)
+        needs = self._needs[index]
+        if needs is None:
+            needs = self._needs[index] = self.matches[index].needs()
+        if not needs.admits(data, folded):
+            return None
+        return self.pattern(index).search(data)
 
     def port_is_probable(self, port: int, ssl: bool = False) -> bool:
         return port in (self.sslports if ssl else self.ports)
@@ -557,6 +585,117 @@ def translate_pcre(pattern: bytes) -> bytes:
         return ranges
 
     return _PCRE_REWRITES.sub(rewrite, pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """Literal text a pattern cannot match without: the response must start
+    with `prefix` and contain each of `inner`; `folded`: both are lower case
+    and are looked for in the lower-cased response (the pattern's i flag:
+    for bytes, `re` folds ASCII letters only, as bytes.lower() does)."""
+
+    prefix: bytes = b""
+    inner: tuple[bytes, ...] = ()
+    folded: bool = False
+
+    def admits(self, data: bytes, folded: bytes) -> bool:
+        """False when the pattern cannot match `data` (`folded`: data.lower())."""
+        subject = folded if self.folded else data
+        if not subject.startswith(self.prefix):
+            return False
+        return all(text in subject for text in self.inner)
+
+
+ANYTHING = Needs()  # what is known of a pattern the analysis does not read: nothing
+
+# One token of a (Python) pattern: a run of plain characters, an escape (its
+# text after the backslash), a character set, "(", ")", "|", a repeat, or any
+# other single character (., ^, $, a stray bracket).
+_TOKEN = re.compile(
+    rb"([^\\\[\](){}|?*+.^$]+)"
+    rb"|\\(x[0-9a-fA-F]{2}|0[0-7]{0,2}|[1-9][0-9]*|[\s\S])"
+    rb"|(\[\^?\]?(?:\\[\s\S]|[^\]\\])*\])"
+    rb"|(\()|(\))|(\|)"
+    rb"|(\{[0-9]*(?:,[0-9]*)?\}|[?*+{])"
+    rb"|[\s\S]")
+# inline flags ((?i), (?x), (?s:...)) or a comment change how the rest reads
+_INLINE_FLAGS = re.compile(rb"\(\?[aiLmsux#-]")
+_CONTROL_ESCAPES = {b"a": b"\a", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t",
+                    b"v": b"\v"}
+
+
+def _escaped_literal(escape: bytes) -> bytes:
+    """The byte an escape stands for (as re reads it); b"" for a class, an
+    anchor or a group reference."""
+    if len(escape) == 3 and escape[:1] == b"x":
+        return bytes([int(escape[1:], 16)])
+    if escape[:1] == b"0":  # \0 and up to two more octal digits
+        return bytes([int(escape, 8)])
+    if len(escape) == 1:
+        if escape in _CONTROL_ESCAPES:
+            return _CONTROL_ESCAPES[escape]
+        if not (escape.isascii() and escape.isalnum()):
+            return escape  # \. \( \\ \  \xff...: the character itself
+    return b""
+
+
+def literal_needs(pattern: bytes, *, ignorecase: bool = False) -> Needs:
+    """What text a match of `pattern` (Python syntax, as translate_pcre gives
+    it) must contain: the runs of plain characters at its top level, the one
+    right after a leading ^ as a prefix.
+
+    Conservative by construction: a character followed by a repeat is not
+    counted, nothing inside a group or a set is read, and a pattern with a
+    top-level alternative, inline flags or anything unbalanced gives ANYTHING.
+    So a pattern whose needs the data lacks cannot match it (tests check
+    this against re's own parser for every pattern of the bundled file)."""
+    if _INLINE_FLAGS.search(pattern):
+        return ANYTHING
+    anchored = pattern[:1] == b"^"
+    at_start = anchored  # the run under way starts right after the ^
+    prefix = b""
+    inner: list[bytes] = []
+    run = b""
+    depth = 0
+    for plain, escape, _set, opening, closing, bar, repeat in _TOKEN.findall(
+            pattern, 1 if anchored else 0):
+        if depth:
+            if opening:
+                depth += 1
+            elif closing:
+                depth -= 1
+            continue
+        if plain:
+            run += plain
+            continue
+        if escape:
+            literal = _escaped_literal(escape)
+            if literal:
+                run += literal
+                continue
+        elif repeat:
+            run = run[:-1]  # the repeated character may be absent or many
+        elif closing or bar:
+            return ANYTHING
+        elif opening:
+            depth = 1
+        if run:
+            if at_start:
+                prefix = run
+            else:
+                inner.append(run)
+            run = b""
+        at_start = False
+    if depth:
+        return ANYTHING
+    if run:
+        if at_start:
+            prefix = run
+        else:
+            inner.append(run)
+    if ignorecase:
+        return Needs(prefix.lower(), tuple(text.lower() for text in inner), True)
+    return Needs(prefix, tuple(inner))
 
 
 def compile_all(db: ProbeDB) -> int:

@@ -466,9 +466,10 @@ class ServiceScan:
     def _first_match(self, probe: Probe, data: bytes) -> Match | None:
         """The match _match() would act on first (it stops at the first that fits)."""
         chain = self.db.fallbacks.get((probe.protocol, probe.name), (probe,))
+        folded = data.lower()
         for candidate in chain:
             for index, match in enumerate(candidate.matches):
-                if candidate.pattern(index).search(data) is not None:
+                if candidate.search(index, data, folded) is not None:
                     return match
         return None
 
@@ -802,9 +803,10 @@ class ServiceScan:
         """Test the response against the probe's matches, then its fallbacks';
         True for a new hard match (nmap's processMatch)."""
         chain = self.db.fallbacks.get((probe.protocol, probe.name), (probe,))
+        folded = data.lower()
         for candidate in chain:
             for index, match in enumerate(candidate.matches):
-                m = candidate.pattern(index).search(data)
+                m = candidate.search(index, data, folded)
                 if m is None:
                     continue
                 if match.soft and svc.matched is not None:

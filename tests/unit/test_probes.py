@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import functools
 import re
+import re._parser as sre_parse  # re's own reading of a pattern: the oracle for literal_needs
 import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from pynmap.errors import SystemFatal
 from pynmap.probes import (
+    ANYTHING,
     Match,
+    Needs,
     ProbeDB,
     ProbeFileError,
     VersionInfo,
     compile_all,
     cstring_unescape,
     find_probe_db,
+    literal_needs,
     load_probes,
     parse_match,
     parse_probes,
@@ -103,6 +109,120 @@ def test_ssh_banner_gives_product_version_and_cpe() -> None:
         b"OpenSSH", b"9.2p1 Debian 2+deb12u3", b"protocol 2.0")
     assert info.ostype == b"Linux"
     assert info.cpes == (b"cpe:/a:openbsd:openssh:9.2p1", b"cpe:/o:linux:linux_kernel")
+
+
+# --- literal needs: the patterns a response cannot match are neither compiled nor searched ---
+
+def _top_level_literals(pattern: bytes, flags: int) -> tuple[bool, list[bytes]]:
+    """re's parse of `pattern`: whether it starts with ^, and its runs of
+    consecutive top-level literals (the text every match must contain; the
+    first is where the match starts when it directly follows the ^)."""
+    items = list(sre_parse.parse(pattern.decode("latin-1"), flags))
+    anchored = bool(items) and items[0] == (sre_parse.AT, sre_parse.AT_BEGINNING)
+    runs: list[bytes] = []
+    current = bytearray()
+    for op, value in items:
+        if op is sre_parse.LITERAL:
+            current.append(value)
+            continue
+        runs.append(bytes(current))
+        current = bytearray()
+    runs.append(bytes(current))
+    return anchored, runs
+
+
+def test_literal_needs_of_every_bundled_pattern_agree_with_res_parser() -> None:
+    db = parse_probes(Path(bundled_path()).read_bytes())
+    informative = 0
+    for probe in (db.null_probe, *db.probes):
+        assert probe is not None
+        for match in probe.matches:
+            pattern = translate_pcre(match.pattern)
+            needs = literal_needs(pattern, ignorecase=match.ignorecase)
+            anchored, runs = _top_level_literals(
+                pattern, (re.IGNORECASE if match.ignorecase else 0)
+                | (re.DOTALL if match.dotall else 0))
+            if match.ignorecase:
+                runs = [run.lower() for run in runs]
+            if needs.prefix:
+                # the prefix: the literals that directly follow the leading ^
+                assert anchored and runs[1].startswith(needs.prefix), pattern
+            for text in needs.inner:
+                assert any(text in run for run in runs), pattern
+            assert needs.folded == match.ignorecase
+            informative += needs != ANYTHING
+    # the point of it: nearly every pattern names text of its own
+    assert informative > 11800
+
+
+@pytest.mark.parametrize(("pattern", "needs"), [
+    (rb"^SSH-([\d.]+)-OpenSSH_", Needs(b"SSH-", (b"-OpenSSH_",))),
+    (rb"^ab?c", Needs(b"a", (b"c",))),  # a repeated character may be missing
+    (rb"^ab{2,}c\x41*d", Needs(b"a", (b"c", b"d"))),
+    (rb"^a{}b", Needs(b"", (b"b",))),  # (re reads {} as text: left out all the same)
+    (rb"^a|b", ANYTHING),  # the ^ and the text hold for one alternative only
+    (rb"x(a|b)y[|)(]z", Needs(b"", (b"x", b"y", b"z"))),  # inside groups and sets: nothing
+    (rb"^\x41\0\012\.\r\n\-\\", Needs(b"A\0\n.\r\n-\\")),
+    (rb"^(\d+)\1z\123", Needs(b"", (b"z",))),  # a back-reference, an octal escape
+    (rb"a\sb\Bc\Zd", Needs(b"", (b"a", b"b", b"c", b"d"))),
+    (rb"(?i)abc", ANYTHING),  # inline flags change what the text means
+    (rb"(?#note)abc", ANYTHING),
+    (rb"ab)c", ANYTHING),
+    (rb"(ab", ANYTHING),
+])
+def test_literal_needs_read_conservatively(pattern: bytes, needs: Needs) -> None:
+    assert literal_needs(pattern) == needs
+
+
+def test_a_case_insensitive_pattern_needs_its_text_in_any_case() -> None:
+    needs = literal_needs(rb"^Server: (\S+) HTTPd", ignorecase=True)
+    assert needs == Needs(b"server: ", (b" httpd",), folded=True)
+    data = b"SERVER: x HttpD"
+    assert needs.admits(data, data.lower())
+    assert not literal_needs(rb"^Server: ").admits(data, data.lower())
+
+
+# fragments of patterns: text, escapes, sets, groups, repeats, anchors, alternatives
+_FRAGMENTS = st.sampled_from([
+    b"a", b"b", b"ab", b"A", b"\\x41", b"\\0", b"\\.", b".", b"[ab]", b"[^a]", b"\\d",
+    b"?", b"*", b"+", b"{2}", b"{1,2}", b"(a|b)", b"(?:ab)?", b"|", b"$", b"^", b"\\b", b"\\n",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(fragments=st.lists(_FRAGMENTS, min_size=1, max_size=8), ignorecase=st.booleans(),
+       data=st.data())
+def test_no_pattern_matches_what_its_needs_rule_out(
+        fragments: list[bytes], ignorecase: bool, data: st.DataObject) -> None:
+    pattern = b"".join(fragments)
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        return
+    text = data.draw(st.from_regex(compiled))
+    if ignorecase:
+        # (hypothesis draws no bytes for a case-insensitive pattern:) any case of a match
+        flips = data.draw(st.lists(st.booleans(), min_size=len(text), max_size=len(text)))
+        text = bytes(c ^ 0x20 if flip and chr(c).isascii() and chr(c).isalpha() else c
+                     for c, flip in zip(text, flips, strict=True))
+        compiled = re.compile(pattern, re.IGNORECASE)
+        assume(compiled.search(text) is not None)
+    assert compiled.search(text) is not None
+    assert literal_needs(pattern, ignorecase=ignorecase).admits(text, text.lower())
+
+
+def test_a_banner_compiles_a_few_of_the_null_probes_patterns() -> None:
+    db = parse_probes(Path(bundled_path()).read_bytes())
+    null = db.null_probe
+    assert null is not None
+    banner = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
+    found = next(i for i in range(len(null.matches))
+                 if null.search(i, banner, banner.lower()) is not None)
+    # the same first match as compiling and searching every pattern in order
+    assert found == next(i for i, p in enumerate(load_probes(bundled_path()).null_probe.compiled())
+                         if p.search(banner))
+    compiled = sum(p is not None for p in null._compiled)
+    assert 0 < compiled < 60 < found
 
 
 # --- parsing hand-written files ---------------------------------------------------------------
