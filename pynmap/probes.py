@@ -23,7 +23,10 @@ a probe's thousands of patterns to compile and search.
 
 from __future__ import annotations
 
+import copy
+import os
 import re
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import cast
@@ -536,15 +539,75 @@ def load_probes(path: str) -> ProbeDB:
     return parse_probes(data, path)
 
 
-def find_probe_db(files: DataFiles) -> ProbeDB:
+def find_probe_db(files: DataFiles, ahead: ReadAhead | None = None) -> ProbeDB:
     """nmap-service-probes found as nmap finds it (--versiondb, --datadir, $NMAPDIR,
-    ~/.nmap, the bundled copy), read, and recorded among the files read."""
+    ~/.nmap, the bundled copy), read, and recorded among the files read.
+    `ahead`: the same file read while the port scan ran, used if it is that file
+    and unchanged."""
     found, path = files.fetch(PROBES_FILE)
     if found != 1:
         raise _fatal("Service scan requested but I cannot find nmap-service-probes file.")
-    db = load_probes(path)
+    db = ahead.take(path) if ahead is not None else None
+    if db is None:
+        db = load_probes(path)
     files.loaded[PROBES_FILE] = path
     return db
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+class ReadAhead:
+    """nmap-service-probes read and parsed in a thread of its own while the port
+    scan runs (-sV): the parse is 0.15 s of Python, which the port scan's waits
+    on the network hide, instead of delaying the service scan.
+
+    It changes nothing the run shows: nmap reads the file when the service scan
+    begins, and so does find_probe_db(): the search (with its warning and -d2
+    line, which the thread does not give) and any error happen there, as
+    before.  What was read ahead is used only if it is the file found then,
+    unchanged (device, inode, size, modification time), and parsed without
+    error; otherwise the file is read again.
+    """
+
+    def __init__(self, files: DataFiles) -> None:
+        self._files = copy.copy(files)  # searched without a word: a copy that says nothing
+        self._files.warn = _quiet
+        self._files.plain_log = None
+        self._files.loaded = {}
+        self._got: tuple[str, tuple[int, int, int, int], ProbeDB] | None = None
+        self._thread = threading.Thread(target=self._read, name="pynmap-probes", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            found, path = self._files.fetch(PROBES_FILE)
+            if found != 1:
+                return
+            with open(path, "rb") as f:
+                identity = _identity(os.fstat(f.fileno()))
+                data = f.read()
+            self._got = path, identity, parse_probes(data, path)
+        except Exception:  # the service scan reads the file itself, and says what is wrong
+            return
+
+    def take(self, path: str) -> ProbeDB | None:
+        """The database read ahead, if it is the file at `path` as it is now."""
+        self._thread.join()
+        got, self._got = self._got, None
+        if got is None or got[0] != path:
+            return None
+        try:
+            if _identity(os.stat(path)) != got[1]:
+                return None
+        except OSError:
+            return None
+        return got[2]
+
+
+def _quiet(_line: str) -> None:
+    pass
 
 
 # --- PCRE to Python re -----------------------------------------------------------------------

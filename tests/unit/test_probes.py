@@ -5,6 +5,7 @@ checks the probe order and the parse errors against nmap itself)."""
 from __future__ import annotations
 
 import functools
+import os
 import re
 import re._parser as sre_parse  # re's own reading of a pattern: the oracle for literal_needs
 import warnings
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from pynmap import probes as probes_module
 from pynmap.errors import SystemFatal
 from pynmap.probes import (
     ANYTHING,
@@ -21,6 +23,7 @@ from pynmap.probes import (
     Needs,
     ProbeDB,
     ProbeFileError,
+    ReadAhead,
     VersionInfo,
     compile_all,
     cstring_unescape,
@@ -324,6 +327,81 @@ def test_the_file_is_found_as_nmap_finds_data_files(tmp_path: Path) -> None:
         find_probe_db(files)
     assert caught.value.message == (
         "Service scan requested but I cannot find nmap-service-probes file.")
+
+
+# --- read ahead: parsed while the port scan runs, used only if it is the file nmap reads ---
+
+def _counting_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths find_probe_db reads itself (rather than taking what was read ahead)."""
+    read: list[str] = []
+    real = probes_module.load_probes
+
+    def load(path: str) -> ProbeDB:
+        read.append(path)
+        return real(path)
+    monkeypatch.setattr(probes_module, "load_probes", load)
+    return read
+
+
+def test_what_was_read_ahead_is_used_for_the_same_unchanged_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    own = tmp_path / "mine"
+    own.write_bytes(SMALL)
+
+    def files() -> DataFiles:
+        return DataFiles(warn=print, requested={"nmap-service-probes": str(own)}, environ={},
+                         home_dirs=[])
+
+    read = _counting_loads(monkeypatch)
+    db = find_probe_db(files(), ReadAhead(files()))
+    assert read == [] and db == parse_probes(SMALL)
+    # changed after it was read ahead: read again, as nmap reads it at the service scan
+    ahead = ReadAhead(files())
+    ahead._thread.join()
+    own.write_bytes(SMALL.replace(b"Probe TCP Two", b"Probe TCP New"))
+    os.utime(own, ns=(1, 1))
+    assert find_probe_db(files(), ahead).probes[0].name == "New"
+    assert read == [str(own)]
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_bad_file_read_ahead_fails_where_nmap_fails(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"Probe TCP x q|a|\nrarity 0\n")
+    files = DataFiles(warn=print, requested={"nmap-service-probes": str(bad)}, environ={},
+                      home_dirs=[])
+    ahead = ReadAhead(files)
+    ahead._thread.join()
+    assert capsys.readouterr() == ("", "")  # the thread says nothing
+    with pytest.raises(ProbeFileError) as caught:
+        find_probe_db(files, ahead)
+    assert caught.value.message == ("setRarity: Rarity directive on line 2 of "
+                                    "nmap-service-probes must be between 1 and 9")
+
+
+def test_reading_ahead_gives_no_warning_or_debug_line_of_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a ./nmap-service-probes that nmap does not use: its warning, and -d2's line,
+    # come once, when the service scan looks for the file
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "nmap-service-probes").write_bytes(SMALL)
+    (tmp_path / "nmap-service-probes").write_bytes(SMALL)
+    monkeypatch.chdir(tmp_path)
+    said: list[str] = []
+    files = DataFiles(warn=said.append, search_dirs=[str(data)], environ={}, home_dirs=[],
+                      debugging=2, plain_log=said.append)
+    ahead = ReadAhead(files)
+    ahead._thread.join()
+    assert said == []
+    find_probe_db(files, ahead)
+    assert said == [
+        f"Warning: File ./nmap-service-probes exists, but Nmap is using {data}/nmap-service-probes"
+        " for security and consistency reasons.  set NMAPDIR=. to give priority to files in"
+        " your local directory (may affect the other data files too).",
+        f"Fetchfile found {data}/nmap-service-probes"]
+    assert files.loaded == {"nmap-service-probes": f"{data}/nmap-service-probes"}
 
 
 def test_probe_string_escapes() -> None:
