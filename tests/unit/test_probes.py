@@ -329,6 +329,95 @@ def test_the_file_is_found_as_nmap_finds_data_files(tmp_path: Path) -> None:
         "Service scan requested but I cannot find nmap-service-probes file.")
 
 
+# --- the parse cache: what the parse made, read back only for the very same file ---
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "pynmap"
+
+
+def _counting_parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    parses: list[int] = []
+    real = probes_module.parse_probes
+
+    def parse(data: bytes, filename: str = "") -> ProbeDB:
+        parses.append(len(data))
+        return real(data, filename)
+    monkeypatch.setattr(probes_module, "parse_probes", parse)
+    return parses
+
+
+def _everything(db: ProbeDB) -> tuple[object, ...]:
+    """All a database says, the literal needs of every pattern included."""
+    every = [p for p in (db.null_probe, *db.probes) if p is not None]
+    return (db, db.fallbacks,
+            [[p.needs_of(i) for i in range(len(p.matches))] for p in every])
+
+
+def test_the_parse_cache_gives_what_the_parse_gives(
+        cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / "nmap-service-probes"
+    copy.write_bytes(Path(bundled_path()).read_bytes())
+    parses = _counting_parses(monkeypatch)
+    first = load_probes(str(copy))
+    assert len(parses) == 1 and len(list(cache.iterdir())) == 1
+    again = load_probes(str(copy))
+    assert len(parses) == 1  # read back, not parsed
+    assert _everything(again) == _everything(first)
+    assert _everything(first) == _everything(parse_probes(copy.read_bytes()))
+
+
+def test_the_parse_cache_is_not_read_for_another_file_or_another_pynmap(
+        cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / "nmap-service-probes"
+    text = Path(bundled_path()).read_bytes()
+    copy.write_bytes(text)
+    parses = _counting_parses(monkeypatch)
+    load_probes(str(copy))
+    # the file changed (same size and inode: an edit in place, a later mtime)
+    copy.write_bytes(text.replace(b"q|GET / HTTP/1.0", b"q|GET / HTTP/1.1", 1))
+    os.utime(copy, ns=(1, 10**18))
+
+    def payload() -> bytes:
+        get = load_probes(str(copy)).probe_by_name("GetRequest", "TCP")
+        assert get is not None
+        return get.payload
+    assert payload().startswith(b"GET / HTTP/1.1")
+    assert len(parses) == 2
+    # damaged: parsed again, and rewritten
+    for entry in cache.iterdir():
+        entry.write_bytes(b"\x00garbage")
+    assert payload().startswith(b"GET / HTTP/1.1")
+    assert payload().startswith(b"GET / HTTP/1.1")
+    assert len(parses) == 3
+    # made by another probes.py (or another Python)
+    real_key = probes_module._cache_key
+    monkeypatch.setattr(probes_module, "_cache_key", lambda st: (*real_key(st), 1))
+    load_probes(str(copy))
+    assert len(parses) == 4
+
+
+def test_an_unwritable_cache_only_costs_a_parse(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # a file: no directory can be made
+    db = load_probes(bundled_path())
+    assert db == bundled() and db.fallbacks == bundled().fallbacks
+
+
+def test_small_and_bad_files_are_not_cached(cache: Path, tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.write_bytes(SMALL)
+    assert load_probes(str(small)).probes[0].name == "Two"
+    bad = tmp_path / "bad"
+    bad.write_bytes(Path(bundled_path()).read_bytes() + b"rarity 0\n")
+    with pytest.raises(ProbeFileError):
+        load_probes(str(bad))
+    assert not cache.exists()
+
+
 # --- read ahead: parsed while the port scan runs, used only if it is the file nmap reads ---
 
 def _counting_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
