@@ -23,6 +23,7 @@ a probe's thousands of patterns to compile and search.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
 import marshal
@@ -607,23 +608,24 @@ def _probe_fields(p: Probe) -> tuple[object, ...]:
 
 
 def _cache_store(st: os.stat_result, db: ProbeDB) -> None:
-    probes = [_probe_fields(p) for p in _all_probes(db)]
     try:
-        blob = marshal.dumps((_cache_key(st), db.null_probe is not None, probes, db.excluded,
-                              db.has_exclude))
         directory = cache_dir()
         os.makedirs(directory, mode=0o700, exist_ok=True)
         tmp = os.path.join(directory, f".probes-{os.getpid()}-{threading.get_ident():x}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(blob)
-            os.replace(tmp, _cache_file(st))
-        except BaseException:
-            os.unlink(tmp)
-            raise
     except OSError:
-        pass  # no cache this time; nothing depends on it
+        return  # no cache this time (nor the needs worked out for it); nothing depends on it
+    try:
+        with os.fdopen(fd, "wb") as f:
+            probes = [_probe_fields(p) for p in _all_probes(db)]
+            f.write(marshal.dumps((_cache_key(st), db.null_probe is not None, probes,
+                                   db.excluded, db.has_exclude)))
+        os.replace(tmp, _cache_file(st))
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if not isinstance(exc, OSError):
+            raise
 
 
 def _probe_from(protocol: str, name: str, payload: bytes, line: int, options: bytes,
