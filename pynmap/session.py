@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from pynmap.engine.messages import Event
     from pynmap.engine.scan import SocketSetup
     from pynmap.output.jsonout import ReportSink
-    from pynmap.probes import ProbeDB
+    from pynmap.probes import ProbeDB, ReadAhead
 
 _INTERRUPTED: dict[int, str] = {
     signal.SIGINT: "Scan interrupted by SIGINT (Ctrl-C)",
@@ -200,6 +200,7 @@ class Session:
         self.stats = RunStats()
         self.services: services.ServiceDB | None = None
         self.probes: ProbeDB | None = None  # nmap-service-probes, read by the first -sV scan
+        self.probes_ahead: ReadAhead | None = None  # the same, read while the port scan runs
         self.xsl_path: str | None = None  # the default stylesheet found, if that is used
 
     # -- helpers -------------------------------------------------------------------------------
@@ -410,6 +411,10 @@ class Session:
                                           resolve_all=o.resolve_all, unique=o.unique,
                                           shard=o.shard)
         self.scanning_targets = True
+        if scan_type == "connect" and o.version_scan and self.probes is None:
+            from pynmap.probes import ReadAhead
+
+            self.probes_ahead = ReadAhead(db.files)
         self._scan_all(expanded, scan_type, order)
         return self._finish(scan_type)
 
@@ -689,7 +694,8 @@ class Session:
         o = self.options
         if self.probes is None:
             assert self.services is not None
-            self.probes = find_probe_db(self.services.files)
+            self.probes = find_probe_db(self.services.files, self.probes_ahead)
+            self.probes_ahead = None
         task = "Service scan"
         self._phase_begins(task, len(group))
         events = _Events(self)
