@@ -40,6 +40,9 @@ from pynmap.plain import FrozenData
 from pynmap.services import ServiceDB
 from pynmap.timing import TEMPLATE_NAMES, TEMPLATES, Timing
 
+if TYPE_CHECKING:
+    from pynmap.cluster.where import ClusterOptions
+
 # Scan types nmap knows.  pynmap performs the connect scan; the others need raw
 # sockets, and unprivileged nmap refuses them, so pynmap does the same.
 RAW_SCAN_LETTERS = frozenset("AFMNOSUWXYZ")
@@ -112,6 +115,9 @@ class Options:
     exclude_file: str | None = None
     decoys: str | None = None  # -D: checked (resolved) after the exclude file is opened
     randomize_hosts: bool = False
+    # --cluster (pynmap's own): the scan runs as shards on Dask workers (pynmap.cluster)
+    cluster: ClusterOptions | None = None
+    exclude_stream: TextIO | None = None  # --excludefile's words read from here instead
 
     # timing
     timing: Timing = Timing()
@@ -201,7 +207,7 @@ class _Delayed:
 
     Slotted: a table row naming a field that does not exist fails at once."""
 
-    __slots__ = ("advanced", "af", "decoys", "defeat_icmp", "defeat_rst", "deprecations",
+    __slots__ = ("advanced", "af", "cluster", "decoys", "defeat_icmp", "defeat_rst", "deprecations",
                  "fragscan", "host_timeout", "initial_rtt", "magic_port_set", "max_parallelism",
                  "max_retries", "max_rtt", "max_scan_delay", "min_rtt", "osscan",
                  "payload_given", "raw_ping", "raw_ping_lists", "raw_scan_types", "scan_delay",
@@ -234,6 +240,8 @@ class _Delayed:
         self.raw_scan_types: set[str] = set()
         self.raw_ping: set[str] = set()
         self.unsupported: list[str] = []
+        # --cluster, --cluster-ca, --cluster-cert, --cluster-key, --cluster-shards as given
+        self.cluster: dict[str, str] = {}
 
     def deprecated(self, given: str, replacement: str) -> None:
         self.deprecations.append(
@@ -385,6 +393,19 @@ class _Parser:
         o.raw_ping = frozenset(d.raw_ping)
         self.validate()
         self._check_json_stdout()
+        self._apply_cluster()
+
+    def _apply_cluster(self) -> None:
+        """--cluster and its companions (pynmap's own): checked after nmap's checks."""
+        given = self.d.cluster
+        if not given:
+            return
+        from pynmap.cluster.where import check_cluster_options, parse_shards
+
+        shards = given.get("cluster-shards")
+        self.o.cluster = check_cluster_options(
+            given.get("cluster"), given.get("cluster-ca"), given.get("cluster-cert"),
+            given.get("cluster-key"), None if shards is None else parse_shards(shards))
 
     def _check_json_stdout(self) -> None:
         """A JSON document or JSON Lines on stdout must be alone there to be read."""
@@ -916,6 +937,11 @@ def _random_targets(p: _Parser, row: Opt, value: str) -> None:
     raise Fatal("pynmap does not support random targets (-iR).")
 
 
+def _cluster(p: _Parser, row: Opt, value: str) -> None:
+    """--cluster and --cluster-*: the last one given counts; checked together at the end."""
+    p.d.cluster[row.name] = value
+
+
 def _idle_scan(p: _Parser, row: Opt, value: str) -> None:
     # nmap's buffer holds 254 bytes (a longest domain name), and its message names that size
     if len(os.fsencode(value)) > 254:
@@ -1180,6 +1206,12 @@ OPTION_TABLE: tuple[Opt, ...] = (
     # pynmap's own (JSON output)
     Opt("oJ", REQUIRED_ARG, _output, Output("json", "oJ"), own=True),
     Opt("json-lines", REQUIRED_ARG, _output, Output("json-lines", "json-lines"), own=True),
+    # pynmap's own (the scan run as shards on a Dask cluster, pynmap.cluster)
+    Opt("cluster", REQUIRED_ARG, _cluster, own=True),
+    Opt("cluster-ca", REQUIRED_ARG, _cluster, own=True),
+    Opt("cluster-cert", REQUIRED_ARG, _cluster, own=True),
+    Opt("cluster-key", REQUIRED_ARG, _cluster, own=True),
+    Opt("cluster-shards", REQUIRED_ARG, _cluster, own=True),
 )
 
 _ARG_MARKS = ("", ":", "::")
