@@ -102,7 +102,8 @@ class Keyword:
     """How one keyword is written on nmap's command line.
 
     kind "flag": `spelling` when the value is True, nothing when False;
-    "value": `spelling VALUE` (two words; a list is joined with commas);
+    "value": `spelling VALUE` (two words; a list is joined with `joiner`,
+    commas as nmap's lists are written);
     "attached": `spellingVALUE` (one word: options whose argument is optional);
     "choice": the words `choices[value]`.
     """
@@ -110,6 +111,7 @@ class Keyword:
     spelling: str
     kind: str = "value"
     choices: Mapping[str, tuple[str, ...]] | None = None
+    joiner: str = ","
 
 
 OPTIONS: Final[Mapping[str, Keyword]] = {
@@ -160,17 +162,20 @@ OPTIONS: Final[Mapping[str, Keyword]] = {
     "ttl": Keyword("--ttl"),
     "datadir": Keyword("--datadir"),
     "servicedb": Keyword("--servicedb"),
+    # pynmap's own: one shard of a scan split over several runs (shard="0/4" or (0, 4))
+    "shard": Keyword("--shard", joiner="/"),
+    "seed": Keyword("--seed"),
 }
 
 
-def _words(value: Value, name: str) -> str:
+def _words(value: Value, name: str, joiner: str = ",") -> str:
     if isinstance(value, bool):
         raise TypeError(f"{name}= takes a value, not {value!r}")
     if isinstance(value, (int, float, str)):
         return str(value)
     if isinstance(value, Sequence) and all(
             isinstance(v, (int, str)) and not isinstance(v, bool) for v in value):
-        return ",".join(str(v) for v in value)
+        return joiner.join(str(v) for v in value)
     raise TypeError(f"{name}= takes a number, text or a list of them, not {value!r}")
 
 
@@ -201,7 +206,7 @@ def build_argv(targets: str | Sequence[str], ports: Value | None = None,
         elif keyword.kind == "attached":
             argv.append(keyword.spelling + _words(value, name))
         else:
-            argv.extend((keyword.spelling, _words(value, name)))
+            argv.extend((keyword.spelling, _words(value, name, keyword.joiner)))
     if ports is not None:
         argv.extend(("-p", _words(ports, "ports")))
     words = [targets] if isinstance(targets, str) else list(targets)

@@ -42,6 +42,7 @@ from pynmap.timing import TEMPLATE_NAMES, TEMPLATES, Timing
 
 if TYPE_CHECKING:
     from pynmap.cluster.where import ClusterOptions
+    from pynmap.shard import Shard
 
 # Scan types nmap knows.  pynmap performs the connect scan; the others need raw
 # sockets, and unprivileged nmap refuses them, so pynmap does the same.
@@ -115,6 +116,8 @@ class Options:
     exclude_file: str | None = None
     decoys: str | None = None  # -D: checked (resolved) after the exclude file is opened
     randomize_hosts: bool = False
+    # --shard I/N (--seed S): this run keeps only the hosts of shard I (pynmap.shard)
+    shard: Shard | None = None
     # --cluster (pynmap's own): the scan runs as shards on Dask workers (pynmap.cluster)
     cluster: ClusterOptions | None = None
     exclude_stream: TextIO | None = None  # --excludefile's words read from here instead
@@ -211,7 +214,7 @@ class _Delayed:
                  "fragscan", "host_timeout", "initial_rtt", "magic_port_set", "max_parallelism",
                  "max_retries", "max_rtt", "max_scan_delay", "min_rtt", "osscan",
                  "payload_given", "raw_ping", "raw_ping_lists", "raw_scan_types", "scan_delay",
-                 "traceroute", "unsupported")
+                 "seed", "shard", "traceroute", "unsupported")
 
     def __init__(self) -> None:
         self.max_parallelism = -1
@@ -240,6 +243,9 @@ class _Delayed:
         self.raw_scan_types: set[str] = set()
         self.raw_ping: set[str] = set()
         self.unsupported: list[str] = []
+        # --shard's (index, count) and --seed, joined once both may have been given
+        self.shard: tuple[int, int] | None = None
+        self.seed: int | None = None
         # --cluster, --cluster-ca, --cluster-cert, --cluster-key, --cluster-shards as given
         self.cluster: dict[str, str] = {}
 
@@ -394,6 +400,7 @@ class _Parser:
         self.validate()
         self._check_json_stdout()
         self._apply_cluster()
+        self._apply_shard()
 
     def _apply_cluster(self) -> None:
         """--cluster and its companions (pynmap's own): checked after nmap's checks."""
@@ -405,7 +412,24 @@ class _Parser:
         shards = given.get("cluster-shards")
         self.o.cluster = check_cluster_options(
             given.get("cluster"), given.get("cluster-ca"), given.get("cluster-cert"),
-            given.get("cluster-key"), None if shards is None else parse_shards(shards))
+            given.get("cluster-key"), None if shards is None else parse_shards(shards),
+            seed=self.d.seed)
+        if self.o.cluster is not None and self.d.shard is not None:
+            raise Fatal("--shard cannot be used with --cluster, which makes the shards itself")
+
+    def _apply_shard(self) -> None:
+        """--shard and --seed (pynmap's own): checked after all of nmap's checks."""
+        d = self.d
+        if d.shard is None:
+            if d.seed is not None and self.o.cluster is None:  # --cluster takes a --seed
+                from pynmap.shard import SEED_WITHOUT_SHARD
+
+                raise Fatal(SEED_WITHOUT_SHARD)
+            return
+        from pynmap.shard import DEFAULT_SEED, Shard
+
+        index, count = d.shard
+        self.o.shard = Shard(index, count, DEFAULT_SEED if d.seed is None else d.seed)
 
     def _check_json_stdout(self) -> None:
         """A JSON document or JSON Lines on stdout must be alone there to be read."""
@@ -937,6 +961,18 @@ def _random_targets(p: _Parser, row: Opt, value: str) -> None:
     raise Fatal("pynmap does not support random targets (-iR).")
 
 
+def _shard(p: _Parser, row: Opt, value: str) -> None:
+    from pynmap.shard import parse_shard
+
+    p.d.shard = parse_shard(value)  # the last --shard given counts, as for nmap's options
+
+
+def _seed(p: _Parser, row: Opt, value: str) -> None:
+    from pynmap.shard import parse_seed
+
+    p.d.seed = parse_seed(value)
+
+
 def _cluster(p: _Parser, row: Opt, value: str) -> None:
     """--cluster and --cluster-*: the last one given counts; checked together at the end."""
     p.d.cluster[row.name] = value
@@ -1206,6 +1242,9 @@ OPTION_TABLE: tuple[Opt, ...] = (
     # pynmap's own (JSON output)
     Opt("oJ", REQUIRED_ARG, _output, Output("json", "oJ"), own=True),
     Opt("json-lines", REQUIRED_ARG, _output, Output("json-lines", "json-lines"), own=True),
+    # pynmap's own (a scan split over several runs, pynmap.shard)
+    Opt("shard", REQUIRED_ARG, _shard, own=True),
+    Opt("seed", REQUIRED_ARG, _seed, own=True),
     # pynmap's own (the scan run as shards on a Dask cluster, pynmap.cluster)
     Opt("cluster", REQUIRED_ARG, _cluster, own=True),
     Opt("cluster-ca", REQUIRED_ARG, _cluster, own=True),

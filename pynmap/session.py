@@ -436,7 +436,8 @@ class Session:
         expanded = targets.expand_targets(words, ipv6=o.af == socket.AF_INET6, excludes=excludes,
                                           resolve=targets.system_resolver, warn=self.warn,
                                           verbosity=o.verbosity, debugging=o.debugging,
-                                          resolve_all=o.resolve_all, unique=o.unique)
+                                          resolve_all=o.resolve_all, unique=o.unique,
+                                          shard=o.shard)
         self.scanning_targets = True
         self._scan_all(expanded, scan_type, order)
         return self._finish(scan_type)

@@ -33,10 +33,13 @@ import os
 import re
 import socket
 from collections.abc import Callable, Iterable, Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pynmap.errors import Fatal, PlainExit
 from pynmap.plain import FrozenData
+
+if TYPE_CHECKING:  # only the types: the stream calls the Shard it is given
+    from pynmap.shard import Shard, Sieve
 
 AF_INET = int(socket.AF_INET)
 AF_INET6 = int(socket.AF_INET6)
@@ -673,7 +676,8 @@ class TargetStream(Iterator[Target | Skipped]):
 
     def __init__(self, words: Iterable[str], *, ipv6: bool, excludes: Excludes | None,
                  resolve: Resolver, warn: Callable[[str], None], verbosity: int,
-                 debugging: int, resolve_all: bool, unique: bool) -> None:
+                 debugging: int, resolve_all: bool, unique: bool,
+                 shard: Shard | None = None) -> None:
         self._words = iter(words)
         self._family = AF_INET6 if ipv6 else AF_INET
         self._excludes = excludes if excludes else None
@@ -683,6 +687,8 @@ class TargetStream(Iterator[Target | Skipped]):
         self._debugging = debugging
         self._resolve_all = resolve_all
         self._seen: set[int] | None = set() if unique else None
+        # --shard: only this shard's hosts come out (pynmap.shard); skipped words all do
+        self._sieve = shard.sieve() if shard is not None else None
         self._unresolved: str | None = None  # the current group is a name that failed
         self.exhausted = False
         self._items = self._run()
@@ -809,7 +815,8 @@ class TargetStream(Iterator[Target | Skipped]):
     # -- address blocks ------------------------------------------------------------------
     def _ipv4_block(self, octets: tuple[tuple[int, ...], ...], name: str | None,
                     others: tuple[str, ...], named: tuple[int, ...]) -> Iterator[Target]:
-        return _ipv4_targets(octets, self._excludes, self._seen, name, others, named)
+        return _ipv4_targets(octets, self._excludes, self._seen, self._sieve, name, others,
+                             named)
 
     def _ipv6_block(self, value: int, bits: int, scope: int, name: str | None,
                     others: tuple[str, ...], named: tuple[int, ...]) -> Iterator[Target]:
@@ -819,21 +826,22 @@ class TargetStream(Iterator[Target | Skipped]):
             bits = 128
         host_mask = _V6_ALL >> bits
         return _ipv6_targets(value & ~host_mask, value | host_mask, scope, self._excludes,
-                             self._seen, name, others, named)
+                             self._seen, self._sieve, name, others, named)
 
 
 def _ipv4_targets(octets: tuple[tuple[int, ...], ...], excludes: Excludes | None,
-                  seen: set[int] | None, name: str | None, others: tuple[str, ...],
-                  named: tuple[int, ...]) -> Iterator[Target]:
+                  seen: set[int] | None, sieve: Sieve | None, name: str | None,
+                  others: tuple[str, ...], named: tuple[int, ...]) -> Iterator[Target]:
     """The block's targets, last octet fastest.
 
-    This is the hot loop of a big scan: exclusions are looked up once per
-    /24 row.
+    This is the hot loop of a big scan: exclusions are looked up, and a
+    shard's hosts picked, once per /24 row.
     """
     last = [(d, _OCTET_TEXT[d]) for d in octets[3]]
     last_text = [text for _, text in last]
-    careful = bool(named) or seen is not None
+    careful = bool(named) or seen is not None or sieve is not None
     cut = _NO_OCTET_SET
+    mine = b""
     for a in octets[0]:
         for b in octets[1]:
             for c in octets[2]:
@@ -848,8 +856,10 @@ def _ipv4_targets(octets: tuple[tuple[int, ...], ...], excludes: Excludes | None
                         yield Target(prefix + d_text, AF_INET)
                     continue
                 base = row << 8
+                if sieve is not None:
+                    mine = sieve.ipv4_row(row)
                 for d, d_text in last:
-                    if d in cut:
+                    if d in cut or (sieve is not None and not mine[d]):
                         continue
                     value = base | d
                     if seen is not None:
@@ -863,10 +873,12 @@ def _ipv4_targets(octets: tuple[tuple[int, ...], ...], excludes: Excludes | None
 
 
 def _ipv6_targets(start: int, end: int, scope: int, excludes: Excludes | None,
-                  seen: set[int] | None, name: str | None, others: tuple[str, ...],
-                  named: tuple[int, ...]) -> Iterator[Target]:
+                  seen: set[int] | None, sieve: Sieve | None, name: str | None,
+                  others: tuple[str, ...], named: tuple[int, ...]) -> Iterator[Target]:
     for current in range(start, end + 1):
         if excludes is not None and excludes.contains_ipv6(current):
+            continue
+        if sieve is not None and not sieve.keeps(current):
             continue
         if seen is not None:
             if current in seen:
@@ -881,14 +893,15 @@ def _ipv6_targets(start: int, end: int, scope: int, excludes: Excludes | None,
 def expand_targets(words: Iterable[str], *, ipv6: bool, excludes: Excludes | None,
                    resolve: Resolver, warn: Callable[[str], None], verbosity: int = 0,
                    debugging: int = 0, resolve_all: bool = False,
-                   unique: bool = False) -> TargetStream:
+                   unique: bool = False, shard: Shard | None = None) -> TargetStream:
     """Target words -> a lazy stream of Target (and Skipped for words that give none).
 
     Words are taken strictly in order and duplicates are kept (unless
     `unique`, nmap's --unique: an address is then given once).  Nothing is
-    read or resolved before it is pulled.  See TargetStream for where
-    messages go and for requery().
+    read or resolved before it is pulled.  With `shard` (--shard), only the
+    targets whose address is in that shard come out (pynmap.shard).  See
+    TargetStream for where messages go and for requery().
     """
     return TargetStream(words, ipv6=ipv6, excludes=excludes, resolve=resolve, warn=warn,
                         verbosity=verbosity, debugging=debugging, resolve_all=resolve_all,
-                        unique=unique)
+                        unique=unique, shard=shard)

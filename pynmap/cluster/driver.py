@@ -156,13 +156,6 @@ def _read_words(o: Options) -> tuple[str | None, str | None]:
     return inputs, excludes
 
 
-def _shard_seed(o: Options) -> int:
-    """The seed of the run's partition: --seed's, else a fixed one (pynmap.shard)."""
-    shard = getattr(o, "shard", None)
-    seed = getattr(shard, "seed", None)
-    return seed if isinstance(seed, int) else 0
-
-
 def _failure_text(error: BaseException) -> str:
     name = type(error).__name__
     if name == "KilledWorker":
@@ -188,7 +181,7 @@ class ClusterScan:
         o = session.options
         threads = max(1, self._connection.threads())
         count = shard_count(threads, self._cluster.shards)
-        seed = _shard_seed(o)
+        seed = self._cluster.seed
         run = secrets.token_hex(8)
         inputs, excludes = _read_words(o)
         extra = ["--noninteractive", "--seed", str(seed),

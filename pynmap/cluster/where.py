@@ -103,16 +103,17 @@ def parse_shards(text: str) -> int:
 class ClusterOptions(FrozenData):
     """What the `--cluster*` options ask for (Options.cluster)."""
 
-    __match_args__ = ("where", "ca", "cert", "key", "shards")
+    __match_args__ = ("where", "ca", "cert", "key", "shards", "seed")
     __slots__ = __match_args__
 
     def __init__(self, where: Where, ca: str | None = None, cert: str | None = None,
-                 key: str | None = None, shards: int | None = None) -> None:
+                 key: str | None = None, shards: int | None = None, seed: int = 0) -> None:
         self.where = where
         self.ca = ca  # --cluster-ca FILE: the CA that signed the scheduler's and workers' certs
         self.cert = cert  # --cluster-cert FILE: this client's certificate (may hold the key)
         self.key = key  # --cluster-key FILE
         self.shards = shards  # --cluster-shards N: how many shards (default: shard_count)
+        self.seed = seed  # --seed S: which partition into shards (pynmap.shard)
 
     @property
     def tls_files(self) -> bool:
@@ -120,9 +121,11 @@ class ClusterOptions(FrozenData):
 
 
 def check_cluster_options(address: str | None, ca: str | None, cert: str | None,
-                          key: str | None, shards: int | None) -> ClusterOptions | None:
+                          key: str | None, shards: int | None, *,
+                          seed: int | None = None) -> ClusterOptions | None:
     """The --cluster* options once the whole command line is read: None without
-    --cluster (and then none of the others may be given)."""
+    --cluster (and then none of the others may be given); `seed` is --seed's
+    (pynmap.shard's default seed without it)."""
     given = {"--cluster-ca": ca, "--cluster-cert": cert, "--cluster-key": key,
              "--cluster-shards": shards}
     if address is None:
@@ -131,7 +134,10 @@ def check_cluster_options(address: str | None, ca: str | None, cert: str | None,
                 raise Fatal(f"{name} only applies with --cluster")
         return None
     where = parse_where(address)
-    options = ClusterOptions(where, ca, cert, key, shards)
+    from pynmap.shard import DEFAULT_SEED
+
+    options = ClusterOptions(where, ca, cert, key, shards,
+                             DEFAULT_SEED if seed is None else seed)
     if where.kind == "tcp" and options.tls_files:
         raise Fatal("--cluster-ca, --cluster-cert and --cluster-key need a tls:// scheduler "
                     "(or local:N)")

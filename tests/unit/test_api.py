@@ -81,7 +81,7 @@ SAMPLES: dict[str, Any] = {
     "max_retries": 3, "host_timeout": "1m", "scan_delay": "10ms", "max_scan_delay": "1s",
     "min_rate": 10, "max_rate": 100.5, "reason": True, "open_only": True, "verbose": 1,
     "interface": "lo", "source_address": "198.18.0.7", "ttl": 64, "datadir": "/tmp",
-    "servicedb": "/dev/null",
+    "servicedb": "/dev/null", "shard": (0, 2), "seed": 7,
 }
 
 
@@ -91,7 +91,8 @@ def test_every_keyword_is_an_option_nmap_reads() -> None:
     assert set(SAMPLES) == set(api.OPTIONS)
     for name, value in SAMPLES.items():
         target = "fd00:18::1" if name == "ipv6" else "198.18.0.1"
-        api.parse(api.build_argv(target, **{name: value}))
+        needs = {"shard": "1/2"} if name == "seed" else {}  # a seed without a shard is refused
+        api.parse(api.build_argv(target, **{name: value}, **needs))
     o = api.parse(api.build_argv("198.18.0.1", skip_discovery=True, resolve="never",
                                  max_retries=2, timing=4, open_only=True))
     assert (o.ping_none, o.no_resolve, o.timing.max_retries, o.timing.level, o.open_only) == (
