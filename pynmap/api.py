@@ -414,16 +414,20 @@ class Outputs:
     for), `hosts(f)` its part between the headers and the closing lines: the
     host reports, with what the run wrote among them (warnings in "normal",
     -v's task lines in "stdout" and "xml").  `warnings` are the lines the run
-    printed on stderr, `up` and `total` its counts of hosts up and scanned.
+    printed on stderr, `scan_warnings` those of them it printed while it
+    scanned (between the headers and the closing lines), `up` and `total` its
+    counts of hosts up and scanned.
     """
 
-    __slots__ = ("_spans", "texts", "total", "up", "warnings")
+    __slots__ = ("_spans", "scan_warnings", "texts", "total", "up", "warnings")
 
     def __init__(self, texts: Mapping[str, str], spans: Mapping[str, tuple[int, int]],
-                 warnings: Sequence[str], up: int, total: int) -> None:
+                 warnings: Sequence[str], scan_warnings: Sequence[str], up: int,
+                 total: int) -> None:
         self.texts = dict(texts)
         self._spans = dict(spans)
         self.warnings = tuple(warnings)
+        self.scan_warnings = tuple(scan_warnings)
         self.up = up
         self.total = total
 
@@ -432,7 +436,8 @@ class Outputs:
         return self.texts[fmt][begin:end]
 
     def __reduce__(self) -> tuple[type[Outputs], tuple[object, ...]]:
-        return Outputs, (self.texts, self._spans, self.warnings, self.up, self.total)
+        return Outputs, (self.texts, self._spans, self.warnings, self.scan_warnings, self.up,
+                         self.total)
 
 
 def scan_outputs(args: Sequence[str] | Options, formats: Sequence[str] = ("normal", "xml"), *,
@@ -456,11 +461,12 @@ def scan_outputs(args: Sequence[str] | Options, formats: Sequence[str] = ("norma
                               **{f"{f}_file": name for f, name in files.items()})
     streams: dict[str, io.StringIO] = {f: io.StringIO() for f in formats}
     marks: dict[str, dict[str, int]] = {}
+    stderr = io.StringIO()
 
     def milestone(name: str) -> None:
         marks[name] = {f: stream.tell() for f, stream in streams.items()}
+        marks[name]["stderr"] = stderr.tell()
 
-    stderr = io.StringIO()
     in_main = threading.current_thread() is threading.main_thread()
     with open(os.devnull, "w", encoding="utf-8") as null:
         session = Session(options, stdout=streams.get("stdout", null), stderr=stderr,
@@ -479,7 +485,9 @@ def scan_outputs(args: Sequence[str] | Options, formats: Sequence[str] = ("norma
         raise session.error
     texts = {f: stream.getvalue() for f, stream in streams.items()}
     spans = {f: (marks["hosts"][f], marks["closing"][f]) for f in streams}
-    return Outputs(texts, spans, stderr.getvalue().splitlines(), session.stats.up,
+    errors = stderr.getvalue()
+    during = errors[marks["hosts"]["stderr"]:marks["closing"]["stderr"]]
+    return Outputs(texts, spans, errors.splitlines(), during.splitlines(), session.stats.up,
                    session.stats.total)
 
 

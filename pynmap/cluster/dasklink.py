@@ -155,6 +155,8 @@ def start_local(workers: int, pems: Pems, *, debugging: int) -> Connection:
     127.0.0.1, TLS with `pems`, no dashboard; Dask's nannies restart a worker
     process that dies."""
     level = quiet_logs(debugging)
+    # workers are forks of the server pynmap.cluster.workersetup started (its docstring)
+    dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
     cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                            host="127.0.0.1", protocol="tls://", security=security(pems),
                            dashboard_address=None, silence_logs=level,

@@ -85,7 +85,8 @@ def run_cluster(options: Options, stdout: TextIO, stderr: TextIO) -> int:
         stderr.flush()
     connection = _connect(cluster, options.debugging)
     try:
-        _check_versions(connection)
+        if cluster.where.kind != "local":  # a local worker is a fork of this installation
+            _check_versions(connection)
         return Session(options, stdout=stdout, stderr=stderr,
                        remote=ClusterScan(connection, cluster)).run()
     finally:
@@ -97,6 +98,10 @@ def _connect(cluster: ClusterOptions, debugging: int) -> Connection:
     from pynmap.cluster.tls import ephemeral_pems, file_pems
 
     where = cluster.where
+    if where.kind == "local":
+        from pynmap.cluster.workersetup import start_forkserver
+
+        start_forkserver()  # before this process imports Dask: both import at once
     pems = None
     if cluster.ca is not None:
         pems = file_pems(cluster.ca, cluster.cert, cluster.key)
@@ -200,6 +205,7 @@ class ClusterScan:
         for task in tasks:
             task.when_done(self._done.put)
         done_total = done_up = 0
+        sizes: list[int] = []  # the finished shards' host counts
         failed: list[str] = []
         session.phase = ProgressMeter("Connect Scan" if scan_type == "connect" else
                                       "Ping Scan", o.start_time)
@@ -208,7 +214,7 @@ class ClusterScan:
                 try:
                     task = self._done.get(timeout=TICK)
                 except queue.Empty:
-                    self._status(session, count, done_total, done_up)
+                    self._status(session, count, sizes)
                     continue
                 outcome = task.outcome()
                 self._finished.add(task.spec.index)
@@ -221,6 +227,7 @@ class ClusterScan:
                 self._write(session, outcome)
                 done_total += outcome.outputs.total
                 done_up += outcome.outputs.up
+                sizes.append(outcome.outputs.total)
                 session.stats.total = done_total
                 session.hosts_scanned, session.stats.up = done_total, done_up
         finally:
@@ -238,13 +245,22 @@ class ClusterScan:
 
     def _write(self, session: Session, result: ShardResult) -> None:
         out = result.outputs
-        for line in out.warnings:  # every shard expands every target word: each line once
+        for line in out.scan_warnings:  # every shard expands every target word: each line once
             if line not in self._warned:
                 self._warned.add(line)
                 session.stderr.write(line + "\n")
                 session.reporter.record_warning(line)
         session.stderr.flush()
         texts = {f: out.hosts(f) for f in out.texts}
+        if "<target " in texts.get("xml", ""):  # every shard lists the bad target words
+            kept = []
+            for line in texts["xml"].splitlines(keepends=True):
+                if line.startswith("<target "):
+                    if line in self._warned:
+                        continue
+                    self._warned.add(line)
+                kept.append(line)
+            texts["xml"] = "".join(kept)
         hosts: list[Host] = []
         if "json_lines" in texts:
             from pynmap.report import Host
@@ -263,13 +279,17 @@ class ClusterScan:
         if isinstance(shard, int) and shard not in self._finished:
             self._latest[shard] = message
 
-    def _status(self, session: Session, count: int, done_total: int, done_up: int) -> None:
+    def _status(self, session: Session, count: int, sizes: list[int]) -> None:
         """The status lines, with the shards' numbers summed: hosts completed and
-        up, hosts in the phase of the running shards, and, for the percentage,
-        each shard's own (a finished shard 100%, one not begun 0%)."""
+        up, and hosts in the phase of the running shards.  The percentage is of
+        the whole scan once a shard has finished: shards cut by a hash are alike
+        in size, so each running shard counts as its hosts completed over the
+        finished shards' mean size; before that it is the mean of the running
+        shards' own phases (their current host groups, as nmap's is)."""
         phase = session.phase
         if phase is None:
             return
+        done_total, done_up = session.hosts_scanned, session.stats.up
         running = [m for s, m in list(self._latest.items()) if s not in self._finished]
         tasks = collections.Counter(str(m.get("task", "")) for m in running)
         if tasks:
@@ -277,8 +297,14 @@ class ClusterScan:
         session.hosts_scanned = done_total + sum(int(m.get("completed", 0)) for m in running)
         session.stats.up = done_up + sum(int(m.get("up", 0)) for m in running)
         session.scanning = sum(int(m.get("in_task", 0)) for m in running)
-        share = (len(self._finished) * 100.0 + sum(float(m.get("percent", 0.0))
-                                                   for m in running)) / (count * 100.0)
-        session.tick(lambda: share)
-        session.hosts_scanned, session.stats.up = done_total, done_up
-
+        if sizes:
+            size = max(1.0, sum(sizes) / len(sizes))
+            share = (len(sizes) + sum(min(0.99, int(m.get("completed", 0)) / size)
+                                      for m in running)) / count
+        else:
+            share = (sum(float(m.get("percent", 0.0)) for m in running)
+                     / (100.0 * max(1, len(running))))
+        try:
+            session.tick(lambda: share)
+        finally:
+            session.hosts_scanned, session.stats.up = done_total, done_up
