@@ -63,8 +63,11 @@ TICK = 0.2  # seconds between two looks at the keyboard and the status schedule
 
 
 def dask_missing() -> bool:
-    return (importlib.util.find_spec("distributed") is None
-            or importlib.util.find_spec("dask") is None)
+    try:
+        return (importlib.util.find_spec("distributed") is None
+                or importlib.util.find_spec("dask") is None)
+    except ImportError:
+        return True
 
 
 def run_cluster(options: Options, stdout: TextIO, stderr: TextIO) -> int:
@@ -196,7 +199,7 @@ class ClusterScan:
                            tuple(worker_args(o.args, ["--shard", f"{i}/{count}", *extra])),
                            formats, pynmap.__version__, inputs, excludes)
                  for i in range(count)]
-        if o.debugging:
+        if o.verbosity or o.debugging:
             session.reporter.interactive(
                 f"Cluster: {count} shards (seed {seed}) on {threads} worker threads "
                 f"of {self._connection.scheduler}")
@@ -220,9 +223,9 @@ class ClusterScan:
                 self._finished.add(task.spec.index)
                 session.hosts_scanned, session.stats.up = done_total, done_up
                 if isinstance(outcome, BaseException):
-                    line = f"{task.spec.name} failed: {_failure_text(outcome)}"
-                    failed.append(line)
-                    session.warn(f"WARNING: {line}")
+                    reason = _failure_text(outcome)
+                    failed.append(f"{task.spec.name}: {reason}")
+                    session.warn(f"WARNING: {task.spec.name} failed: {reason}")
                     continue
                 self._write(session, outcome)
                 done_total += outcome.outputs.total
@@ -239,20 +242,25 @@ class ClusterScan:
                 with contextlib.suppress(Exception):
                     self._connection.cancel(tasks)
         if failed:
-            lost = ", ".join(failed)
-            raise Fatal(f"{len(failed)} of {count} shards failed, their hosts are missing: "
-                        f"{lost}")
+            raise Fatal(f"{len(failed)} of {count} shards failed (their hosts are not in this "
+                        f"report): {'; '.join(failed)}")
 
     def _write(self, session: Session, result: ShardResult) -> None:
+        """A finished shard's host reports, to every output of this run.  Every
+        shard expands every target word, so what a word makes a run say (a name
+        that does not resolve, a <target> that cannot be split) comes from each
+        shard: it is said once, as the first shard to finish says it."""
         out = result.outputs
-        for line in out.scan_warnings:  # every shard expands every target word: each line once
+        said = set(out.scan_warnings)
+        for line in out.scan_warnings:
             if line not in self._warned:
                 self._warned.add(line)
-                session.stderr.write(line + "\n")
-                session.reporter.record_warning(line)
-        session.stderr.flush()
+                session.warn(line)  # stderr and -oN, as the shard wrote it
         texts = {f: out.hosts(f) for f in out.texts}
-        if "<target " in texts.get("xml", ""):  # every shard lists the bad target words
+        if said and "normal" in texts:  # the shard's copies of those lines
+            texts["normal"] = "".join(line for line in texts["normal"].splitlines(keepends=True)
+                                      if line.rstrip("\n") not in said)
+        if "<target " in texts.get("xml", ""):
             kept = []
             for line in texts["xml"].splitlines(keepends=True):
                 if line.startswith("<target "):

@@ -1,0 +1,407 @@
+"""--cluster in the lab: a scan cut into shards on Dask workers, merged by the client.
+
+The lab: the four mixed hosts (open, closed, filtered and ICMP-rejected
+ports) and a down host.  nmap scans it once, unsharded, and is held against
+the lab's declared truth; every cluster run must then report the same hosts
+and ports (ndiff finds no host or port difference, the port tables match
+port by port) in XML that validates against nmap.dtd.
+
+The workers run inside the lab's scanner namespace: `--cluster local:2`
+starts them as children of pynmap, which runs there; the TLS test starts a
+scheduler and workers there with `dask scheduler`/`dask worker`.  Faults
+and marks come from tests/support/cluster_preload.py, a Dask worker preload
+(set through Dask's own configuration, DASK_DISTRIBUTED__WORKER__PRELOAD),
+not from anything in pynmap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+import pynmap
+from pynmap.report import Report
+from pynmap.shard import shard_of
+from tests.support.compare import Run, run_one
+from tests.support.lab import Host, Lab, Scenario, lab
+from tests.support.lab.network import _pids
+from tests.support.lab.results import Table, port_table
+from tests.support.lab.scenario import _mixed_hosts
+from tests.support.mask import mask
+from tests.support.netns import Netns, base_env, create_netns, delete_netns, pynmap_command
+
+pytestmark = [pytest.mark.lab, pytest.mark.nmap]
+T = TypeVar("T")
+
+DTD = "/usr/share/nmap/nmap.dtd"
+PRELOAD = str(Path(__file__).resolve().parents[1] / "support" / "cluster_preload.py")
+DOWN = Host(20, down=True)
+SCENARIO = Scenario("cluster", (*_mixed_hosts(), DOWN),
+                    about="the mixed hosts and a down one, for --cluster")
+PORTS = [22, 25, 80, 443, 2000, 2001, 2002, 2003, 2004, 3306, 8080, *range(100, 121)]
+PORT_SPEC = ",".join(map(str, PORTS))
+# Targets come from -iL, with a word that cannot be split (<target> in the XML), a
+# name that does not resolve and an excluded address: each said once, not once a shard.
+TARGET_FILE = "\n".join([*SCENARIO.targets(), "198.18.0.21", "198.18.0.9/x",
+                         "nosuch.invalid", ""])
+EXCLUDE_FILE = "198.18.0.21\n"
+INPUTS = {"targets.txt": TARGET_FILE, "exclude.txt": EXCLUDE_FILE}
+SCAN = ["-sT", "-n", "-v", "--reason", "-p", PORT_SPEC, "-iL", "targets.txt",
+        "--excludefile", "exclude.txt"]
+OUTPUTS = ["out.xml", "out.nmap", "out.gnmap", "out.json"]
+FILES = ["-oX", "out.xml", "-oN", "out.nmap", "-oG", "out.gnmap"]
+# slow enough to be interrupted: 50 ms between a host's probes, 32 ports
+SLOW = ["--scan-delay", "50ms"]
+SHARDS = ["--cluster-shards", "4"]
+
+
+@pytest.fixture(scope="module")
+def cluster_lab() -> Iterator[Lab]:
+    with lab(SCENARIO) as running:
+        yield running
+
+
+class Unsharded:
+    """nmap's run of the scan, and where its XML is."""
+
+    def __init__(self, run: Run, xml_path: Path) -> None:
+        self.run = run
+        self.xml_path = xml_path
+
+
+def nmap_scan(scanner: Netns, workdir: Path, slow: bool = False) -> Unsharded:
+    """nmap's run of the scan (SLOW: as slowed down), checked against what the lab
+    declares."""
+    run = run_one("nmap", [*(SLOW if slow else []), *SCAN, *FILES], scanner, workdir,
+                  setup_files=INPUTS, outputs=OUTPUTS)
+    assert run.exit == 0, f"harness: nmap failed\n{run.stderr}"
+    found = table(run)
+    # a probe 50 ms after another: host 13 answers host-unreach on 80 before 443 is
+    # tried, and nmap (as pynmap) then calls it down
+    truth = SCENARIO.truth(PORTS)
+    if slow:
+        truth.pop("198.18.0.13")
+    assert found == truth, "harness: nmap disagrees with the lab"
+    assert '<status state="down"' in xml(run), "harness: nmap does not list the down host"
+    return Unsharded(run, workdir / "out.xml")
+
+
+@pytest.fixture(scope="module")
+def unsharded(cluster_lab: Lab, nmap_oracle: str, tmp_path_factory: pytest.TempPathFactory
+              ) -> Unsharded:
+    return nmap_scan(cluster_lab.scanner, tmp_path_factory.mktemp("nmap"))
+
+
+@pytest.fixture(scope="module")
+def unsharded_slow(cluster_lab: Lab, nmap_oracle: str,
+                   tmp_path_factory: pytest.TempPathFactory) -> Unsharded:
+    return nmap_scan(cluster_lab.scanner, tmp_path_factory.mktemp("nmap-slow"), slow=True)
+
+
+def xml(run: Run) -> str:
+    text = run.files["out.xml"]
+    assert text, f"no XML written (exit {run.exit})\n{run.stderr}"
+    return text
+
+
+def table(run: Run) -> Table:
+    return port_table(xml(run))
+
+
+def env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The preload in every worker, and what it is to do (cluster_preload.py)."""
+    return {"DASK_DISTRIBUTED__WORKER__PRELOAD": json.dumps([PRELOAD]), **extra}
+
+
+def check_valid(path: Path) -> None:
+    done = subprocess.run(["xmllint", "--noout", "--dtdvalid", DTD, str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def ndiff_changes(ours: Path, theirs: Path) -> list[str]:
+    done = subprocess.run(["ndiff", str(theirs), str(ours)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode in (0, 1), done.stderr
+    return [line for line in done.stdout.splitlines()
+            if line[:1] in "+-" and "scan initiated" not in line]
+
+
+def host_blocks(text: str) -> Counter[str]:
+    """The host reports of a normal output (masked), as a multiset: from its
+    "Nmap scan report for" line to the blank line that ends it (a down host's
+    report is its one line)."""
+    blocks: list[list[str]] = []
+    inside = False
+    for line in mask(text).splitlines():
+        if line.startswith("Nmap scan report for "):
+            blocks.append([line])
+            inside = "[host down" not in line
+        elif inside:
+            if not line:
+                inside = False
+            else:
+                blocks[-1].append(line)
+    return Counter("\n".join(block) for block in blocks)
+
+
+def grep_hosts(text: str) -> Counter[str]:
+    return Counter(line for line in mask(text).splitlines() if line.startswith("Host: "))
+
+
+def no_traceback(run: Run) -> None:
+    assert "Traceback" not in run.stderr and "Traceback" not in run.stdout, run.stderr
+
+
+def cluster(args: list[str], scanner: Netns, workdir: Path, *,
+            environment: Mapping[str, str] | None = None, timeout: float = 120) -> Run:
+    return run_one("pynmap", args, scanner, workdir, setup_files=INPUTS, outputs=OUTPUTS,
+                   env=environment, timeout=timeout)
+
+
+# -- the merged outputs equal the unsharded scan ----------------------------------------------
+
+def same_hosts(run: Run, workdir: Path, unsharded: Unsharded) -> None:
+    """The cluster's XML is valid and holds nmap's hosts and ports."""
+    __tracebackhide__ = True
+    check_valid(workdir / "out.xml")
+    assert ndiff_changes(workdir / "out.xml", unsharded.xml_path) == []
+    assert table(run) == table(unsharded.run)
+
+
+def test_merged_equals_unsharded(cluster_lab: Lab, unsharded: Unsharded, tmp_path: Path) -> None:
+    nmap = unsharded.run
+    run = cluster(["--cluster", "local:2", *SCAN, *FILES, "-oJ", "out.json"],
+                  cluster_lab.scanner, tmp_path)
+    assert run.exit == 0, run.stderr
+    no_traceback(run)
+    same_hosts(run, tmp_path, unsharded)
+    # the down host is there, as in nmap's -v run
+    assert xml(run).count('<status state="down"') == xml(nmap).count('<status state="down"')
+    # every host's report, in every format, is nmap's (in the order the shards finished)
+    assert host_blocks(run.files["out.nmap"] or "") == host_blocks(nmap.files["out.nmap"] or "")
+    assert grep_hosts(run.files["out.gnmap"] or "") == grep_hosts(nmap.files["out.gnmap"] or "")
+    assert host_blocks(run.stdout) == host_blocks(nmap.stdout)
+    # the run's own closing counts, and the target words each said once, as nmap says them
+    assert "Nmap done: 5 IP addresses (4 hosts up)" in run.stdout
+    assert '<hosts up="4" down="1" total="5"/>' in xml(run)
+    assert xml(run).count("<target ") == xml(nmap).count("<target ") == 1
+    for line in ('Failed to resolve "nosuch.invalid".',
+                 'Unable to split netmask from target expression: "198.18.0.9/x"'):
+        assert line in nmap.stderr, f"harness: nmap does not say {line}"
+        assert run.stderr.count(line) == (run.files["out.nmap"] or "").count(line) == 1
+    # -oJ holds the same hosts
+    report = Report.from_json(run.files["out.json"] or "")
+    assert sorted(h.address or "" for h in report.hosts) == sorted([*table(nmap), DOWN.address])
+    assert (report.runstats.up, report.runstats.total) == (4, 5)
+    assert _pids(cluster_lab.scanner.name) == []  # no worker left behind
+
+
+# -- faults --------------------------------------------------------------------------------
+
+class Background:
+    """pynmap started in the scanner namespace, its own session (process group);
+    stdout and stderr go to files the test reads while it runs."""
+
+    def __init__(self, args: list[str], ns: Netns, workdir: Path,
+                 environment: Mapping[str, str]) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        for name, content in INPUTS.items():
+            (workdir / name).write_text(content)
+        self.workdir = workdir
+        self.out_path, self.err_path = workdir / "stdout", workdir / "stderr"
+        with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
+            self.proc = subprocess.Popen([*ns.exec_prefix(), *pynmap_command(), *args],
+                                         cwd=workdir, env=base_env(workdir, environment),
+                                         stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                         start_new_session=True)
+
+    def stdout(self) -> str:
+        return self.out_path.read_text(errors="surrogateescape")
+
+    def wait_for(self, what: str, found: Callable[[], T | None], timeout: float = 60) -> T:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = found()
+            if value is not None:
+                return value
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        self.end()
+        raise AssertionError(f"{what} did not happen; pynmap's stderr:\n"
+                             f"{self.err_path.read_text(errors='replace')}")
+
+    def end(self, timeout: float = 120) -> Run:
+        try:
+            status = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            raise
+        files = {name: (self.workdir / name).read_text(errors="surrogateescape")
+                 if (self.workdir / name).exists() else None for name in OUTPUTS}
+        return Run(status, self.stdout(), self.err_path.read_text(errors="surrogateescape"),
+                   files)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def settled(ns: Netns) -> list[int]:
+    """The processes left in `ns` once those on their way out are gone."""
+    deadline = time.monotonic() + 10
+    while (left := _pids(ns.name)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def test_a_killed_worker_loses_nothing(cluster_lab: Lab, unsharded_slow: Unsharded,
+                                       tmp_path: Path) -> None:
+    """A worker process killed while it scans a shard: Dask runs the shard again
+    (on the other worker, or the one the nanny starts in its place), and the
+    merged result is the unsharded scan's."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    scan = Background(["--cluster", "local:2", *SLOW, "--stats-every", "1s", *SCAN, *FILES],
+                      cluster_lab.scanner, tmp_path / "run",
+                      env(tmp_path, PYNMAP_TEST_MARKS=str(marks)))
+    first = scan.wait_for("a shard's start", lambda: next(iter(sorted(marks.iterdir())), None))
+    pid, index = first.name.split("-")
+    os.kill(int(pid), signal.SIGKILL)
+    run = scan.end()
+    assert run.exit == 0, run.stderr
+    no_traceback(run)
+    same_hosts(run, tmp_path / "run", unsharded_slow)
+    assert not alive(int(pid))
+    again = [m.name for m in marks.iterdir() if m.name.endswith(f"-{index}") and m != first]
+    assert again, f"shard {index} was not run again: {sorted(m.name for m in marks.iterdir())}"
+    # the status lines counted the shards' hosts while they ran (their progress events)
+    underway = [int(n) for n in re.findall(r"^Stats: .* (\d+) undergoing ", run.stdout, re.M)]
+    assert any(underway), run.stdout
+    assert settled(cluster_lab.scanner) == []
+
+
+def test_a_shard_that_fails_is_reported(cluster_lab: Lab, unsharded: Unsharded,
+                                        tmp_path: Path) -> None:
+    """One shard's task raises on every try: its hosts are missing, and the run says
+    so on stderr, in -oN and in the XML, and exits 1; the other shards' hosts are there."""
+    lost = shard_of("198.18.0.11", 4)  # the shard of a host up: its loss shows
+    run = cluster(["--cluster", "local:2", *SHARDS, *SCAN, *FILES], cluster_lab.scanner,
+                  tmp_path, environment=env(tmp_path, PYNMAP_TEST_FAIL_SHARD=str(lost)))
+    assert run.exit == 1
+    no_traceback(run)
+    line = f"WARNING: shard {lost}/4 failed: RuntimeError: injected failure"
+    assert line in run.stderr and line in (run.files["out.nmap"] or "")
+    message = (f"1 of 4 shards failed (their hosts are not in this report): shard {lost}/4: "
+               "RuntimeError: injected failure")
+    assert f"{message}\nQUITTING!\n" in run.stderr
+    check_valid(tmp_path / "out.xml")
+    assert f'exit="error" errormsg="{message}"' in xml(run)
+    want = {a: ports for a, ports in table(unsharded.run).items() if shard_of(a, 4) != lost}
+    assert table(run) == want
+
+
+def test_a_worker_with_another_pynmap_is_refused(cluster_lab: Lab, tmp_path: Path) -> None:
+    run = cluster(["--cluster", "local:2", *SHARDS, *SCAN, *FILES], cluster_lab.scanner,
+                  tmp_path, environment=env(tmp_path, PYNMAP_TEST_WORKER_VERSION="0.0.0-test"))
+    assert run.exit == 1
+    no_traceback(run)
+    assert run.stderr.count(f"has pynmap 0.0.0-test, the client {pynmap.__version__}: install "
+                            f"pynmap {pynmap.__version__} on every worker") >= 4
+    assert "4 of 4 shards failed" in run.stderr
+    check_valid(tmp_path / "out.xml")
+    assert table(run) == {}
+
+
+def test_ctrl_c_merges_what_is_done_and_leaves_no_worker(cluster_lab: Lab,
+                                                         tmp_path: Path) -> None:
+    """SIGINT to pynmap's process group, as a terminal's Ctrl-C, once a shard is
+    merged: the tasks are cancelled, the XML is closed with the hosts merged so
+    far, no worker process is left, and pynmap dies of the signal.  Before that,
+    while the cluster runs: neither a plain client nor one with a TLS key of its
+    own can reach its scheduler (--cluster local:N uses a key of the run's)."""
+    scan = Background(["--cluster", "local:2", *SLOW, *SCAN, *FILES], cluster_lab.scanner,
+                      tmp_path, env(tmp_path))
+    address = scan.wait_for("the cluster line", lambda: next(iter(re.findall(
+        r"^Cluster: .* of (tls://127\.0\.0\.1:\d+)$", scan.stdout(), re.M)), None))
+    for intruder in ("tcp", "tls"):
+        refused = intrude(cluster_lab.scanner, address, intruder, tmp_path)
+        assert refused, f"a {intruder} client without the run's key joined its cluster"
+    scan.wait_for("a merged shard", lambda: "Nmap scan report for" in scan.stdout() or None)
+    os.killpg(scan.proc.pid, signal.SIGINT)
+    run = scan.end()
+    assert run.exit == -signal.SIGINT
+    no_traceback(run)
+    check_valid(tmp_path / "out.xml")
+    assert 'exit="error" errormsg="Scan interrupted by SIGINT (Ctrl-C)"' in xml(run)
+    shown = set(re.findall(r"^Nmap scan report for (\S+)", run.stdout, re.M))
+    merged = set(re.findall(r'<address addr="([^"]+)"', xml(run)))
+    assert shown and shown <= merged
+    assert settled(cluster_lab.scanner) == []
+
+
+INTRUDER = """
+import sys
+from distributed import Client
+from distributed.security import Security
+address, kind = sys.argv[1:]
+security = Security.temporary() if kind == "tls" else None
+if kind == "tcp":
+    address = address.replace("tls://", "tcp://")
+try:
+    Client(address, security=security, timeout=5).close()
+except Exception as exc:
+    print("refused:", type(exc).__name__, exc)
+    raise SystemExit(1)
+print("joined")
+"""
+
+
+def intrude(ns: Netns, address: str, kind: str, workdir: Path) -> bool:
+    """Whether a Dask client of its own (plain `tcp`, or `tls` with a key it made)
+    is refused by the scheduler at `address`."""
+    done = subprocess.run([*ns.exec_prefix(), sys.executable, "-c", INTRUDER, address, kind],
+                          capture_output=True, text=True, timeout=60, cwd=workdir,
+                          env=base_env(workdir))
+    assert "refused" in done.stdout or "joined" in done.stdout, done.stderr
+    return done.returncode == 1
+
+
+def test_tcp_off_loopback_warns_once_and_fails_fast(tmp_path: Path) -> None:
+    """No traffic leaves the namespace: 198.18.0.5 has no route there, 127.0.0.1:9
+    no listener."""
+    ns = create_netns("pynmap-cl")
+    try:
+        far = run_one("pynmap", ["--cluster", "tcp://198.18.0.5:8786", "-p", "80", "-oX", "x.xml",
+                                 "198.18.0.9"], ns, tmp_path / "far", outputs=["x.xml"])
+        near = run_one("pynmap", ["--cluster", "tcp://127.0.0.1:9", "-p", "80", "198.18.0.9"],
+                       ns, tmp_path / "near")
+    finally:
+        delete_netns(ns)
+    assert far.exit == 1
+    warning = ("WARNING: the Dask scheduler tcp://198.18.0.5:8786 is not on this machine's "
+               "loopback and tcp:// is neither encrypted nor authenticated")
+    assert far.stderr.startswith(warning) and far.stderr.count("WARNING") == 1
+    assert ("Could not connect to the Dask scheduler at tcp://198.18.0.5:8786: Network is "
+            "unreachable\nQUITTING!\n") in far.stderr
+    assert far.files["x.xml"] is None  # refused before any output was opened
+    assert near.exit == 1 and "WARNING" not in near.stderr
+    assert near.stderr == ("Could not connect to the Dask scheduler at tcp://127.0.0.1:9: "
+                           "Connection refused\nQUITTING!\n")
+    no_traceback(far)
