@@ -217,12 +217,14 @@ def connect(address: str, host: str, port: int, pems: Pems | None, *, tls: bool,
 
 
 def _reason(exc: Exception, tls: bool) -> str:
+    """Why a scheduler turned the client away, in a user's words (Dask's text says
+    it in OpenSSL's; which side gave up depends on the TLS version)."""
     text = str(exc)
     if "CERTIFICATE_VERIFY_FAILED" in text or "does not match" in text:
-        return "its certificate is not signed by --cluster-ca (or this client's is not " \
-               "signed by the scheduler's CA)"
-    if "UNKNOWN_CA" in text or "alert" in text.lower():
-        return "this client's certificate is not signed by the CA the scheduler trusts"
+        return "its certificate is not signed by --cluster-ca (the CA this client trusts)"
+    if "SSL" in text or "alert" in text.lower():
+        return ("the TLS handshake failed: its CA did not sign this client's certificate "
+                "(--cluster-cert)")
     if not tls and "reset" in text.lower():
         return "the connection was reset (a tls:// scheduler?)"
     return text

@@ -16,6 +16,7 @@ not from anything in pynmap.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -405,3 +406,148 @@ def test_tcp_off_loopback_warns_once_and_fails_fast(tmp_path: Path) -> None:
     assert near.stderr == ("Could not connect to the Dask scheduler at tcp://127.0.0.1:9: "
                            "Connection refused\nQUITTING!\n")
     no_traceback(far)
+
+
+# -- who may join: a TLS scheduler and workers of the test's own ----------------------------
+
+def openssl(*args: str, cwd: Path) -> None:
+    done = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, f"harness: openssl {args[0]}: {done.stderr}"
+
+
+def make_certificates(where: Path) -> None:
+    """Two CAs (P-256 keys): `ca` signs the scheduler's, the workers' and the
+    client's certificates; `other-ca` signs an intruder's."""
+    new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    for ca in ("ca", "other-ca"):
+        openssl("req", "-x509", *new_key, "-keyout", f"{ca}.key", "-out", f"{ca}.pem",
+                "-days", "1", "-subj", f"/CN=pynmap test {ca}", cwd=where)
+    for name, ca in (("scheduler", "ca"), ("worker", "ca"), ("client", "ca"),
+                     ("intruder", "other-ca")):
+        openssl("req", *new_key, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                "-subj", f"/CN={name}", cwd=where)
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
+                "-CAcreateserial", "-out", f"{name}.pem", "-days", "1", cwd=where)
+
+
+DASK = str(Path(sys.executable).parent / "dask")
+SCHEDULER = "tls://127.0.0.1:8786"
+WAIT_FOR_WORKERS = """
+import sys
+from distributed import Client
+from distributed.security import Security
+security = Security(tls_ca_file="ca.pem", tls_client_cert="client.pem",
+                    tls_client_key="client.key", require_encryption=True)
+deadline = 60
+with Client(sys.argv[1], security=security, timeout=deadline) as client:
+    client.wait_for_workers(int(sys.argv[2]), timeout=deadline)
+"""
+
+
+class Daemons:
+    """`dask scheduler` and `dask worker` processes in a namespace, each its own
+    process group, all of them ended (and waited for) by `stop`."""
+
+    def __init__(self, ns: Netns, workdir: Path) -> None:
+        self.ns = ns
+        self.workdir = workdir
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *args: str, log: str, **environment: str) -> None:
+        with (self.workdir / log).open("wb") as out:
+            self.procs.append(subprocess.Popen(
+                [*self.ns.exec_prefix(), DASK, *args], cwd=self.workdir,
+                env=base_env(self.workdir, environment), stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+
+    def wait_for_workers(self, count: int) -> None:
+        done = subprocess.run([*self.ns.exec_prefix(), sys.executable, "-c", WAIT_FOR_WORKERS,
+                               SCHEDULER, str(count)], cwd=self.workdir, capture_output=True,
+                              text=True, timeout=90, env=base_env(self.workdir))
+        logs = "".join(p.read_text(errors="replace") for p in self.workdir.glob("*.log"))
+        assert done.returncode == 0, f"harness: the Dask cluster did not start\n{done.stderr}" \
+                                     f"\n{logs}"
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+TLS_FILES = ["--cluster-ca", "ca.pem", "--cluster-cert", "client.pem", "--cluster-key",
+             "client.key"]
+
+
+def test_tls_cluster_scans_and_refuses_strangers(cluster_lab: Lab, unsharded: Unsharded,
+                                                 tmp_path: Path) -> None:
+    """A scheduler and two workers started as the README says, with certificates
+    the test makes: pynmap with the client certificate scans through them; a
+    client with another CA's certificate, one without TLS, and one without
+    certificates are refused with one clear message each, before any output file
+    is opened; and a worker with another pynmap stops the run before it scans."""
+    make_certificates(tmp_path)
+    tls = ["--tls-ca-file", "ca.pem"]
+    daemons = Daemons(cluster_lab.scanner, tmp_path)
+    try:
+        daemons.start("scheduler", "--host", "127.0.0.1", "--port", "8786", "--protocol",
+                      "tls", "--no-dashboard", *tls, "--tls-cert", "scheduler.pem",
+                      "--tls-key", "scheduler.key", log="scheduler.log")
+        worker = ["worker", SCHEDULER, "--host", "127.0.0.1", "--nthreads", "1",
+                  "--no-dashboard", *tls, "--tls-cert", "worker.pem", "--tls-key", "worker.key"]
+        daemons.start(*worker, "--nworkers", "2", log="workers.log")
+        daemons.wait_for_workers(2)
+        certs = {n: (tmp_path / n).read_bytes() for n in ("ca.pem", "client.pem", "client.key",
+                                                          "intruder.pem", "intruder.key")}
+
+        def client(args: list[str], name: str) -> Run:
+            return run_one("pynmap", ["--cluster", *args, *SCAN, *FILES], cluster_lab.scanner,
+                           tmp_path / name, setup_files={**INPUTS, **certs}, outputs=OUTPUTS)
+
+        good = client([SCHEDULER, *TLS_FILES], "good")
+        assert good.exit == 0, good.stderr
+        no_traceback(good)
+        same_hosts(good, tmp_path / "good", unsharded)
+        assert "Cluster: 4 shards (seed 0) on 2 worker threads of tls://127.0.0.1:8786" \
+            in good.stdout
+
+        refusals = {
+            "stranger": ([SCHEDULER, "--cluster-ca", "ca.pem", "--cluster-cert",
+                          "intruder.pem", "--cluster-key", "intruder.key"],
+                         "The Dask scheduler at tls://127.0.0.1:8786 refused this client: the TLS "
+                         "handshake failed: its CA did not sign this client's certificate "
+                         "(--cluster-cert)"),
+            "plain": (["tcp://127.0.0.1:8786"],
+                      "The Dask scheduler at tcp://127.0.0.1:8786 refused this client: the "
+                      "connection was reset (a tls:// scheduler?)"),
+            "no_files": ([SCHEDULER], "No TLS files for the Dask scheduler at "
+                                      "tls://127.0.0.1:8786: give --cluster-ca"),
+        }
+        for name, (args, message) in refusals.items():
+            run = client(args, name)
+            assert run.exit == 1, (name, run.stderr)
+            assert run.stderr.startswith(message) and run.stderr.endswith("\nQUITTING!\n"), \
+                (name, run.stderr)
+            assert run.stderr.count("\n") == 2, run.stderr
+            assert run.files["out.xml"] is None, name
+
+        # a third worker, with another pynmap: the run stops before it scans
+        daemons.start(*worker, "--preload", PRELOAD, log="odd-worker.log",
+                      PYNMAP_TEST_WORKER_VERSION="0.0.0-test")
+        daemons.wait_for_workers(3)
+        odd = client([SCHEDULER, *TLS_FILES], "odd")
+        assert odd.exit == 1
+        assert re.fullmatch(r"The Dask worker tls://127\.0\.0\.1:\d+ has pynmap 0\.0\.0-test, "
+                            rf"this client {re.escape(pynmap.__version__)}: install pynmap "
+                            rf"{re.escape(pynmap.__version__)} on every worker\nQUITTING!\n",
+                            odd.stderr), odd.stderr
+        assert odd.files["out.xml"] is None
+    finally:
+        daemons.stop()
+    assert settled(cluster_lab.scanner) == []
