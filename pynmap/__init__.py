@@ -26,6 +26,7 @@ __all__ = [
     "Host",
     "HostState",
     "Hostname",
+    "MergeError",
     "OptionError",
     "Port",
     "Progress",
@@ -36,10 +37,12 @@ __all__ = [
     "RunStats",
     "ScanInfo",
     "Service",
+    "Shard",
     "State",
     "Target",
     "Times",
     "__version__",
+    "merge_reports",
     "run",
     "scan",
     "scan_async",
@@ -54,6 +57,8 @@ _HOME = {
     "scan_async": "pynmap.api",
     "scan_async_iter": "pynmap.api",
     "run": "pynmap.api",
+    "merge_reports": "pynmap.merge",
+    "MergeError": "pynmap.merge",
     "Error": "pynmap.errors",
     "OptionError": "pynmap.errors",
     "Report": "pynmap.report",
@@ -68,6 +73,7 @@ _HOME = {
     "ScanInfo": "pynmap.report",
     "Target": "pynmap.report",
     "Times": "pynmap.report",
+    "Shard": "pynmap.report",
     "State": "pynmap.report",
     "HostState": "pynmap.report",
     "Reason": "pynmap.report",
@@ -80,6 +86,7 @@ if TYPE_CHECKING:
     from pynmap.api import run, scan, scan_async, scan_async_iter, scan_iter
     from pynmap.apiprogress import Progress
     from pynmap.errors import Error, OptionError
+    from pynmap.merge import MergeError, merge_reports
     from pynmap.report import (
         Address,
         ExtraPorts,
@@ -95,6 +102,7 @@ if TYPE_CHECKING:
         RunStats,
         ScanInfo,
         Service,
+        Shard,
         State,
         Target,
         Times,

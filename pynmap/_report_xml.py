@@ -31,6 +31,7 @@ from pynmap.report import (
     ScanInfo,
     Script,
     Service,
+    Shard,
     State,
     Target,
     Times,
@@ -117,11 +118,16 @@ def _report(root: etree._Element) -> Report:
     hosts: list[Host] = []
     prescripts: tuple[Script, ...] = ()
     postscripts: tuple[Script, ...] = ()
+    shards: list[Shard] = []
     verbose = debugging = 0
     runstats: RunStats | None = None
     for child in root:
         tag = child.tag
-        if tag == "host":
+        if isinstance(child, etree._Comment):
+            shard = _shard(child)
+            if shard is not None:
+                shards.append(shard)
+        elif tag == "host":
             hosts.append(_host(child))
         elif tag == "scaninfo":
             scaninfo.append(ScanInfo(type=_req(child, "type"),
@@ -161,7 +167,24 @@ def _report(root: etree._Element) -> Report:
         prescripts=prescripts,
         postscripts=postscripts,
         hosts=tuple(hosts),
+        shards=tuple(shards) if shards else None,
     )
+
+
+def _shard(comment: etree._Comment) -> Shard | None:
+    """A merged run's `<!-- <shard ...>...</shard> -->` comment (see report.Shard);
+    None for any other comment."""
+    text = (comment.text or "").strip()
+    if not text.startswith("<shard "):
+        return None
+    try:
+        # the comment holds the element escaped as nmap escapes attributes: plain ASCII XML
+        el = etree.fromstring(text.encode("utf-8", "surrogateescape"), _PARSER)
+    except etree.XMLSyntaxError as e:
+        raise ReportError(f"The <shard> comment on line {comment.sourceline} is not "
+                          f"well-formed XML: {e}") from None
+    return Shard(args=_req(el, "args"), start=_int(el, "start"), startstr=el.get("startstr"),
+                 runstats=_runstats(el))
 
 
 def _runstats(el: etree._Element) -> RunStats:

@@ -66,6 +66,7 @@ __all__ = [
     "ScanInfo",
     "Script",
     "Service",
+    "Shard",
     "State",
     "Target",
     "Times",
@@ -366,6 +367,20 @@ class RunStats:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Shard:
+    """One of the runs a merged report was made of (`pynmap merge`): its own
+    command line, start and `<runstats>`.  nmap's XML has no element for it,
+    so pynmap writes each as a comment inside `<nmaprun>` holding a `<shard>`
+    element (`<!-- <shard args=".." start=".." startstr=".."><finished ../><hosts ../></shard> -->`,
+    escaped as nmap escapes its header comment), which `from_xml` reads back."""
+
+    args: str
+    start: int  # Unix time
+    runstats: RunStats
+    startstr: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     """One run (`<nmaprun>`).
 
@@ -389,6 +404,9 @@ class Report:
     prescripts: tuple[Script, ...] = ()
     postscripts: tuple[Script, ...] = ()
     hosts: tuple[Host, ...] = ()
+    # The runs a merged report was made of (pynmap.merge), in their order;
+    # None for a report of one run.
+    shards: tuple[Shard, ...] | None = None
     # What nmap prints as warnings while it runs: its error() lines (stderr and
     # -oN: "Failed to resolve ...", "Unable to split netmask ...", option
     # warnings) and the engine's notices it prints even without -v ("Warning:

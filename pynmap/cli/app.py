@@ -23,6 +23,8 @@ from pynmap.stdio import standard_stream
 
 # nmap's fatal() exit status, also pynmap's for an internal error
 INTERNAL_ERROR_EXIT = 1
+# the first argument that makes a command line `pynmap merge ...` (pynmap.cli.merge)
+MERGE = "merge"
 
 
 def program_name(argv0: str, search_path: str | None = None) -> str:
@@ -60,7 +62,9 @@ def run_cli(argv: list[str], stdout: TextIO, stderr: TextIO,
     """Run one pynmap command line; return the exit status.
 
     Two steps, as the API's: the command line to Options
-    (pynmap.command_line), then the Session that runs them."""
+    (pynmap.command_line), then the Session that runs them.  `merge` as the
+    very first argument is the subcommand instead (pynmap.cli.merge); a host
+    of that name is scanned when it comes later (`pynmap -- merge`)."""
     from pynmap.command_line import parse_command_line
     from pynmap.session import Session
 
@@ -77,6 +81,10 @@ def run_cli(argv: list[str], stdout: TextIO, stderr: TextIO,
         stdout.write(text)
 
     try:
+        if len(argv) > 1 and argv[1] == MERGE:
+            from pynmap.cli.merge import run_merge
+
+            return run_merge(argv, stdout, stderr)
         options = parse_command_line(argv, environ, warn=early_warning, say=say)
         if options.cluster is not None:  # the only way Dask is ever imported
             from pynmap.cluster.driver import run_cluster

@@ -39,6 +39,7 @@ from pynmap.report import (
     HostState,
     Protocol,
     Report,
+    RunStats,
     State,
 )
 from pynmap.results import PortResult, Times
@@ -202,8 +203,7 @@ def _header(report: Report, stylesheet: str | None) -> dict[str, Any]:
     }
 
 
-def _trailer(report: Report) -> dict[str, Any]:
-    stats = report.runstats
+def _trailer(stats: RunStats) -> dict[str, Any]:
     return {
         "summary": fmt.hosts_summary(stats.total, stats.up),
         "elapsed": f"{stats.elapsed:.2f}",
@@ -211,9 +211,11 @@ def _trailer(report: Report) -> dict[str, Any]:
     }
 
 
-def _runstats(report: Report) -> dict[str, Any]:
-    stats = report.runstats
-    trailer = _trailer(report)
+def _runstats(report: Report, stats: RunStats | None = None) -> dict[str, Any]:
+    """The runstats macro's values: of the run, or `stats` (a merged report's shard)."""
+    if stats is None:
+        stats = report.runstats
+    trailer = _trailer(stats)
     return {
         "open_root": report.args is None,  # the bare document of an early fatal error
         "time": stats.time,
@@ -248,6 +250,9 @@ def to_xml(report: Report, stylesheet: str | EllipsisType | None = ...) -> str:
     if report.args is not None:
         href = _default_stylesheet() if stylesheet is ... else stylesheet
         parts.append(m.header(_header(report, href)))
+    for shard in report.shards or ():
+        parts.append(m.shard({"args": shard.args, "start": shard.start,
+                              "startstr": shard.startstr, **_runstats(report, shard.runstats)}))
     parts.extend(m.target_skipped(t.specification) for t in report.targets
                  if t.status == "skipped" and t.reason == "invalid")
     parts.extend(m.host(v) for v in _views(report, False, False))
@@ -265,7 +270,7 @@ def to_normal(report: Report, reason: bool | None = None, open_only: bool | None
         # nmap's closing note of a run with version detection and a host up
         if report.runstats.up > 0 and service_scan(report):
             parts.append(m.service_scan_done())
-        parts.append(m.finish(_trailer(report)))
+        parts.append(m.finish(_trailer(report.runstats)))
     return "".join(parts)
 
 
@@ -276,5 +281,5 @@ def to_grepable(report: Report) -> str:
         parts.append(m.begin(_header(report, None)))
     parts.extend(m.host(v) for v in _views(report, False, False))
     if report.ok:
-        parts.append(m.finish(_trailer(report)))
+        parts.append(m.finish(_trailer(report.runstats)))
     return "".join(parts)

@@ -302,7 +302,7 @@ def _nullable(hint: Any) -> bool:
 
 @pytest.mark.parametrize("cls", [rp.ScanInfo, rp.Target, rp.Address, rp.Hostname, rp.Script,
                                  rp.Service, rp.Port, rp.ExtraReasons, rp.ExtraPorts, rp.Times,
-                                 rp.Host, rp.RunStats, rp.Report])
+                                 rp.Host, rp.RunStats, rp.Shard, rp.Report])
 def test_the_schema_describes_each_class(cls: type[Any]) -> None:
     name = cls.__name__[0].lower() + cls.__name__[1:]
     schema = SCHEMA if cls is Report else SCHEMA["$defs"][name]
