@@ -202,6 +202,8 @@ def test_merged_equals_unsharded(cluster_lab: Lab, unsharded: Unsharded, tmp_pat
                  'Unable to split netmask from target expression: "198.18.0.9/x"'):
         assert line in nmap.stderr, f"harness: nmap does not say {line}"
         assert run.stderr.count(line) == (run.files["out.nmap"] or "").count(line) == 1
+    # and nothing else: not a shard's own closing notes ("No targets were specified")
+    assert set(run.stderr.splitlines()) == set(nmap.stderr.splitlines())
     # -oJ holds the same hosts
     report = Report.from_json(run.files["out.json"] or "")
     assert sorted(h.address or "" for h in report.hosts) == sorted([*table(nmap), DOWN.address])
