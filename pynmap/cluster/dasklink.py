@@ -8,7 +8,7 @@ cancelling, closing.  Dask's own logging is kept quiet (its warnings would
 otherwise land among nmap's lines on stderr) unless -d asks for it.
 
 Imported only by pynmap.cluster.driver, which only --cluster imports: a
-plain scan never loads Dask (tests/unit/test_cluster_imports.py).
+plain scan never loads Dask (tests/unit/test_cluster_options.py).
 """
 
 from __future__ import annotations

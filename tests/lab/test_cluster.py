@@ -213,15 +213,29 @@ def test_merged_equals_unsharded(cluster_lab: Lab, unsharded: Unsharded, tmp_pat
 
 # -- faults --------------------------------------------------------------------------------
 
+def eventually(found: Callable[[], T | None], timeout: float,
+               going: Callable[[], bool] = lambda: True) -> T | None:
+    """`found()` once it is not None (polled), or None after `timeout` seconds or
+    once `going()` is false."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = found()
+        if value is not None or time.monotonic() > deadline or not going():
+            return value
+        time.sleep(0.01)
+
+
 class Background:
     """pynmap started in the scanner namespace, its own session (process group);
     stdout and stderr go to files the test reads while it runs."""
 
     def __init__(self, args: list[str], ns: Netns, workdir: Path,
-                 environment: Mapping[str, str]) -> None:
+                 environment: Mapping[str, str],
+                 files: Mapping[str, str | bytes] | None = None) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
-        for name, content in INPUTS.items():
-            (workdir / name).write_text(content)
+        for name, content in {**INPUTS, **(files or {})}.items():
+            path = workdir / name
+            path.write_bytes(content.encode() if isinstance(content, str) else content)
         self.workdir = workdir
         self.out_path, self.err_path = workdir / "stdout", workdir / "stderr"
         with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
@@ -234,17 +248,13 @@ class Background:
         return self.out_path.read_text(errors="surrogateescape")
 
     def wait_for(self, what: str, found: Callable[[], T | None], timeout: float = 60) -> T:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = found()
-            if value is not None:
-                return value
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.01)
-        self.end()
-        raise AssertionError(f"{what} did not happen; pynmap's stderr:\n"
-                             f"{self.err_path.read_text(errors='replace')}")
+        """`found()` once it is not None, while pynmap runs."""
+        value = eventually(found, timeout, lambda: self.proc.poll() is None)
+        if value is None:
+            self.end()
+            raise AssertionError(f"{what} did not happen; pynmap's stderr:\n"
+                                 f"{self.err_path.read_text(errors='replace')}")
+        return value
 
     def end(self, timeout: float = 120) -> Run:
         try:
@@ -284,7 +294,8 @@ def test_a_killed_worker_loses_nothing(cluster_lab: Lab, unsharded_slow: Unshard
     scan = Background(["--cluster", "local:2", *SLOW, "--stats-every", "1s", *SCAN, *FILES],
                       cluster_lab.scanner, tmp_path / "run",
                       env(tmp_path, PYNMAP_TEST_MARKS=str(marks)))
-    first = scan.wait_for("a shard's start", lambda: next(iter(sorted(marks.iterdir())), None))
+    first = scan.wait_for("a shard's start", lambda: next(iter(sorted(marks.glob("*-[0-9]"))),
+                                                           None))
     pid, index = first.name.split("-")
     os.kill(int(pid), signal.SIGKILL)
     run = scan.end()
@@ -292,7 +303,7 @@ def test_a_killed_worker_loses_nothing(cluster_lab: Lab, unsharded_slow: Unshard
     no_traceback(run)
     same_hosts(run, tmp_path / "run", unsharded_slow)
     assert not alive(int(pid))
-    again = [m.name for m in marks.iterdir() if m.name.endswith(f"-{index}") and m != first]
+    again = [m.name for m in marks.glob(f"*-{index}") if m != first]
     assert again, f"shard {index} was not run again: {sorted(m.name for m in marks.iterdir())}"
     # the status lines counted the shards' hosts while they ran (their progress events)
     underway = [int(n) for n in re.findall(r"^Stats: .* (\d+) undergoing ", run.stdout, re.M)]
@@ -342,7 +353,7 @@ def test_ctrl_c_merges_what_is_done_and_leaves_no_worker(cluster_lab: Lab,
     scan = Background(["--cluster", "local:2", *SLOW, *SCAN, *FILES], cluster_lab.scanner,
                       tmp_path, env(tmp_path))
     address = scan.wait_for("the cluster line", lambda: next(iter(re.findall(
-        r"^Cluster: .* of (tls://127\.0\.0\.1:\d+)$", scan.stdout(), re.M)), None))
+        r"^Cluster: .* of ((?:tls|tcp)://127\.0\.0\.1:\d+)$", scan.stdout(), re.M)), None))
     for intruder in ("tcp", "tls"):
         refused = intrude(cluster_lab.scanner, address, intruder, tmp_path)
         assert refused, f"a {intruder} client without the run's key joined its cluster"
@@ -365,8 +376,7 @@ from distributed import Client
 from distributed.security import Security
 address, kind = sys.argv[1:]
 security = Security.temporary() if kind == "tls" else None
-if kind == "tcp":
-    address = address.replace("tls://", "tcp://")
+address = f"{kind}://{address.split('://')[1]}"
 try:
     Client(address, security=security, timeout=5).close()
 except Exception as exc:
@@ -491,10 +501,13 @@ def test_tls_cluster_scans_and_refuses_strangers(cluster_lab: Lab, unsharded: Un
                                                  tmp_path: Path) -> None:
     """A scheduler and two workers started as the README says, with certificates
     the test makes: pynmap with the client certificate scans through them; a
+    Ctrl-C on the client stops the shards' scans on the workers as well; a
     client with another CA's certificate, one without TLS, and one without
     certificates are refused with one clear message each, before any output file
     is opened; and a worker with another pynmap stops the run before it scans."""
     make_certificates(tmp_path)
+    marks = tmp_path / "marks"
+    marks.mkdir()
     tls = ["--tls-ca-file", "ca.pem"]
     daemons = Daemons(cluster_lab.scanner, tmp_path)
     try:
@@ -502,11 +515,14 @@ def test_tls_cluster_scans_and_refuses_strangers(cluster_lab: Lab, unsharded: Un
                       "tls", "--no-dashboard", *tls, "--tls-cert", "scheduler.pem",
                       "--tls-key", "scheduler.key", log="scheduler.log")
         worker = ["worker", SCHEDULER, "--host", "127.0.0.1", "--nthreads", "1",
-                  "--no-dashboard", *tls, "--tls-cert", "worker.pem", "--tls-key", "worker.key"]
-        daemons.start(*worker, "--nworkers", "2", log="workers.log")
+                  "--no-dashboard", *tls, "--tls-cert", "worker.pem", "--tls-key", "worker.key",
+                  "--preload", PRELOAD]
+        daemons.start(*worker, "--nworkers", "2", log="workers.log",
+                      PYNMAP_TEST_MARKS=str(marks))
         daemons.wait_for_workers(2)
-        certs = {n: (tmp_path / n).read_bytes() for n in ("ca.pem", "client.pem", "client.key",
-                                                          "intruder.pem", "intruder.key")}
+        certs: dict[str, str | bytes] = {
+            n: (tmp_path / n).read_bytes()
+            for n in ("ca.pem", "client.pem", "client.key", "intruder.pem", "intruder.key")}
 
         def client(args: list[str], name: str) -> Run:
             return run_one("pynmap", ["--cluster", *args, *SCAN, *FILES], cluster_lab.scanner,
@@ -518,6 +534,21 @@ def test_tls_cluster_scans_and_refuses_strangers(cluster_lab: Lab, unsharded: Un
         same_hosts(good, tmp_path / "good", unsharded)
         assert "Cluster: 4 shards (seed 0) on 2 worker threads of tls://127.0.0.1:8786" \
             in good.stdout
+
+        # Ctrl-C: the workers' scans stop too (32 ports a second apart: half a minute
+        # each, if they went on)
+        for mark in marks.iterdir():
+            mark.unlink()
+        slow = Background(["--cluster", SCHEDULER, *TLS_FILES, "--scan-delay", "1s", *SCAN,
+                           *FILES], cluster_lab.scanner, tmp_path / "stopped", {}, certs)
+        slow.wait_for("a shard's start", lambda: next(iter(marks.glob("*-[0-9]")), None))
+        os.killpg(slow.proc.pid, signal.SIGINT)
+        assert slow.end().exit == -signal.SIGINT
+        started = {m.name for m in marks.glob("*-[0-9]")}
+        stopped = eventually(lambda: started <= {m.name.removesuffix("-end")
+                                                 for m in marks.glob("*-end")} or None, 15)
+        assert stopped, f"the workers went on scanning: {sorted(started)} started, " \
+                        f"{sorted(m.name for m in marks.glob('*-end'))} ended"
 
         refusals = {
             "stranger": ([SCHEDULER, "--cluster-ca", "ca.pem", "--cluster-cert",
@@ -553,3 +584,28 @@ def test_tls_cluster_scans_and_refuses_strangers(cluster_lab: Lab, unsharded: Un
     finally:
         daemons.stop()
     assert settled(cluster_lab.scanner) == []
+
+
+IN_PROCESS = """
+import io, json, sys, psutil
+from pynmap.cli.app import run_cli
+err = io.StringIO()
+status = run_cli(["pynmap", *sys.argv[1:]], io.StringIO(), err, {})
+helpers = psutil.Process().children()  # multiprocessing's fork server and resource tracker
+workers = [p.pid for helper in helpers for p in helper.children(recursive=True)]
+print(json.dumps([status, len(helpers), workers, err.getvalue()]))
+"""
+
+
+def test_a_run_in_a_program_leaves_no_worker_behind(cluster_lab: Lab, tmp_path: Path) -> None:
+    """pynmap.run (run_cli) with --cluster local:2 in a program that goes on: once it
+    returns, the cluster's worker processes are gone (only multiprocessing's idle fork
+    server and resource tracker stay, until the program ends)."""
+    done = subprocess.run([*cluster_lab.scanner.exec_prefix(), sys.executable, "-c", IN_PROCESS,
+                           "--cluster", "local:2", "-n", "-p", "80", "198.18.0.10"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env=base_env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    status, helpers, workers, stderr = json.loads(done.stdout)
+    assert (status, workers, stderr) == (0, [], ""), done.stdout
+    assert helpers <= 2

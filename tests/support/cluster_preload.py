@@ -8,7 +8,8 @@ looks up by name (pynmap.cluster.worker.run_shard) in this worker process,
 as directed by environment variables the test sets:
 
 * PYNMAP_TEST_MARKS=DIR: each shard task that starts leaves a file
-  DIR/<pid>-<shard index> (the test learns which worker process runs what);
+  DIR/<pid>-<shard index> (the test learns which worker process runs what),
+  and one named DIR/<pid>-<shard index>-end when it returns or raises;
 * PYNMAP_TEST_FAIL_SHARD=I: shard I's task raises RuntimeError, every time;
 * PYNMAP_TEST_WORKER_VERSION=V: this worker claims pynmap version V.
 """
@@ -36,8 +37,12 @@ def dask_setup(worker: Any) -> None:
     def run_shard(spec: Any) -> Any:
         if marks:
             (Path(marks) / f"{os.getpid()}-{spec.index}").touch()
-        if fail is not None and spec.index == int(fail):
-            raise RuntimeError(FAILURE)
-        return real(spec)
+        try:
+            if fail is not None and spec.index == int(fail):
+                raise RuntimeError(FAILURE)
+            return real(spec)
+        finally:
+            if marks:
+                (Path(marks) / f"{os.getpid()}-{spec.index}-end").touch()
 
     worker_module.run_shard = run_shard  # type: ignore[assignment]
