@@ -183,7 +183,8 @@ class ClusterScan:
         self._done: queue.SimpleQueue[Task] = queue.SimpleQueue()
         self._latest: dict[int, dict[str, Any]] = {}  # shard -> its last progress event
         self._finished: set[int] = set()
-        self._warned: set[str] = set()
+        # what the run has said once: warning lines, XML <target> lines, ("json", word)
+        self._warned: set[object] = set()
 
     def scan(self, session: Session, scan_type: str) -> None:
         o = session.options
@@ -270,15 +271,23 @@ class ClusterScan:
                 kept.append(line)
             texts["xml"] = "".join(kept)
         hosts: list[Host] = []
+        skipped: list[str] = []
         if "json_lines" in texts:
             from pynmap.report import Host
 
             hosts = [Host.from_dict(json.loads(line)) for line in texts["json_lines"].splitlines()
                      if line.strip()]
+            # the shard's summary line, after its hosts, lists the words it skipped
+            summary = json.loads(out.texts["json_lines"].rstrip("\n").rpartition("\n")[2])
+            for target in summary.get("targets", ()):
+                spec = str(target.get("specification"))
+                if ("json", spec) not in self._warned:
+                    self._warned.add(("json", spec))
+                    skipped.append(spec)
         session.reporter.rendered_hosts(console=texts.get("stdout", ""),
                                         normal=texts.get("normal", ""),
                                         grepable=texts.get("grepable", ""),
-                                        xml=texts.get("xml", ""), hosts=hosts)
+                                        xml=texts.get("xml", ""), hosts=hosts, skipped=skipped)
 
     # -- progress ---------------------------------------------------------------------------
     def _progress(self, message: dict[str, Any]) -> None:

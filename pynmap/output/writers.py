@@ -665,12 +665,16 @@ class Reporter:
         self._host_reports(host, scan_type)
 
     def rendered_hosts(self, *, console: str, normal: str, grepable: str, xml: str,
-                       hosts: Sequence[Host] = ()) -> None:
+                       hosts: Sequence[Host] = (), skipped: Sequence[str] = ()) -> None:
         """Host reports rendered by another run of the same scan (a shard's, see
         pynmap.cluster): each text goes to its output as it is and is flushed;
-        `hosts` are the same hosts as Report objects, for -oJ and --json-lines.
-        Formats that share stdout get their texts one after the other."""
+        `hosts` are the same hosts as Report objects, for -oJ and --json-lines,
+        and `skipped` the target words that run skipped that these have not had
+        yet (the XML text holds its own <target> elements).  Formats that share
+        stdout get their texts one after the other."""
         if self._json is not None:
+            for spec in skipped:
+                self._json.skipped_target(spec)
             for host in hosts:
                 self._json.add_host(host)
         self._to_stdout(console)

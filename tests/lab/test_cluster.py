@@ -208,6 +208,7 @@ def test_merged_equals_unsharded(cluster_lab: Lab, unsharded: Unsharded, tmp_pat
     report = Report.from_json(run.files["out.json"] or "")
     assert sorted(h.address or "" for h in report.hosts) == sorted([*table(nmap), DOWN.address])
     assert (report.runstats.up, report.runstats.total) == (4, 5)
+    assert [t.specification for t in report.targets] == ["198.18.0.9/x"]
     assert _pids(cluster_lab.scanner.name) == []  # no worker left behind
 
 
