@@ -97,14 +97,14 @@ def run_cluster(options: Options, stdout: TextIO, stderr: TextIO) -> int:
 
 
 def _connect(cluster: ClusterOptions, debugging: int) -> Connection:
-    from pynmap.cluster import dasklink
-    from pynmap.cluster.tls import ephemeral_pems, file_pems
-
     where = cluster.where
     if where.kind == "local":
         from pynmap.cluster.workersetup import start_forkserver
 
         start_forkserver()  # before this process imports Dask: both import at once
+    from pynmap.cluster import dasklink
+    from pynmap.cluster.tls import ephemeral_pems, file_pems
+
     pems = None
     if cluster.ca is not None:
         pems = file_pems(cluster.ca, cluster.cert, cluster.key)
