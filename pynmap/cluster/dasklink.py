@@ -33,6 +33,17 @@ CONNECT_TIMEOUT = 10.0
 # The run's own worker set-up (pynmap.cluster.workersetup), before any configured preload.
 SETUP_PRELOAD = "pynmap.cluster.workersetup"
 _LOGGERS = ("distributed", "dask", "tornado")
+# Dask's housekeeping, eased for a scan (a LocalCluster's workers get this process's
+# configuration): the statistical profiler samples a worker's task threads every
+# 10 ms and the event loops check their own health every 20 ms; on the benchmark's
+# /16 the two cost a worker a third more CPU than the scan itself.  Memory and
+# system statistics every second or two are still plenty for a scan's worker.
+QUIET_DASK = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+}
 
 # Dask is only partly annotated (many of its functions have no types): here its
 # modules are Any, and every value that leaves this module is given a type of ours.
@@ -43,7 +54,9 @@ Security: Any = _security.Security
 
 
 def quiet_logs(debugging: int) -> int:
-    """Dask's log level for this run: its errors only with -d, nothing without."""
+    """Dask's log level for this run: its errors only with -d, nothing without;
+    and its housekeeping eased (QUIET_DASK)."""
+    dask.config.set(QUIET_DASK)
     level = logging.WARNING if debugging > 1 else (
         logging.ERROR if debugging else logging.CRITICAL + 1)
     for name in _LOGGERS:
