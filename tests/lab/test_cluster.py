@@ -312,22 +312,28 @@ def test_a_killed_worker_loses_nothing(cluster_lab: Lab, unsharded_slow: Unshard
     assert settled(cluster_lab.scanner) == []
 
 
-def test_a_shard_that_fails_is_reported(cluster_lab: Lab, unsharded: Unsharded,
-                                        tmp_path: Path) -> None:
-    """One shard's task raises on every try: its hosts are missing, and the run says
-    so on stderr, in -oN and in the XML, and exits 1; the other shards' hosts are there."""
+@pytest.mark.parametrize(("fault", "reason"), [
+    ("PYNMAP_TEST_FAIL_SHARD", "RuntimeError: injected failure"),
+    ("PYNMAP_TEST_DIE_SHARD",
+     "its workers died while scanning it, too many times (Dask's KilledWorker)"),
+], ids=["raises", "kills_its_worker"])
+def test_a_shard_that_fails_is_reported(fault: str, reason: str, cluster_lab: Lab,
+                                        unsharded: Unsharded, tmp_path: Path) -> None:
+    """One shard's task raises on every try, or ends its worker process on every
+    try (Dask gives up after the third death: KilledWorker): its hosts are
+    missing, and the run says so on stderr, in -oN and in the XML, and exits 1;
+    the other shards' hosts are there."""
     lost = shard_of("198.18.0.11", 4)  # the shard of a host up: its loss shows
     run = cluster(["--cluster", "local:2", *SHARDS, *SCAN, *FILES], cluster_lab.scanner,
-                  tmp_path, environment=env(tmp_path, PYNMAP_TEST_FAIL_SHARD=str(lost)))
+                  tmp_path, environment=env(tmp_path, **{fault: str(lost)}))
     assert run.exit == 1
     no_traceback(run)
-    line = f"WARNING: shard {lost}/4 failed: RuntimeError: injected failure"
+    line = f"WARNING: shard {lost}/4 failed: {reason}"
     assert line in run.stderr and line in (run.files["out.nmap"] or "")
-    message = (f"1 of 4 shards failed (their hosts are not in this report): shard {lost}/4: "
-               "RuntimeError: injected failure")
+    message = f"1 of 4 shards failed (their hosts are not in this report): shard {lost}/4: {reason}"
     assert f"{message}\nQUITTING!\n" in run.stderr
     check_valid(tmp_path / "out.xml")
-    assert f'exit="error" errormsg="{message}"' in xml(run)
+    assert f'exit="error" errormsg="{message.replace(chr(39), "&apos;")}"' in xml(run)
     want = {a: ports for a, ports in table(unsharded.run).items() if shard_of(a, 4) != lost}
     assert table(run) == want
 

@@ -11,6 +11,7 @@ as directed by environment variables the test sets:
   DIR/<pid>-<shard index> (the test learns which worker process runs what),
   and one named DIR/<pid>-<shard index>-end when it returns or raises;
 * PYNMAP_TEST_FAIL_SHARD=I: shard I's task raises RuntimeError, every time;
+* PYNMAP_TEST_DIE_SHARD=I: shard I's task ends its worker process, every time;
 * PYNMAP_TEST_WORKER_VERSION=V: this worker claims pynmap version V.
 """
 
@@ -32,6 +33,7 @@ def dask_setup(worker: Any) -> None:
         pynmap.__version__ = version
     marks = os.environ.get("PYNMAP_TEST_MARKS")
     fail = os.environ.get("PYNMAP_TEST_FAIL_SHARD")
+    die = os.environ.get("PYNMAP_TEST_DIE_SHARD")
     real = worker_module.run_shard
 
     def run_shard(spec: Any) -> Any:
@@ -40,6 +42,8 @@ def dask_setup(worker: Any) -> None:
         try:
             if fail is not None and spec.index == int(fail):
                 raise RuntimeError(FAILURE)
+            if die is not None and spec.index == int(die):
+                os._exit(70)
             return real(spec)
         finally:
             if marks:
