@@ -185,7 +185,8 @@ class Session:
         (a scan in a worker thread), `progress` to be called with each phase's
         Progress: the API's (pynmap.api).  `outputs`: streams that take the place
         of the output files the options name (OutputSpec field -> stream);
-        `milestone("hosts")` is called once the headers are written and
+        `milestone("hosts")` is called once the headers (and -d's lines that
+        follow them) are written, as the targets are about to be read, and
         `milestone("closing")` before the closing lines (pynmap.api.scan_outputs);
         `remote` scans the targets instead of this process (pynmap.cluster)."""
         self.options = options
@@ -366,8 +367,6 @@ class Session:
             rep.plain(f"Fetchfile found {self.xsl_path}")
         rep.begin(args=o.args, start=o.start_time, scan_ports=scan_ports if o.port_scan else None,
                   scan_type=scan_type, resuming=o.resuming)
-        if self._milestone is not None:
-            self._milestone("hosts")
         if o.timing.max_parallelism:
             from pynmap.rawopts import descriptor_limit
 
@@ -386,6 +385,8 @@ class Session:
             from pynmap.engine.messages import NseLoaded
 
             _Events(self).handle(NseLoaded(NSE_VERSION_SCRIPTS), None)
+        if self._milestone is not None:  # the headers, and the lines a scan begins with
+            self._milestone("hosts")
         if self._remote is not None:
             if exclude_stream is not None:
                 exclude_stream.close()  # opened for nmap's check; the workers read the words
