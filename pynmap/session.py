@@ -21,8 +21,8 @@ import random
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from pynmap import dns, ports, services, signals, targets
 from pynmap.engine.clock import SYSTEM, Clock
@@ -148,6 +148,16 @@ class _Events:
         return self.session.tick(completion)
 
 
+class RemoteScan(Protocol):
+    """Where a run's targets are scanned when not by this process (pynmap.cluster's
+    driver): called once the headers are written, in place of the target loop.  It
+    reports the hosts through `session.reporter`, keeps `session.stats` (total, up)
+    and `session.hosts_scanned` up to date, calls `session.tick` for the status
+    lines, and raises an NmapError for a scan it could not complete."""
+
+    def scan(self, session: Session, scan_type: str) -> None: ...
+
+
 class RunState(PlainData):
     """What changes while a scan runs: nmap's v/V, d/D and p/P keys raise and
     lower these.  They start as the options give them; Options stay as parsed."""
@@ -165,13 +175,24 @@ class Session:
     def __init__(self, options: Options, *, stdout: TextIO, stderr: TextIO,
                  sink: ReportSink | None = None, cancel: threading.Event | None = None,
                  split: bool = True,
-                 progress: Callable[[Progress], None] | None = None) -> None:
+                 progress: Callable[[Progress], None] | None = None,
+                 outputs: Mapping[str, TextIO] | None = None,
+                 milestone: Callable[[str], None] | None = None,
+                 remote: RemoteScan | None = None) -> None:
         """Run what `options` ask for (read by pynmap.command_line.parse_command_line or
         parse_options); `sink` to receive the Report objects, `cancel` set to stop
         the run (raises Cancelled), `split` False to keep the engine from forking
         (a scan in a worker thread), `progress` to be called with each phase's
-        Progress: the API's (pynmap.api)."""
+        Progress: the API's (pynmap.api).  `outputs`: streams that take the place
+        of the output files the options name (OutputSpec field -> stream);
+        `milestone("hosts")` is called once the headers (and -d's lines that
+        follow them) are written, as the targets are about to be read, and
+        `milestone("closing")` before the closing lines (pynmap.api.scan_outputs);
+        `remote` scans the targets instead of this process (pynmap.cluster)."""
         self.options = options
+        self._outputs = outputs
+        self._milestone = milestone
+        self._remote = remote
         self.state = RunState(options.verbosity, options.debugging, options.packet_trace)
         self._progress = progress
         self._progress_due = 0.0  # when the next Progress is due during a phase
@@ -227,7 +248,8 @@ class Session:
                        packet_trace=o.packet_trace, quiet=o.stdout_muted,
                        json=o.json_file, json_lines=o.json_lines_file,
                        service_scan=o.version_scan),
-            self._service_name, stdout=self.stdout, stderr=self.stderr, sink=self._sink)
+            self._service_name, stdout=self.stdout, stderr=self.stderr, sink=self._sink,
+            streams=self._outputs)
         self.reporter.open_files()
         if not o.noninteractive:
             signals.take_interactive()  # nmap's handlers, installed with its terminal set-up
@@ -322,8 +344,8 @@ class Session:
         if o.device and o.device not in {n for _, n in socket.if_nameindex()}:
             raise Fatal(f"I cannot figure out what source address to use for device {o.device}, "
                         "does it even exist?")
-        exclude_stream = None
-        if o.exclude_file is not None:
+        exclude_stream = o.exclude_stream
+        if exclude_stream is None and o.exclude_file is not None:
             try:
                 exclude_stream = targets.open_word_file(o.exclude_file)
             except OSError as exc:
@@ -364,6 +386,14 @@ class Session:
             from pynmap.engine.messages import NseLoaded
 
             _Events(self).handle(NseLoaded(NSE_VERSION_SCRIPTS), None)
+        if self._milestone is not None:  # the headers, and the lines a scan begins with
+            self._milestone("hosts")
+        if self._remote is not None:
+            if exclude_stream is not None:
+                exclude_stream.close()  # opened for nmap's check; the workers read the words
+            self.scanning_targets = True
+            self._remote.scan(self, scan_type)
+            return self._finish(scan_type)
         order = ports.scan_order(scan_ports, randomize=o.randomize_ports, rng=random.Random())
 
         excludes = None
@@ -725,6 +755,8 @@ class Session:
 
     def _finish(self, scan_type: str) -> int:
         o = self.options
+        if self._milestone is not None:
+            self._milestone("closing")
         stats = self.stats
         stats.down = stats.total - stats.up
         loaded = self.services.files.loaded if self.services is not None else {}
