@@ -162,6 +162,9 @@ class FakeBackend:
             return sock.address, sock.port
         return self.source, self.ephemeral[0] + handle
 
+    def lost(self, handle: int) -> bool:
+        return False
+
     def close(self, handle: int, reset: bool) -> None:
         sock = self._open.pop(handle)
         self.closes.append((sock.address, sock.port, reset))

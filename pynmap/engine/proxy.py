@@ -25,11 +25,13 @@ The rules, which keep a port from being reported in a state it is not in:
    protocol or cannot do what is asked.
 3. What may be load (a proxy that closes or resets the connection before
    it answers, times out before the last question is out, or reports a
-   SOCKS5 "general failure") loses the connection: it reports nothing, so
-   the probe times out and is tried again, and never becomes a port state.
+   SOCKS5 "general failure") loses the connection: it reports nothing, and
+   when its probe's time is up the loop hears that it was lost
+   (Backend.lost) and sends it again as a probe never sent: no try is used
+   up, no port state comes of it.
 4. `give_up` such losses in a row, with no answer about any target between
-   them, end the run (ProxyFatal): a dead or silent chain would otherwise
-   make every port filtered.
+   them (FIRST_GIVE_UP before the first answer), end the run (ProxyFatal):
+   a dead, silent or refusing chain would otherwise be retried forever.
 
 This module is imported only when --proxies is given.  The handshakes are
 written here rather than taken from a library: python-socks keeps its
@@ -65,6 +67,7 @@ PROXY_PARALLELISM = 32
 # Losses in a row (rule 4) that end the run; raised with the parallelism (a
 # whole window may be lost to one stall)
 GIVE_UP = 64
+FIRST_GIVE_UP = 12  # before any answer: the chain has yet to show it works
 _HTTP_HEADER_MAX = 16384  # a CONNECT answer's header longer than this is no proxy's
 
 # SOCKS5 (RFC 1928) answers about the target, as the errno a connect() of
@@ -388,6 +391,7 @@ class ProxyStreams:
         self.give_up = give_up
         self.tunnels: dict[int, _Tunnel] = {}
         self.losses = 0  # rule 4: lost connections since the last answer about a target
+        self.answered = False  # some answer about a target came through the chain
         self.last_loss = ""
 
     # ---------------------------------------------------------------- Streams
@@ -424,7 +428,9 @@ class ProxyStreams:
                     continue
                 if tunnel.answer is None:
                     self._advance(handle, tunnel)
-                    if tunnel.answer is not None:
+                    if tunnel.lost:
+                        out.append(handle)  # once: its caller may send the probe again now
+                    elif tunnel.answer is not None:
                         tunnel.reported = True
                         out.append(handle)
                         if tunnel.answer:
@@ -459,6 +465,13 @@ class ProxyStreams:
 
     def mute(self, handle: int) -> None:
         self.inner.mute(handle)
+
+    def lost(self, handle: int) -> bool:
+        """Whether the connection was lost before the last proxy was asked for the
+        target (rule 3), or is still short of that."""
+        tunnel = self.tunnels.get(handle)
+        return tunnel is not None and tunnel.answer is None and (
+            tunnel.lost or not tunnel.shake.asked)
 
     def close(self, handle: int, reset: bool = False) -> None:
         tunnel = self.tunnels.pop(handle, None)
@@ -505,6 +518,7 @@ class ProxyStreams:
             tunnel.answer = shake.answer
             tunnel.pending = shake.rest
             self.losses = 0
+            self.answered = True
 
     def _flush(self, handle: int, tunnel: _Tunnel) -> None:
         data = tunnel.shake.take()
@@ -532,7 +546,8 @@ class ProxyStreams:
         self.last_loss = reason
 
     def _check_losses(self) -> None:
-        if self.losses >= self.give_up:
+        # Until the chain has answered once, a few losses say it does not work
+        if self.losses >= (self.give_up if self.answered else FIRST_GIVE_UP):
             raise ProxyFatal(f"The proxy chain answers nothing: {self.losses} connections in "
                              f"a row were lost before the last proxy answered about their "
                              f"target (the last: {self.last_loss})")
@@ -573,6 +588,9 @@ class ProxyBackend:
 
     def local(self, handle: int) -> tuple[str, int] | None:
         return None
+
+    def lost(self, handle: int) -> bool:
+        return self.streams.lost(handle)
 
     def close(self, handle: int, reset: bool) -> None:
         # always with RST: every probe goes to the same proxy address and port,
