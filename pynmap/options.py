@@ -42,6 +42,7 @@ from pynmap.timing import TEMPLATE_NAMES, TEMPLATES, Timing
 
 if TYPE_CHECKING:
     from pynmap.cluster.where import ClusterOptions
+    from pynmap.rawopts import ProxyNode
     from pynmap.shard import Shard
 
 # Scan types nmap knows.  pynmap performs the connect scan; the others need raw
@@ -151,6 +152,7 @@ class Options:
 
     # connect-socket tweaks
     device: str | None = None
+    proxies: tuple[ProxyNode, ...] = ()  # --proxies: the chain every connection goes through
     source_address: str | None = None
     source_port: int | None = None
     ttl: int | None = None
@@ -991,11 +993,11 @@ def _nsock_engine(p: _Parser, row: Opt, value: str) -> None:
 
 
 def _proxies(p: _Parser, row: Opt, value: str) -> None:
-    from pynmap.rawopts import check_proxy_chain
+    from pynmap.rawopts import parse_proxy_chain
 
-    check_proxy_chain(value)
-    # nmap's proxies carry NSE and version-detection traffic only, which pynmap does not send.
-    p.d.unsupported.append("--proxies")
+    # nmap's proxies carry NSE and -sV; pynmap's carry every connection of the scan
+    # (engine/proxy.py).  A later --proxies replaces an earlier one, as in nmap.
+    p.o.proxies = parse_proxy_chain(value)
 
 
 def _ip_options(p: _Parser, row: Opt, value: str) -> None:

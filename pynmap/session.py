@@ -39,10 +39,13 @@ from pynmap.tty import Keyboard
 
 if TYPE_CHECKING:
     from pynmap.apiprogress import Progress
+    from pynmap.engine.backend import Backend
     from pynmap.engine.messages import Event
+    from pynmap.engine.proxy import ProxyStreams
     from pynmap.engine.scan import SocketSetup
     from pynmap.output.jsonout import ReportSink
     from pynmap.probes import ProbeDB, ReadAhead
+    from pynmap.timing import Timing
 
 _INTERRUPTED: dict[int, str] = {
     signal.SIGINT: "Scan interrupted by SIGINT (Ctrl-C)",
@@ -570,8 +573,8 @@ class Session:
         if self.state.verbosity:
             self.reporter.interactive(f"Scanning {_scanning_label(batch, len(self.ping_ports))}",
                                      flush=False)
-        discover(batch, self.ping_ports, o.timing, _Events(self), t0=o.start_time,
-                 setup=self._socket_setup(),
+        discover(batch, self.ping_ports, self._scan_timing(), _Events(self), t0=o.start_time,
+                 setup=self._socket_setup(), backend=self._proxy_backend(),
                  group_times=self.group_times, clock=self.clock)
         self._phase_ends()
         self.reporter.task_end(task, self.clock.wall(), f"{len(batch)} total hosts")
@@ -677,6 +680,37 @@ class Session:
             return True
         return False
 
+    # --proxies (engine/proxy.py): every connection of every phase goes through the chain
+    def _scan_timing(self) -> Timing:
+        """The port scan's and discovery's timing: through proxies, fewer connections
+        in flight at once unless --max-parallelism says how many."""
+        o = self.options
+        if not o.proxies or o.timing.max_parallelism:
+            return o.timing
+        from pynmap.engine.proxy import PROXY_PARALLELISM
+
+        return o.timing.with_(max_parallelism=max(PROXY_PARALLELISM, o.timing.min_parallelism))
+
+    def _proxy_streams(self) -> ProxyStreams | None:
+        o = self.options
+        if not o.proxies:
+            return None
+        from pynmap.engine.proxy import GIVE_UP, ProxyStreams, check_chain
+        from pynmap.engine.streams import EpollStreams
+
+        check_chain(o.proxies, o.af)
+        window = self._scan_timing().max_parallelism
+        return ProxyStreams(EpollStreams(o.source_address), o.proxies, self.clock,
+                            give_up=max(GIVE_UP, 2 * window))
+
+    def _proxy_backend(self) -> Backend | None:
+        streams = self._proxy_streams()
+        if streams is None:
+            return None
+        from pynmap.engine.proxy import ProxyBackend
+
+        return ProxyBackend(streams)
+
     def _socket_setup(self) -> SocketSetup:
         from pynmap.engine.scan import SocketSetup
 
@@ -698,8 +732,9 @@ class Session:
             if self.state.verbosity:
                 self.reporter.interactive(f"Scanning {_scanning_label(group, len(order))}",
                                          flush=False)
-            connect_scan(group, order, o.timing, _Events(self), t0=o.start_time,
-                         setup=self._socket_setup(), clock=self.clock)
+            connect_scan(group, order, self._scan_timing(), _Events(self), t0=o.start_time,
+                         setup=self._socket_setup(), clock=self.clock,
+                         backend=self._proxy_backend())
             self._phase_ends()
             self.reporter.task_end("Connect Scan", self.clock.wall(),
                                    f"{len(order) * len(group)} total ports")
@@ -732,7 +767,8 @@ class Session:
         done = service_scan(group, self.probes, o.timing, names=self._service_name,
                             intensity=o.version_intensity, allports=o.all_ports,
                             trace=o.version_trace or self.state.debugging > 1, events=events,
-                            clock=self.clock, source=o.source_address)
+                            clock=self.clock, source=o.source_address,
+                            streams=self._proxy_streams())
         self._phase_ends()
         if done is not None:
             finished, timed_out = done
