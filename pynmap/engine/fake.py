@@ -5,7 +5,9 @@ without sockets, root or a network: each (address, port) gets a Reply, or a
 list of Replies for its successive connects (the last one repeats), and
 `poll()` is where time passes: it moves the clock to the next answer, or by
 the whole timeout when none comes.  Everything the loop does is recorded
-(`connects`, `closes`, `peak`) for the test to check.
+(`connects`, `closes`, `peak`) for the test to check.  An ICMP echo request
+(--privileged's ping sockets) is scripted and recorded as port ECHO (-1):
+Reply(errno=0) is the echo reply, another errno an ICMP error about it.
 
     clock = FakeClock()
     backend = FakeBackend(clock, {("192.0.2.1", 22): Reply(after=0.01),
@@ -77,6 +79,7 @@ class FakeBackend:
     max_open: int | None = None
     open_errno: int = errnos.EMFILE
     source: str = "192.0.2.254"
+    echo_ttl: int = 64  # the TTL every echo reply arrives with
     ephemeral: tuple[int, int] = _EPHEMERAL
     # What happened, in order: (address, port, clock time) per connect() started,
     # (address, port, reset) per close.
@@ -124,6 +127,22 @@ class FakeBackend:
             return reply.errno
         sock.due = None if reply.after is None else now + reply.after
         return errnos.EINPROGRESS
+
+    def open_echo(self, family: int) -> tuple[int, int]:
+        return self.open(family)
+
+    def send_echo(self, handle: int, address: str, scope: int) -> int:
+        from .probe import ECHO
+
+        err = self.connect(handle, address, ECHO, scope)
+        # a Reply at_once with an errno: the send itself failed
+        return 0 if err in (0, errnos.EINPROGRESS) else err
+
+    def echo_answer(self, handle: int) -> tuple[int, int] | None:
+        sock = self._open[handle]
+        if not self._arrived(sock):
+            return None
+        return sock.reply.errno, 0 if sock.reply.errno else self.echo_ttl
 
     def watch(self, handle: int) -> None:
         self._open[handle].watched = True

@@ -16,6 +16,11 @@ instead of failing.
 
 The loop never calls the operating system itself: sockets and readiness are
 the backend's (epoll, or engine/fake.py's script), the time is the clock's.
+
+A probe of the pseudo-port ECHO (host discovery under --privileged) is an
+ICMP echo request on a ping socket instead: sent at once, answered by the
+reply or an ICMP error, traced by no CONN line (nmap as root prints its raw
+packets there, which pynmap does not send).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from pynmap.errors import Fatal, SystemFatal
 from .backend import Backend, EpollBackend, SocketSetup
 from .clock import SYSTEM, Clock
 from .messages import ConnTrace, Event, StrangeAnswer
-from .probe import Probe, classify
+from .probe import ECHO, Probe, classify, classify_echo
 from .scheduler import Scheduler
 from .wording import fatal_message
 
@@ -177,7 +182,12 @@ class ConnectLoop:
                     for probe in answered:
                         # An abandoned probe's answer is moot (its host is settled).
                         if probe.live:
-                            self._complete(probe, self._so_error(probe.handle), now)
+                            if probe.port == ECHO:
+                                got = self.backend.echo_answer(probe.handle)
+                                if got is not None:  # None: woken for nothing
+                                    self._complete(probe, got[0], now, ttl=got[1])
+                            else:
+                                self._complete(probe, self._so_error(probe.handle), now)
                 self._close_abandoned()
         finally:
             for fd in list(self.probes):
@@ -187,6 +197,9 @@ class ConnectLoop:
     # ---------------------------------------------------------------- probes
 
     def _start(self, probe: Probe) -> None:
+        if probe.port == ECHO:
+            self._start_echo(probe)
+            return
         family, address, scope = self.targets[probe.host]
         backend = self.backend
         fd, err = backend.open(family)
@@ -223,11 +236,49 @@ class ConnectLoop:
             # Finished at once (loopback can refuse or accept inside connect()).
             self._complete(probe, err, self.clock())
 
-    def _complete(self, probe: Probe, err: int, now: float, *, late: bool = False) -> None:
-        """The connect() of `probe` finished with `err`; tell the scheduler
-        (`late`: found only by the check at expiry)."""
+    def _start_echo(self, probe: Probe) -> None:
+        family, address, scope = self.targets[probe.host]
+        backend = self.backend
+        fd, err = backend.open_echo(family)
+        if fd < 0:
+            if err in RESOURCE_ERRNOS:
+                self._short_of(probe, err)
+                return
+            raise SystemFatal("Ping socket creation in sendPingProbe", err)
+        probe.sent = self.clock()
+        err = backend.send_echo(fd, address, scope)
+        probe.handle = fd
+        self.probes[fd] = probe
+        if err == 0:
+            self._starved_since = None
+            self._backoff = _BACKOFF_FIRST
+            backend.watch(fd)
+            self.watching.add(fd)
+        elif err in RESOURCE_ERRNOS:
+            self._close(fd)
+            self._short_of(probe, err)
+        else:
+            self._complete(probe, err, self.clock())  # no route: refused at once
+
+    def _complete(self, probe: Probe, err: int, now: float, *, late: bool = False,
+                  ttl: int = 0) -> None:
+        """The connect() of `probe` finished with `err` (an echo request: its reply,
+        with `ttl`, or error); tell the scheduler (`late`: found only by the check
+        at expiry)."""
         fd = probe.handle
         address = self.targets[probe.host][1]
+        if probe.port == ECHO:
+            outcome = classify_echo(err, ttl)
+            if outcome.fatal:
+                raise Fatal(fatal_message(address, err))
+            if outcome.strange:
+                self.emit(StrangeAnswer(probe.host, address, err))
+            if self.sched.on_outcome(probe, outcome, now, late=late):
+                self._close(fd)
+            elif fd in self.watching:
+                self.watching.discard(fd)
+                self.backend.unwatch(fd)
+            return
         if err in _RESET_AFTER_CONNECT:
             # The handshake completed and the peer reset (a service that
             # accepts and closes at once) before SO_ERROR was read.  nmap
@@ -270,9 +321,14 @@ class ConnectLoop:
         port into a filtered one.  nmap has no such check."""
         fd = probe.handle
         if fd in self.watching:
-            err = self._late_answer(fd)
+            ttl = 0
+            if probe.port == ECHO:
+                got = self.backend.echo_answer(fd)
+                err, ttl = got if got is not None else (None, 0)
+            else:
+                err = self._late_answer(fd)
             if err is not None:
-                self._complete(probe, err, now, late=True)
+                self._complete(probe, err, now, late=True, ttl=ttl)
                 if not probe.live:
                     return
                 # A strange answer or a late EAGAIN decides nothing: the probe

@@ -3,6 +3,10 @@
 A probe is one connect() try to one port of one target.  Its outcome is
 decided by the errno the kernel reports (0 = connected); the table below is
 nmap's (reference 2.1), so the port states and reasons are nmap's too.
+
+Host discovery under --privileged may also send an ICMP echo request through
+a ping socket (pynmap.lan): the probe of the pseudo-port ECHO, whose answer
+is the echo reply (0) or the errno of an ICMP error about the request.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import errno
 
 from pynmap.plain import FrozenData, PlainData
 
+from .messages import ECHO as ECHO  # host discovery's echo request (--privileged)
 from .wording import conn_text
 
 
@@ -41,17 +46,18 @@ class Probe(PlainData):
 class Outcome(FrozenData):
     """What one connect() answer means."""
 
-    __match_args__ = ("errno", "state", "reason", "host_up", "fatal", "strange")
+    __match_args__ = ("errno", "state", "reason", "host_up", "fatal", "strange", "ttl")
     __slots__ = __match_args__
 
     def __init__(self, errno: int, state: str | None, reason: str, host_up: bool | None,
-                 fatal: bool = False, strange: bool = False) -> None:
+                 fatal: bool = False, strange: bool = False, ttl: int = 0) -> None:
         self.errno = errno
         self.state = state  # port state; None when the answer says nothing about the port
         self.reason = reason  # nmap's reason name, also used for the host in host discovery
         self.host_up = host_up  # True up, False down, None unknown
         self.fatal = fatal  # nmap bails out of the scan
         self.strange = strange  # nmap reports a "Strange read error" and ignores the answer
+        self.ttl = ttl  # the answer's TTL where it is known (an echo reply), else 0
 
     @property
     def text(self) -> str:
@@ -88,6 +94,13 @@ FATAL_ERRNOS = frozenset({errno.ENETDOWN, errno.ENETRESET, errno.ECONNABORTED})
 
 for _err in FATAL_ERRNOS:
     _TABLE[_err] = Outcome(_err, None, "", None, fatal=True)
+
+
+def classify_echo(err: int, ttl: int = 0) -> Outcome:
+    """The outcome of an ICMP echo request: the reply (0) and the TTL it came
+    with, or an ICMP error about it as the socket's errno (a router's host or
+    net unreachable: down)."""
+    return Outcome(0, None, "echo-reply", True, ttl=ttl) if err == 0 else classify(err)
 
 
 def classify(err: int) -> Outcome:

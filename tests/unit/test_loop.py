@@ -21,7 +21,7 @@ import pytest
 from pynmap.engine.clock import FakeClock
 from pynmap.engine.fake import SILENT, FakeBackend, Reply
 from pynmap.engine.loop import ConnectLoop
-from pynmap.engine.messages import Event, HostUp
+from pynmap.engine.messages import ECHO, Event, HostUp
 from pynmap.engine.scan import Events, assume_up, connect_scan, discover
 from pynmap.engine.scheduler import Scheduler
 from pynmap.engine.wording import STDERR, fatal_message, lines
@@ -30,7 +30,7 @@ from pynmap.pacing import NMAP
 from pynmap.results import HostResult
 from pynmap.timing import Timing
 
-A, B, C = "192.0.2.1", "192.0.2.2", "192.0.2.3"
+A, B, C, D = "192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"
 ANSWER = 0.002  # a LAN's round trip
 OPEN = Reply(0, after=ANSWER)
 REFUSED = Reply(errno.ECONNREFUSED, after=ANSWER)
@@ -260,3 +260,39 @@ def test_the_caller_hears_of_a_host_up_with_its_result_already_set() -> None:
     discover(hosts, [80, 443], TIMING, found, clock=clock,
              backend=FakeBackend(clock, {(B, 443): OPEN}))
     assert found.up == [(B, "up", "syn-ack")]
+
+
+# -- --privileged: ICMP echo requests through ping sockets --------------------------------------
+
+def test_echo_requests_in_discovery() -> None:
+    """The echo request goes first; its reply means up with nmap's reason echo-reply
+    and the reply's TTL, even when a connect ping answers in the same round; an
+    ICMP error about it (or a send that fails at once) means down with its reason;
+    a host that ignores it is still found by its connect ping.  The echo request
+    is no timing ping for the port scan, and has no --packet-trace CONN line."""
+    clock = FakeClock()
+    backend = FakeBackend(clock, {
+        (A, ECHO): Reply(0, after=ANSWER), (A, 80): REFUSED,
+        (B, ECHO): Reply(errno.EHOSTUNREACH, after=ANSWER),
+        (C, ECHO): SILENT, (C, 80): REFUSED,
+        (D, ECHO): Reply(errno.ENETUNREACH, at_once=True),
+    }, echo_ttl=63)
+    hosts = [HostResult(a, socket.AF_INET) for a in (A, B, C, D)]
+    events = Lines()
+    discover(hosts, [80], TIMING, events, clock=clock, backend=backend, echo=True,
+             t0=clock.wall())
+    assert [(h.status, h.reason, h.reason_ttl) for h in hosts] == [
+        ("up", "echo-reply", 63), ("down", "host-unreach", 0), ("up", "conn-refused", 0),
+        ("down", "net-unreach", 0)]
+    assert [h.ping_port for h in hosts] == [None, None, 80, None]
+    assert [p for a, p, _ in backend.connects if a == A] == [ECHO, 80]
+    assert {port for _, port, _, _ in events.traces} == {80}
+    assert backend.open_now == 0
+
+
+def test_without_echo_no_echo_request_is_sent() -> None:
+    clock = FakeClock()
+    backend = FakeBackend(clock, {(A, ECHO): Reply(0, after=ANSWER), (A, 80): REFUSED})
+    hosts = [HostResult(A, socket.AF_INET)]
+    discover(hosts, [80], TIMING, clock=clock, backend=backend)
+    assert (hosts[0].reason, backend.tries(A, ECHO)) == ("conn-refused", 0)
