@@ -26,12 +26,17 @@ from typing import Protocol
 from pynmap.errors import SystemFatal
 
 from .messages import BindFailed, DeviceFailed, Event
+from .probe import IcmpAnswer
 
 _LINGER_RST = struct.pack("ii", 1, 0)
 # <linux/in.h>, <linux/in6.h>: ICMP errors about what a datagram socket sent
-# become the socket's error (and its error queue), whatever their kind
+# are queued (MSG_ERRQUEUE), whatever their kind, with the ICMP type and code
+# and the address of their sender (struct sock_extended_err)
 _IP_RECVERR = 11
 _IPV6_RECVERR = 25
+_EXTENDED_ERR = struct.Struct("=IBBBBII")  # errno, origin, type, code, pad, info, data
+_ORIGIN_ICMP = (2, 3)  # SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6
+_ERR_SPACE = 512
 # ... and the TTL (hop limit) each reply arrived with, for nmap's "ttl 63"
 _IP_RECVTTL = 12
 _IP_TTL = 2
@@ -86,9 +91,9 @@ class Backend(Protocol):
         """Send one ICMP echo request to `address`: 0, or the errno of a send that failed."""
         ...
 
-    def echo_answer(self, handle: int) -> tuple[int, int] | None:
-        """The answer to the echo request: (0, the TTL it arrived with) for the reply,
-        (errno, 0) for an ICMP error about it, None while there is none."""
+    def echo_answer(self, handle: int) -> IcmpAnswer | None:
+        """The next thing that came back for the echo request: the reply, or an ICMP
+        error about it; None while there is nothing (more)."""
         ...
 
     def watch(self, handle: int) -> None:
@@ -122,6 +127,33 @@ class Backend(Protocol):
     def release(self) -> None:
         """The loop is done: free what the backend itself holds (sockets are closed already)."""
         ...
+
+
+def _ttl(ancillary: list[tuple[int, int, bytes]]) -> int:
+    """The IP_TTL (IPV6_HOPLIMIT) a message arrived with, 0 if not told."""
+    for _level, kind, value in ancillary:
+        if kind in (_IP_TTL, _IPV6_HOPLIMIT) and len(value) >= 4:
+            return int.from_bytes(value[:4], sys.byteorder)
+    return 0
+
+
+def _queued_error(sock: socket.socket, family: int, target: bytes) -> IcmpAnswer | None:
+    """The next ICMP error queued about what `sock` sent, if any (and if it is ICMP)."""
+    while True:
+        try:
+            _data, ancillary, _flags, _peer = sock.recvmsg(64, _ERR_SPACE, socket.MSG_ERRQUEUE)
+        except OSError:  # EAGAIN: the queue is empty
+            return None
+        for _level, kind, value in ancillary:
+            if kind not in (_IP_RECVERR, _IPV6_RECVERR) or len(value) < _EXTENDED_ERR.size:
+                continue
+            _errno, origin, icmp_type, code, _pad, _info, _more = _EXTENDED_ERR.unpack_from(value)
+            if origin not in _ORIGIN_ICMP:
+                break  # the kernel's own complaint (a local error): no ICMP to read
+            # the sender follows: sockaddr_in (address at 4) or sockaddr_in6 (at 8)
+            start = _EXTENDED_ERR.size + (8 if family == socket.AF_INET6 else 4)
+            sender = value[start:start + len(target)]
+            return IcmpAnswer(icmp_type, code, sender == target, _ttl(ancillary))
 
 
 def socket_budget() -> int:
@@ -205,8 +237,8 @@ class EpollBackend:
                                  socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
         except OSError as exc:
             return -1, exc.errno or 0
-        # without it only "hard" errors count: a router's host or net unreachable
-        # would pass unseen, where nmap as root reads it as the host's state
+        # without it only some errors are told (as the socket's errno), and never
+        # by whom: nmap as root reads the ICMP type and code, and the sender
         level = socket.IPPROTO_IPV6 if v6 else socket.IPPROTO_IP
         with contextlib.suppress(OSError):
             sock.setsockopt(level, _IPV6_RECVERR if v6 else _IP_RECVERR, 1)
@@ -235,30 +267,25 @@ class EpollBackend:
             return exc.errno or 0
         return 0
 
-    def echo_answer(self, handle: int) -> tuple[int, int] | None:
+    def echo_answer(self, handle: int) -> IcmpAnswer | None:
         sock = self.socks[handle]
         family, wanted = self.echoes[handle]
-        err = self.error(handle)
-        if err:
-            return err, 0
+        self.error(handle)  # clears the socket's errno, which would fail recvmsg()
+        error = _queued_error(sock, family, wanted)
+        if error is not None:
+            return error
         while True:
             try:
                 data, ancillary, _flags, peer = sock.recvmsg(1024, _TTL_SPACE)
-            except BlockingIOError:
+            except OSError:  # EAGAIN: nothing (more); anything else, nothing to read
                 return None
-            except OSError as exc:
-                return exc.errno or 0, 0
             # the kernel delivers replies by identifier alone: the sender must be the target
             try:
                 sender = socket.inet_pton(family, peer[0].split("%")[0])
             except (OSError, ValueError):
                 continue
             if data[:1] == bytes((_ECHO_REPLY[family],)) and sender == wanted:
-                ttl = 0
-                for _level, kind, value in ancillary:
-                    if kind in (_IP_TTL, _IPV6_HOPLIMIT) and len(value) >= 4:
-                        ttl = int.from_bytes(value[:4], sys.byteorder)
-                return 0, ttl
+                return IcmpAnswer(data[0], data[1], True, _ttl(ancillary))
 
     def connect(self, handle: int, address: str, port: int, scope: int) -> int:
         # A link-local IPv6 address means nothing without its interface: the

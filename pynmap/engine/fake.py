@@ -7,7 +7,9 @@ list of Replies for its successive connects (the last one repeats), and
 the whole timeout when none comes.  Everything the loop does is recorded
 (`connects`, `closes`, `peak`) for the test to check.  An ICMP echo request
 (--privileged's ping sockets) is scripted and recorded as port ECHO (-1):
-Reply(errno=0) is the echo reply, another errno an ICMP error about it.
+Reply(after=...) brings the echo reply, Reply(icmp=(type, code, from the
+target), after=...) an ICMP error about it, Reply(errno, at_once=True) a
+send that fails.
 
     clock = FakeClock()
     backend = FakeBackend(clock, {("192.0.2.1", 22): Reply(after=0.01),
@@ -18,11 +20,13 @@ Reply(errno=0) is the echo reply, another errno an ICMP error about it.
 from __future__ import annotations
 
 import errno as errnos
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from .clock import FakeClock
+from .probe import IcmpAnswer
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -49,6 +53,7 @@ class Reply:
     at_once: bool = False
     seen: bool = True
     self_connect: bool = False
+    icmp: tuple[int, int, bool] | None = None  # an echo request's ICMP error
 
 
 SILENT = Reply(after=None)  # a dropped SYN: no answer ever
@@ -63,6 +68,7 @@ class _Socket:
     reply: Reply = SILENT
     due: float | None = None  # when its answer arrives
     watched: bool = False
+    echo: bool = False
 
 
 @dataclass
@@ -129,7 +135,10 @@ class FakeBackend:
         return errnos.EINPROGRESS
 
     def open_echo(self, family: int) -> tuple[int, int]:
-        return self.open(family)
+        handle, err = self.open(family)
+        if handle >= 0:
+            self._open[handle].echo = True
+        return handle, err
 
     def send_echo(self, handle: int, address: str, scope: int) -> int:
         from .probe import ECHO
@@ -138,11 +147,15 @@ class FakeBackend:
         # a Reply at_once with an errno: the send itself failed
         return 0 if err in (0, errnos.EINPROGRESS) else err
 
-    def echo_answer(self, handle: int) -> tuple[int, int] | None:
+    def echo_answer(self, handle: int) -> IcmpAnswer | None:
         sock = self._open[handle]
         if not self._arrived(sock):
             return None
-        return sock.reply.errno, 0 if sock.reply.errno else self.echo_ttl
+        sock.due = None  # read: a datagram is gone once received
+        if sock.reply.icmp is not None:
+            icmp_type, code, from_target = sock.reply.icmp
+            return IcmpAnswer(icmp_type, code, from_target, self.echo_ttl - 1)
+        return IcmpAnswer(129 if sock.family == socket.AF_INET6 else 0, 0, True, self.echo_ttl)
 
     def watch(self, handle: int) -> None:
         self._open[handle].watched = True

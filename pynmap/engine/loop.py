@@ -19,8 +19,9 @@ the backend's (epoll, or engine/fake.py's script), the time is the clock's.
 
 A probe of the pseudo-port ECHO (host discovery under --privileged) is an
 ICMP echo request on a ping socket instead: sent at once, answered by the
-reply or an ICMP error, traced by no CONN line (nmap as root prints its raw
-packets there, which pynmap does not send).
+reply or an ICMP error (what nmap as root ignores of those, the probe
+waits past), traced by no CONN line (nmap as root prints its raw packets
+there, which pynmap does not send).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pynmap.errors import Fatal, SystemFatal
 from .backend import Backend, EpollBackend, SocketSetup
 from .clock import SYSTEM, Clock
 from .messages import ConnTrace, Event, StrangeAnswer
-from .probe import ECHO, Probe, classify, classify_echo
+from .probe import ECHO, Outcome, Probe, classify, classify_echo
 from .scheduler import Scheduler
 from .wording import fatal_message
 
@@ -183,9 +184,7 @@ class ConnectLoop:
                         # An abandoned probe's answer is moot (its host is settled).
                         if probe.live:
                             if probe.port == ECHO:
-                                got = self.backend.echo_answer(probe.handle)
-                                if got is not None:  # None: woken for nothing
-                                    self._complete(probe, got[0], now, ttl=got[1])
+                                self._echo_answers(probe, now)
                             else:
                                 self._complete(probe, self._so_error(probe.handle), now)
                 self._close_abandoned()
@@ -258,27 +257,38 @@ class ConnectLoop:
             self._close(fd)
             self._short_of(probe, err)
         else:
-            self._complete(probe, err, self.clock())  # no route: refused at once
-
-    def _complete(self, probe: Probe, err: int, now: float, *, late: bool = False,
-                  ttl: int = 0) -> None:
-        """The connect() of `probe` finished with `err` (an echo request: its reply,
-        with `ttl`, or error); tell the scheduler (`late`: found only by the check
-        at expiry)."""
-        fd = probe.handle
-        address = self.targets[probe.host][1]
-        if probe.port == ECHO:
-            outcome = classify_echo(err, ttl)
+            # refused at once (no route): the connect() table's reading of the errno
+            outcome = classify(err)
             if outcome.fatal:
                 raise Fatal(fatal_message(address, err))
             if outcome.strange:
                 self.emit(StrangeAnswer(probe.host, address, err))
-            if self.sched.on_outcome(probe, outcome, now, late=late):
-                self._close(fd)
-            elif fd in self.watching:
-                self.watching.discard(fd)
-                self.backend.unwatch(fd)
-            return
+            self._settle_echo(probe, outcome, self.clock(), late=False)
+
+    def _echo_answers(self, probe: Probe, now: float, *, late: bool = False) -> None:
+        """Read what came back for an echo request until something settles it."""
+        ipv6 = self.targets[probe.host][0] == socket.AF_INET6
+        while probe.live:
+            got = self.backend.echo_answer(probe.handle)
+            if got is None:
+                return
+            outcome = classify_echo(got, ipv6)
+            if outcome is not None:
+                self._settle_echo(probe, outcome, now, late=late)
+
+    def _settle_echo(self, probe: Probe, outcome: Outcome, now: float, *, late: bool) -> None:
+        fd = probe.handle
+        if self.sched.on_outcome(probe, outcome, now, late=late):
+            self._close(fd)
+        elif fd in self.watching:
+            self.watching.discard(fd)
+            self.backend.unwatch(fd)
+
+    def _complete(self, probe: Probe, err: int, now: float, *, late: bool = False) -> None:
+        """The connect() of `probe` finished with `err`; tell the scheduler
+        (`late`: found only by the check at expiry)."""
+        fd = probe.handle
+        address = self.targets[probe.host][1]
         if err in _RESET_AFTER_CONNECT:
             # The handshake completed and the peer reset (a service that
             # accepts and closes at once) before SO_ERROR was read.  nmap
@@ -320,15 +330,14 @@ class ConnectLoop:
         ready sockets than one poll returns) must not turn an open or closed
         port into a filtered one.  nmap has no such check."""
         fd = probe.handle
-        if fd in self.watching:
-            ttl = 0
-            if probe.port == ECHO:
-                got = self.backend.echo_answer(fd)
-                err, ttl = got if got is not None else (None, 0)
-            else:
-                err = self._late_answer(fd)
+        if fd in self.watching and probe.port == ECHO:
+            self._echo_answers(probe, now, late=True)
+            if not probe.live:
+                return
+        elif fd in self.watching:
+            err = self._late_answer(fd)
             if err is not None:
-                self._complete(probe, err, now, late=True, ttl=ttl)
+                self._complete(probe, err, now, late=True)
                 if not probe.live:
                     return
                 # A strange answer or a late EAGAIN decides nothing: the probe

@@ -6,7 +6,8 @@ nmap's (reference 2.1), so the port states and reasons are nmap's too.
 
 Host discovery under --privileged may also send an ICMP echo request through
 a ping socket (pynmap.lan): the probe of the pseudo-port ECHO, whose answer
-is the echo reply (0) or the errno of an ICMP error about the request.
+is an IcmpAnswer (the echo reply, or an ICMP error about the request), read
+as nmap as root reads the same packets (classify_echo).
 """
 
 from __future__ import annotations
@@ -96,11 +97,51 @@ for _err in FATAL_ERRNOS:
     _TABLE[_err] = Outcome(_err, None, "", None, fatal=True)
 
 
-def classify_echo(err: int, ttl: int = 0) -> Outcome:
-    """The outcome of an ICMP echo request: the reply (0) and the TTL it came
-    with, or an ICMP error about it as the socket's errno (a router's host or
-    net unreachable: down)."""
-    return Outcome(0, None, "echo-reply", True, ttl=ttl) if err == 0 else classify(err)
+class IcmpAnswer(FrozenData):
+    """What came back for an echo request: the ICMP message's type and code (the
+    echo reply's, or an error's about the request), whether the target itself sent
+    it, and the TTL it arrived with (0: not known)."""
+
+    __match_args__ = ("icmp_type", "code", "from_target", "ttl")
+    __slots__ = __match_args__
+
+    def __init__(self, icmp_type: int, code: int, from_target: bool, ttl: int = 0) -> None:
+        self.icmp_type = icmp_type
+        self.code = code
+        self.from_target = from_target
+        self.ttl = ttl
+
+
+# (family is IPv6, ICMP type, code or None for any) -> nmap's reason and whether it
+# means up; from nmap's ping scan (scan_engine_raw.cc, get_ping_pcap_result)
+_ICMP_ANSWERS: dict[tuple[bool, int, int | None], tuple[str, bool]] = {
+    (False, 0, None): ("echo-reply", True),
+    (True, 129, None): ("echo-reply", True),
+    (False, 11, None): ("time-exceeded", False),
+    (True, 3, None): ("time-exceeded", False),
+}
+# Port or protocol unreachable from the target itself: something answered there
+_FROM_TARGET: dict[tuple[bool, int, int], str] = {
+    (False, 3, 2): "proto-unreach",
+    (False, 3, 3): "port-unreach",
+    (True, 1, 4): "port-unreach",
+}
+
+
+def classify_echo(answer: IcmpAnswer, ipv6: bool) -> Outcome | None:
+    """What an answer to an echo request says of its host, as nmap as root reads it;
+    None for what it ignores: a destination unreachable from a router or of another
+    kind (RFC 1122: only a hint, so the probe waits on and is tried again), source
+    quench, parameter problem, packet too big."""
+    kind = (ipv6, answer.icmp_type)
+    found = _ICMP_ANSWERS.get((*kind, None))
+    if found is None and answer.from_target:
+        reason = _FROM_TARGET.get((*kind, answer.code))
+        found = (reason, True) if reason is not None else None
+    if found is None:
+        return None
+    reason, up = found
+    return Outcome(0, None, reason, up, ttl=answer.ttl)
 
 
 def classify(err: int) -> Outcome:

@@ -5,6 +5,7 @@ The `lan` scenario puts the scanner on the hosts' segment: 198.18.0.10-12
 Ethernet address, 198.18.0.13 is down, and 198.19.0.5 is reached through
 the router.  The scanner's neighbour table also holds a made-up entry for
 198.19.0.5: the route, not the table, decides whether a MAC is reported.
+The router answers for 198.19.2.0/24 with ICMP host unreachable.
 
 nmap run by root with --privileged is the oracle (the suite's
 NMAP_UNPRIVILEGED=1 yields to the option).  Each test first holds nmap's run
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +38,7 @@ OUTPUTS = ["out.nmap", "out.gnmap", "out.xml"]
 FILES = ["-oN", "out.nmap", "-oG", "out.gnmap", "-oX", "out.xml"]
 DTD = "/usr/share/nmap/nmap.dtd"
 ROUTED = "198.19.0.5"  # through the router, to the AnyIP range of 198.18.0.2
+UNREACHABLE = "198.19.2.5"  # the router answers ICMP host unreachable
 BOGUS_MAC = "00:30:48:5a:00:99"  # the made-up neighbour entry for ROUTED
 
 
@@ -44,6 +47,8 @@ def lan() -> Iterator[Lab]:
     with lab("lan") as running:
         subprocess.run(["ip", "-n", running.scanner.name, "neigh", "replace", ROUTED,
                         "lladdr", BOGUS_MAC, "dev", "s1", "nud", "permanent"], check=True)
+        subprocess.run(["ip", "-n", running.router.name, "route", "add", "unreachable",
+                        "198.19.2.0/24"], check=True)
         running.allow_ping_sockets(True)
         yield running
 
@@ -182,3 +187,68 @@ def test_default_discovery_sends_an_echo_request(lan: Lab, nmap_oracle: str,
         lan.allow_ping_sockets(True)
     assert (denied.exit, denied.stderr) == (0, "")
     assert "Host is up, received conn-refused (" in denied.stdout, denied.stdout
+
+
+def test_icmp_errors_about_echo_requests_as_nmap_reads_them(lan: Lab, nmap_oracle: str,
+                                                           tmp_path: Path) -> None:
+    """What comes back instead of an echo reply, read from the socket's error queue
+    as nmap as root reads the packets: a router's host unreachable is only a hint
+    (nmap tries again and ends with no-response), an expired TTL (--ttl 1 dies at
+    the router) is down with time-exceeded and the error's own TTL.  -v shows the
+    down hosts; the XML must be identical (stdout differs by nmap's raw packet
+    counts, stderr by pynmap's note that it honours no raw-packet option)."""
+    args = ["-sn", "-PE", "--privileged", "-n", "--reason", "-v", "--ttl", "1", "-oX",
+            "out.xml", ROUTED, UNREACHABLE]
+    nmap, pynmap = run_both(args, lan.scanner, tmp_path, outputs=["out.xml"])
+    for run in (nmap, pynmap):
+        assert f"Nmap scan report for {ROUTED} [host down, received time-exceeded]" \
+            in run.stdout, run.stdout
+        assert f"Nmap scan report for {UNREACHABLE} [host down, received no-response]" \
+            in run.stdout, run.stdout
+    assert_same(dataclasses.replace(nmap, stdout="", stderr=""),
+                dataclasses.replace(pynmap, stdout="", stderr=""), args)
+
+
+_FORGED = r"""
+import socket, struct, sys
+from pynmap.engine.backend import EpollBackend
+
+def checksum(data):
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    total = (total >> 16) + (total & 0xFFFF)
+    return ~(total + (total >> 16)) & 0xFFFF
+
+backend = EpollBackend()
+handle, err = backend.open_echo(socket.AF_INET)
+assert err == 0, err
+assert backend.send_echo(handle, "127.0.0.2", 0) == 0
+ident = backend.socks[handle].getsockname()[1]  # the kernel's identifier: the socket's "port"
+raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+for source in sys.argv[1:]:
+    body = struct.pack("!BBHHH", 0, 0, 0, ident, 0)
+    body = struct.pack("!BBHHH", 0, 0, checksum(body), ident, 0)
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, 0, 64, 1, 0,
+                         socket.inet_aton(source), socket.inet_aton("127.0.0.1"))
+    raw.sendto(header + body, ("127.0.0.1", 0))
+    print(source, backend.echo_answer(handle), flush=True)
+"""
+
+
+def test_an_echo_reply_counts_only_from_the_target(nmap_oracle: str) -> None:
+    """The kernel hands a ping socket every echo reply that carries its identifier,
+    whoever sent it: one forged from another address is not the target's answer.
+    (A namespace of its own, whose kernel answers no echo request itself.)"""
+    from tests.support.lab.network import ROOT
+    from tests.support.netns import netns_for_tests
+
+    with netns_for_tests("pynmap-echo") as ns:
+        subprocess.run([*ns.exec_prefix(), "sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1",
+                        "net.ipv4.ping_group_range=0 2147483647"], check=True)
+        done = subprocess.run([*ns.exec_prefix(), sys.executable, "-c", _FORGED, "127.0.0.3",
+                               "127.0.0.2"], capture_output=True, text=True, timeout=60,
+                              cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "127.0.0.3 None",
+        "127.0.0.2 IcmpAnswer(icmp_type=0, code=0, from_target=True, ttl=64)",
+    ]

@@ -266,27 +266,53 @@ def test_the_caller_hears_of_a_host_up_with_its_result_already_set() -> None:
 
 def test_echo_requests_in_discovery() -> None:
     """The echo request goes first; its reply means up with nmap's reason echo-reply
-    and the reply's TTL, even when a connect ping answers in the same round; an
-    ICMP error about it (or a send that fails at once) means down with its reason;
-    a host that ignores it is still found by its connect ping.  The echo request
-    is no timing ping for the port scan, and has no --packet-trace CONN line."""
+    and the reply's TTL, even when a connect ping answers in the same round; a
+    host that ignores it is still found by its connect ping; a send that fails
+    at once is down with the errno's reason.  The echo request is no timing ping
+    for the port scan, and has no --packet-trace CONN line."""
     clock = FakeClock()
     backend = FakeBackend(clock, {
         (A, ECHO): Reply(0, after=ANSWER), (A, 80): REFUSED,
-        (B, ECHO): Reply(errno.EHOSTUNREACH, after=ANSWER),
         (C, ECHO): SILENT, (C, 80): REFUSED,
         (D, ECHO): Reply(errno.ENETUNREACH, at_once=True),
     }, echo_ttl=63)
-    hosts = [HostResult(a, socket.AF_INET) for a in (A, B, C, D)]
+    hosts = [HostResult(a, socket.AF_INET) for a in (A, C, D)]
     events = Lines()
     discover(hosts, [80], TIMING, events, clock=clock, backend=backend, echo=True,
              t0=clock.wall())
     assert [(h.status, h.reason, h.reason_ttl) for h in hosts] == [
-        ("up", "echo-reply", 63), ("down", "host-unreach", 0), ("up", "conn-refused", 0),
-        ("down", "net-unreach", 0)]
-    assert [h.ping_port for h in hosts] == [None, None, 80, None]
+        ("up", "echo-reply", 63), ("up", "conn-refused", 0), ("down", "net-unreach", 0)]
+    assert [h.ping_port for h in hosts] == [None, 80, None]
     assert [p for a, p, _ in backend.connects if a == A] == [ECHO, 80]
     assert {port for _, port, _, _ in events.traces} == {80}
+    assert backend.open_now == 0
+
+
+@pytest.mark.parametrize("icmp,ipv6,result", [
+    ((11, 0, False), False, ("down", "time-exceeded", 63)),  # a router: TTL ran out
+    ((3, 0, True), True, ("down", "time-exceeded", 63)),  # ICMPv6 type 3
+    ((3, 3, True), False, ("up", "port-unreach", 63)),  # from the target itself
+    ((3, 2, True), False, ("up", "proto-unreach", 63)),
+    ((1, 4, True), True, ("up", "port-unreach", 63)),
+    # destination unreachable from a router, or any other code: only a hint
+    # (RFC 1122) that nmap ignores: the request is tried again, then no-response
+    ((3, 1, False), False, ("down", "no-response", 0)),
+    ((3, 3, False), False, ("down", "no-response", 0)),
+    ((3, 13, True), False, ("down", "no-response", 0)),
+    ((1, 3, True), True, ("down", "no-response", 0)),
+    ((4, 0, True), False, ("down", "no-response", 0)),  # source quench
+])
+def test_icmp_errors_about_echo_requests(icmp: tuple[int, int, bool], ipv6: bool,
+                                         result: tuple[str, str, int]) -> None:
+    clock = FakeClock()
+    target = "2001:db8::1" if ipv6 else A
+    backend = FakeBackend(clock, {(target, ECHO): Reply(icmp=icmp, after=ANSWER)})
+    hosts = [HostResult(target, socket.AF_INET6 if ipv6 else socket.AF_INET)]
+    discover(hosts, [], TIMING, clock=clock, backend=backend, echo=True)
+    assert (hosts[0].status, hosts[0].reason, hosts[0].reason_ttl) == result
+    # ignored, the request is tried again as a silent one would be (nmap's discovery
+    # retries a host that never answered once)
+    assert backend.tries(target, ECHO) == (2 if result[1] == "no-response" else 1)
     assert backend.open_now == 0
 
 
