@@ -4,7 +4,8 @@ The `lan` scenario puts the scanner on the hosts' segment: 198.18.0.10-12
 (and their IPv6 addresses) are directly connected, each with a declared
 Ethernet address, 198.18.0.13 is down, and 198.19.0.5 is reached through
 the router.  The scanner's neighbour table also holds a made-up entry for
-198.19.0.5: the route, not the table, decides whether a MAC is reported.
+198.19.0.5, on the interface its route leaves by: the route, not the
+table, decides whether a MAC is reported.
 The router answers for 198.19.2.0/24 with ICMP host unreachable.
 
 nmap run by root with --privileged is the oracle (the suite's
@@ -46,7 +47,7 @@ BOGUS_MAC = "00:30:48:5a:00:99"  # the made-up neighbour entry for ROUTED
 def lan() -> Iterator[Lab]:
     with lab("lan") as running:
         subprocess.run(["ip", "-n", running.scanner.name, "neigh", "replace", ROUTED,
-                        "lladdr", BOGUS_MAC, "dev", "s1", "nud", "permanent"], check=True)
+                        "lladdr", BOGUS_MAC, "dev", "s0", "nud", "permanent"], check=True)
         subprocess.run(["ip", "-n", running.router.name, "route", "add", "unreachable",
                         "198.19.2.0/24"], check=True)
         running.allow_ping_sockets(True)
