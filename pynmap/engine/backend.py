@@ -270,7 +270,6 @@ class EpollBackend:
     def echo_answer(self, handle: int) -> IcmpAnswer | None:
         sock = self.socks[handle]
         family, wanted = self.echoes[handle]
-        self.error(handle)  # clears the socket's errno, which would fail recvmsg()
         error = _queued_error(sock, family, wanted)
         if error is not None:
             return error

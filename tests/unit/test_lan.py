@@ -29,10 +29,12 @@ class Kernel:
         self.routes = routes
         self.neighbours = neighbours
         self.asked: list[tuple[str, str]] = []
+        self.scopes: list[int] = []
         self.closed = False
 
     def route(self, family: int, address: str, scope: int = 0) -> Route | None:
         self.asked.append(("route", address))
+        self.scopes.append(scope)
         return self.routes.get(address)
 
     def neighbour(self, family: int, ifindex: int, address: str) -> Neighbour | None:
@@ -120,6 +122,13 @@ def test_a_host_without_an_entry_is_left_alone_and_vendors_not_read() -> None:
     host = HostResult("198.18.0.10", socket.AF_INET, status="up")
     found.annotate(host)
     assert (host.mac, host.mac_vendor, loads) == (None, None, [])
+
+
+def test_a_link_local_host_is_looked_up_on_its_zones_interface() -> None:
+    found, kernel = facts({"fe80::1": DIRECT}, {"fe80::1": entry("fe80::1")})
+    host = HostResult("fe80::1", socket.AF_INET6, status="up", scope_id=3)
+    found.annotate(host)
+    assert (kernel.scopes, host.mac) == ([3], "00:30:48:5A:00:0A")
 
 
 def test_mac_text() -> None:

@@ -164,6 +164,18 @@ def test_route_questions() -> None:
     assert socket.inet_aton("198.18.0.10") in sock.sent[0]
 
 
+def test_a_link_local_address_is_asked_about_on_its_interface() -> None:
+    """fe80::/64 is on every interface: the zone's interface goes with the question
+    (RTA_OIF), or the kernel answers for whichever interface comes first."""
+    link, sock = replayed("route_direct6")
+    link.route(V6, "fe80::230:48ff:fe5a:a", scope=7)
+    request = sock.sent[0][16 + 12:]  # past nlmsghdr and rtmsg: the attributes
+    assert netlink.attributes(request)[netlink.RTA_OIF] == struct.pack("=I", 7)
+    link, sock = replayed("route_direct6")
+    link.route(V6, "fd00:18::a")
+    assert netlink.RTA_OIF not in netlink.attributes(sock.sent[0][16 + 12:])
+
+
 def link_oif() -> int:
     route = netlink.parse_route(only("route_direct4", netlink.RTM_NEWROUTE))
     assert route is not None

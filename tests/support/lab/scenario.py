@@ -114,6 +114,15 @@ class Host:
     def address6(self) -> str:
         return f"{NET6}:{self.number:x}"
 
+    @property
+    def link_local(self) -> str | None:
+        """Its IPv6 link-local address, made from its declared MAC (EUI-64), if any."""
+        if self.mac is None:
+            return None
+        octets = bytes.fromhex(self.mac.replace(":", ""))
+        eui = bytes([octets[0] ^ 2, *octets[1:3], 0xFF, 0xFE, *octets[3:]])
+        return str(ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + eui))
+
     def addr(self, *, ipv6: bool = False) -> str:
         return self.address6 if ipv6 else self.address
 
@@ -205,7 +214,7 @@ class Scenario:
         if not self.lan:
             return None
         for host in self.live:
-            if address in (host.address, host.address6):
+            if address in (host.address, host.address6, host.link_local):
                 return host.mac.upper() if host.mac is not None else None
         return None
 
