@@ -324,8 +324,7 @@ class EpollBackend:
     def close(self, handle: int, reset: bool) -> None:
         # Closing also takes the descriptor out of the epoll set.
         sock = self.socks.pop(handle, None)
-        if self.echoes.pop(handle, None) is not None:
-            reset = False  # a datagram socket: no connection to reset
+        self.echoes.pop(handle, None)
         if sock is not None:
             if reset:
                 with contextlib.suppress(OSError):
