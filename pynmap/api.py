@@ -121,6 +121,9 @@ OPTIONS: Final[Mapping[str, Keyword]] = {
     "skip_discovery": Keyword("-Pn", "flag"),
     "syn_ping": Keyword("-PS", "attached"),
     "ack_ping": Keyword("-PA", "attached"),
+    "echo_ping": Keyword("-PE", "flag"),
+    # what needs no raw socket of nmap's root mode: MAC addresses, echo through ping sockets
+    "privileged": Keyword("--privileged", "flag"),
     # ports
     "top_ports": Keyword("--top-ports"),
     "port_ratio": Keyword("--port-ratio"),

@@ -159,7 +159,14 @@ class Options:
     raw_scan_options: bool = False  # options only raw packets could honour
     spoof_mac: str | None = None  # --spoof-mac: announced, not used (no raw sockets)
     traceroute_requested: bool = False  # refused after the banner, as unprivileged nmap does
-    privileged: bool = False  # --privileged: accepted; pynmap never has raw sockets
+    # --privileged: pynmap never has raw sockets, but it then adds what needs none
+    # (pynmap.lan): MAC addresses of LAN hosts, and ICMP echo through ping sockets
+    privileged: bool = False
+    # --privileged where ping sockets are allowed: host discovery sends ICMP echo
+    # requests (-PE, or nmap's default ping types as root); ping_connect is False
+    # when they go alone (-PE without -PS/-PA: no connect ping)
+    ping_echo: bool = False
+    ping_connect: bool = True
 
     # things nmap offers that pynmap reports as not performed
     unsupported: tuple[str, ...] = ()
@@ -212,9 +219,10 @@ class _Delayed:
 
     Slotted: a table row naming a field that does not exist fails at once."""
 
-    __slots__ = ("advanced", "af", "cluster", "decoys", "defeat_icmp", "defeat_rst", "deprecations",
-                 "fragscan", "host_timeout", "initial_rtt", "magic_port_set", "max_parallelism",
-                 "max_retries", "max_rtt", "max_scan_delay", "min_rtt", "osscan",
+    __slots__ = ("advanced", "af", "cluster", "decoys", "defeat_icmp", "defeat_rst",
+                 "deprecations", "fragscan", "host_timeout", "icmp", "initial_rtt",
+                 "magic_port_set", "max_parallelism", "max_retries", "max_rtt",
+                 "max_scan_delay", "min_rtt", "osscan",
                  "payload_given", "raw_ping", "raw_ping_lists", "raw_scan_types", "scan_delay",
                  "seed", "shard", "traceroute", "unsupported")
 
@@ -238,6 +246,9 @@ class _Delayed:
         self.defeat_rst = False
         self.defeat_icmp = False
         self.payload_given = False
+        # the ICMP ping types asked for: E (echo: -PE, -PI, -P), P (timestamp), M (address
+        # mask), B (-PB: nmap's default ping types)
+        self.icmp: set[str] = set()
         # -PU/-PY/-PO letters given a port list (nmap's "Only one -PU" counts
         # lists, which outlive the ping type that -PB resets)
         self.raw_ping_lists: set[str] = set()
@@ -394,10 +405,13 @@ class _Parser:
             o.ping_icmp = False
             o.syn_ping_ports = o.ack_ping_ports = None
             d.raw_ping.clear()
-        elif o.ping_icmp:
-            self.warn("Warning:  You are not root -- using TCP pingscan rather than ICMP")
-            # nmap 7.93 then sets its ping type to TCP alone, dropping -PU/-PY/-PO
-            d.raw_ping.clear()
+        else:
+            if o.privileged:
+                self._ping_sockets()
+            if o.ping_icmp:
+                self.warn("Warning:  You are not root -- using TCP pingscan rather than ICMP")
+                # nmap 7.93 then sets its ping type to TCP alone, dropping -PU/-PY/-PO
+                d.raw_ping.clear()
         o.raw_ping = frozenset(d.raw_ping)
         self.validate()
         self._check_json_stdout()
@@ -418,6 +432,29 @@ class _Parser:
             seed=self.d.seed)
         if self.o.cluster is not None and self.d.shard is not None:
             raise Fatal("--shard cannot be used with --cluster, which makes the shards itself")
+
+    def _ping_sockets(self) -> None:
+        """--privileged: ICMP echo requests go through ping sockets where this process
+        may open them (pynmap.lan), as nmap as root sends them for -PE and by default.
+        Linux's ping sockets send nothing but echo requests: -PP and -PM still fall
+        back to a connect ping as unprivileged nmap's do, with its message."""
+        o, d = self.o, self.d
+        default = not (o.ping_icmp or o.syn_ping_ports is not None
+                       or o.ack_ping_ports is not None or d.raw_ping)
+        if not (default or d.icmp & {"E", "B"}):
+            return
+        if o.proxies:
+            return  # an echo request cannot go through the chain, and none goes around it
+        from pynmap.lan import ping_sockets_allowed
+
+        if not ping_sockets_allowed(o.af):
+            return  # unprivileged nmap's behaviour, with its message if ICMP was asked for
+        o.ping_echo = True
+        if d.icmp & {"P", "M"}:
+            return  # these still fall back
+        o.ping_icmp = False
+        if not default and o.syn_ping_ports is None and o.ack_ping_ports is None:
+            o.ping_connect = False
 
     def _apply_shard(self) -> None:
         """--shard and --seed (pynmap's own): checked after all of nmap's checks."""
@@ -799,14 +836,17 @@ def _ping(p: _Parser, row: Opt, value: str | None) -> None:
     if value is None:
         d.deprecated("P", "PE")
         o.ping_icmp = True
+        d.icmp.add("E")
         return
     letter, rest = value[:1], value[1:]
     if letter in ("", "I", "E"):
         if letter != "E":
             d.deprecated("P" + letter, "PE")
         o.ping_icmp = True
+        d.icmp.add("E")
     elif letter in ("M", "P"):
         o.ping_icmp = True
+        d.icmp.add(letter)
     elif letter in ("n", "0", "N", "D"):
         if letter != "n":
             d.deprecated("P" + letter, "Pn")
@@ -831,6 +871,7 @@ def _ping(p: _Parser, row: Opt, value: str | None) -> None:
             o.ping_icmp = True
             o.ping_none = False
             d.raw_ping.clear()
+            d.icmp = {"B"}  # nmap's default types replace those asked for so far
         o.ack_ping_ports = p.ping_ports("A" if letter == "T" else letter, rest)
     elif letter in ("U", "Y", "O"):
         if letter in d.raw_ping_lists:

@@ -44,7 +44,8 @@ class Times(PlainData):
 class HostResult(PlainData):
     __match_args__ = ("address", "family", "status", "reason", "user_name", "ptr_name",
                       "other_addresses", "times", "ports", "scanned_ports", "start_time",
-                      "end_time", "timed_out", "ping_port", "hint_reason", "scope_id")
+                      "end_time", "timed_out", "ping_port", "hint_reason", "scope_id", "mac",
+                      "mac_vendor", "reason_ttl")
     __slots__ = __match_args__
 
     def __init__(self, address: str, family: int, status: str = "unknown",
@@ -54,7 +55,8 @@ class HostResult(PlainData):
                  scanned_ports: int = 0, start_time: float | None = None,
                  end_time: float | None = None, timed_out: bool = False,
                  ping_port: int | None = None, hint_reason: str = "unknown-response",
-                 scope_id: int = 0) -> None:
+                 scope_id: int = 0, mac: str | None = None,
+                 mac_vendor: str | None = None, reason_ttl: int = 0) -> None:
         self.address = address
         self.family = family  # socket.AF_INET or socket.AF_INET6
         self.status = status  # "up", "down", "unknown" (list scan)
@@ -75,6 +77,13 @@ class HostResult(PlainData):
         # The interface of a link-local IPv6 target (fe80::1%eth0): connect()
         # needs it, the reports never show it (nmap prints the bare address).
         self.scope_id = scope_id
+        # --privileged: the Ethernet address of a host found up on a directly
+        # connected link ("00:30:48:11:AB:5A"), and its registered vendor (pynmap.lan)
+        self.mac = mac
+        self.mac_vendor = mac_vendor
+        # the TTL of the answer that gave the host its reason, where one is known
+        # (--privileged's echo reply): nmap's "received echo-reply ttl 63"
+        self.reason_ttl = reason_ttl
 
     @property
     def addrtype(self) -> str:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pynmap.engine.messages import Event
     from pynmap.engine.proxy import ProxyStreams
     from pynmap.engine.scan import SocketSetup
+    from pynmap.lan import LanFacts
     from pynmap.output.jsonout import ReportSink
     from pynmap.probes import ProbeDB, ReadAhead
     from pynmap.timing import Timing
@@ -118,6 +119,9 @@ class _Events:
         session = self.session
         kind = type(event)
         if kind is self._host_up:
+            if session.lan is not None and host is not None:
+                # --privileged: its MAC address, which nmap's <hosthint> shows too
+                session.lan.annotate(host)
             # nmap writes <hosthint> as each host answers, before reverse DNS, and
             # only when a port scan follows (with -sn the host report comes at once)
             if session.options.port_scan and host is not None:
@@ -226,6 +230,7 @@ class Session:
         self.probes: ProbeDB | None = None  # nmap-service-probes, read by the first -sV scan
         self.probes_ahead: ReadAhead | None = None  # the same, read while the port scan runs
         self.xsl_path: str | None = None  # the default stylesheet found, if that is used
+        self.lan: LanFacts | None = None  # --privileged: MAC addresses of LAN hosts
 
     # -- helpers -------------------------------------------------------------------------------
     def warn(self, line: str) -> None:
@@ -299,6 +304,8 @@ class Session:
         finally:
             if self.keyboard is not None:
                 self.keyboard.close()
+            if self.lan is not None:
+                self.lan.close()
 
     def _stats_at_fatal(self) -> RunStats:
         """nmap's counters where a fatal error stops it: hosts found up so far
@@ -327,6 +334,12 @@ class Session:
             db = services.ServiceDB.lazy(servicedb=o.servicedb, datadir=o.datadir,
                                          warn=self.warn, debugging=o.debugging, files=files)
         self.services = db
+        if o.privileged:
+            from pynmap.lan import LanFacts
+            from pynmap.macs import load_vendors
+
+            files = db.files
+            self.lan = LanFacts(lambda: load_vendors(files))
         selected = ports.select_ports(
             spec=o.port_spec, exclude_spec=o.exclude_ports, fast=o.fast,
             top_level=o.top_port_level, services=db, ping_ports=self._ping_ports(),
@@ -454,7 +467,7 @@ class Session:
     def _ping_ports(self) -> tuple[int, ...] | None:
         """The connect-ping ports: -PS and -PA lists merged (unprivileged, both are connects)."""
         o = self.options
-        if o.ping_none:
+        if o.ping_none or not o.ping_connect:
             return None
         chosen = set(o.syn_ping_ports or ()) | set(o.ack_ping_ports or ())
         if not chosen:
@@ -570,12 +583,13 @@ class Session:
             return
         task = "Ping Scan"
         self._phase_begins(task, len(batch))
+        echo = o.ping_echo
         if self.state.verbosity:
-            self.reporter.interactive(f"Scanning {_scanning_label(batch, len(self.ping_ports))}",
-                                     flush=False)
+            probes = len(self.ping_ports) + echo  # nmap counts its echo request too
+            self.reporter.interactive(f"Scanning {_scanning_label(batch, probes)}", flush=False)
         discover(batch, self.ping_ports, self._scan_timing(), _Events(self), t0=o.start_time,
                  setup=self._socket_setup(), backend=self._proxy_backend(),
-                 group_times=self.group_times, clock=self.clock)
+                 group_times=self.group_times, clock=self.clock, echo=echo)
         self._phase_ends()
         self.reporter.task_end(task, self.clock.wall(), f"{len(batch)} total hosts")
         self._log_rate()

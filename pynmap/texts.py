@@ -21,6 +21,7 @@ HOST DISCOVERY:
   -sn: Ping Scan - find which hosts are up, without a port scan
   -Pn: Skip host discovery and treat every target as up
   -PS/PA[portlist]: Discover hosts by connect() to these ports (default 80,443)
+  -PE: ICMP echo, with --privileged where ping sockets are allowed (else a connect())
   -n/-R: Never resolve names/Resolve names of every target [default: of up hosts]
   --dns-servers <serv1[,serv2],...>: DNS servers to ask
   --system-dns: Resolve names through the operating system's resolver
@@ -58,6 +59,8 @@ MISC CONNECT OPTIONS:
   -S <IP_Address>: Connect from this local address
   -e <iface>: Connect through this interface
   -6: Scan IPv6 targets
+  --privileged: Add what needs no raw socket: the MAC address of hosts on a
+      directly connected Ethernet, ICMP echo through ping sockets
   --datadir <dirname>: Where to find nmap-services
   --servicedb <file>: Use this services file (implies -F)
 OUTPUT:

@@ -2,7 +2,8 @@
 
 The loop (loop.py) decides; a backend only does what it is told: make a
 socket, start a connect(), say which connects finished, read their errno,
-close.  Handles are small integers the backend chooses (file descriptors
+close.  Under --privileged host discovery may also send ICMP echo requests
+through ping sockets (pynmap.lan): open one, send, read the answer.  Handles are small integers the backend chooses (file descriptors
 here).  engine/fake.py has the in-memory backend the loop's unit tests run
 on; this one is the real thing, non-blocking sockets under one epoll.
 """
@@ -17,6 +18,7 @@ import resource
 import select
 import socket
 import struct
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -24,8 +26,25 @@ from typing import Protocol
 from pynmap.errors import SystemFatal
 
 from .messages import BindFailed, DeviceFailed, Event
+from .probe import IcmpAnswer
 
 _LINGER_RST = struct.pack("ii", 1, 0)
+# <linux/in.h>, <linux/in6.h>: ICMP errors about what a datagram socket sent
+# are queued (MSG_ERRQUEUE), whatever their kind, with the ICMP type and code
+# and the address of their sender (struct sock_extended_err)
+_IP_RECVERR = 11
+_IPV6_RECVERR = 25
+_EXTENDED_ERR = struct.Struct("=IBBBBII")  # errno, origin, type, code, pad, info, data
+_ORIGIN_ICMP = (2, 3)  # SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6
+_ERR_SPACE = 512
+# ... and the TTL (hop limit) each reply arrived with, for nmap's "ttl 63"
+_IP_RECVTTL = 12
+_IP_TTL = 2
+_IPV6_RECVHOPLIMIT = 51
+_IPV6_HOPLIMIT = 52
+_TTL_SPACE = socket.CMSG_SPACE(4)
+_ECHO_REQUEST: dict[int, int] = {socket.AF_INET: 8, socket.AF_INET6: 128}
+_ECHO_REPLY: dict[int, int] = {socket.AF_INET: 0, socket.AF_INET6: 129}
 # bind() out of local ports, for now (EADDRNOTAVAIL there means an address no
 # interface has: never bindable).
 _BIND_SHORTAGE = frozenset({errno.EADDRINUSE, errno.ENOBUFS, errno.ENOMEM})
@@ -63,8 +82,23 @@ class Backend(Protocol):
         """Start connect(); its errno (EINPROGRESS: under way, 0: connected at once)."""
         ...
 
+    def open_echo(self, family: int) -> tuple[int, int]:
+        """A new non-blocking ICMP datagram (ping) socket, set up as open()'s:
+        (handle, 0), or (-1, errno)."""
+        ...
+
+    def send_echo(self, handle: int, address: str, scope: int) -> int:
+        """Send one ICMP echo request to `address`: 0, or the errno of a send that failed."""
+        ...
+
+    def echo_answer(self, handle: int) -> IcmpAnswer | None:
+        """The next thing that came back for the echo request: the reply, or an ICMP
+        error about it; None while there is nothing (more)."""
+        ...
+
     def watch(self, handle: int) -> None:
-        """Have poll() report the handle once its connect() finishes."""
+        """Have poll() report the handle once its connect() finishes (or, for a
+        ping socket, once an answer is there)."""
         ...
 
     def unwatch(self, handle: int) -> None:
@@ -98,6 +132,33 @@ class Backend(Protocol):
     def release(self) -> None:
         """The loop is done: free what the backend itself holds (sockets are closed already)."""
         ...
+
+
+def _ttl(ancillary: list[tuple[int, int, bytes]]) -> int:
+    """The IP_TTL (IPV6_HOPLIMIT) a message arrived with, 0 if not told."""
+    for _level, kind, value in ancillary:
+        if kind in (_IP_TTL, _IPV6_HOPLIMIT) and len(value) >= 4:
+            return int.from_bytes(value[:4], sys.byteorder)
+    return 0
+
+
+def _queued_error(sock: socket.socket, family: int, target: bytes) -> IcmpAnswer | None:
+    """The next ICMP error queued about what `sock` sent, if any (and if it is ICMP)."""
+    while True:
+        try:
+            _data, ancillary, _flags, _peer = sock.recvmsg(64, _ERR_SPACE, socket.MSG_ERRQUEUE)
+        except OSError:  # EAGAIN: the queue is empty
+            return None
+        for _level, kind, value in ancillary:
+            if kind not in (_IP_RECVERR, _IPV6_RECVERR) or len(value) < _EXTENDED_ERR.size:
+                continue
+            _errno, origin, icmp_type, code, _pad, _info, _more = _EXTENDED_ERR.unpack_from(value)
+            if origin not in _ORIGIN_ICMP:
+                break  # the kernel's own complaint (a local error): no ICMP to read
+            # the sender follows: sockaddr_in (address at 4) or sockaddr_in6 (at 8)
+            start = _EXTENDED_ERR.size + (8 if family == socket.AF_INET6 else 4)
+            sender = value[start:start + len(target)]
+            return IcmpAnswer(icmp_type, code, sender == target, _ttl(ancillary))
 
 
 def socket_budget() -> int:
@@ -152,6 +213,8 @@ class EpollBackend:
             (setup.source, setup.device, setup.ttl is not None)) else None
         self.emit = emit or (lambda _event: None)
         self.socks: dict[int, socket.socket] = {}
+        # ping sockets: handle -> (family, the address the reply must come from)
+        self.echoes: dict[int, tuple[int, bytes]] = {}
         self.ephemeral = ephemeral_ports()
         try:
             self.ep = select.epoll()
@@ -172,6 +235,62 @@ class EpollBackend:
         self.socks[fd] = sock
         return fd, 0
 
+    def open_echo(self, family: int) -> tuple[int, int]:
+        v6 = family == socket.AF_INET6
+        try:
+            sock = socket.socket(family, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK,
+                                 socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
+        except OSError as exc:
+            return -1, exc.errno or 0
+        # without it only some errors are told (as the socket's errno), and never
+        # by whom: nmap as root reads the ICMP type and code, and the sender
+        level = socket.IPPROTO_IPV6 if v6 else socket.IPPROTO_IP
+        with contextlib.suppress(OSError):
+            sock.setsockopt(level, _IPV6_RECVERR if v6 else _IP_RECVERR, 1)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(level, _IPV6_RECVHOPLIMIT if v6 else _IP_RECVTTL, 1)
+        if self.setup is not None:
+            short = self._prepare(sock, family)
+            if short:
+                sock.close()
+                return -1, short
+        fd = sock.fileno()
+        self.socks[fd] = sock
+        self.echoes[fd] = (family, b"")
+        return fd, 0
+
+    def send_echo(self, handle: int, address: str, scope: int) -> int:
+        sock = self.socks[handle]
+        family = self.echoes[handle][0]
+        try:
+            self.echoes[handle] = (family, socket.inet_pton(family, address))
+            # connected: the kernel then reports ICMP errors about it on this socket;
+            # the identifier is the kernel's (the socket's own), the sequence 0, no data
+            sock.connect((address, 0, 0, scope) if scope else (address, 0))
+            sock.send(struct.pack("!BBHHH", _ECHO_REQUEST[family], 0, 0, 0, 0))
+        except OSError as exc:
+            return exc.errno or 0
+        return 0
+
+    def echo_answer(self, handle: int) -> IcmpAnswer | None:
+        sock = self.socks[handle]
+        family, wanted = self.echoes[handle]
+        error = _queued_error(sock, family, wanted)
+        if error is not None:
+            return error
+        while True:
+            try:
+                data, ancillary, _flags, peer = sock.recvmsg(1024, _TTL_SPACE)
+            except OSError:  # EAGAIN: nothing (more); anything else, nothing to read
+                return None
+            # the kernel delivers replies by identifier alone: the sender must be the target
+            try:
+                sender = socket.inet_pton(family, peer[0].split("%")[0])
+            except (OSError, ValueError):
+                continue
+            if data[:1] == bytes((_ECHO_REPLY[family],)) and sender == wanted:
+                return IcmpAnswer(data[0], data[1], True, _ttl(ancillary))
+
     def connect(self, handle: int, address: str, port: int, scope: int) -> int:
         # A link-local IPv6 address means nothing without its interface: the
         # scope id must reach connect() (EINVAL otherwise).
@@ -179,7 +298,7 @@ class EpollBackend:
                                              else (address, port))
 
     def watch(self, handle: int) -> None:
-        self.ep.register(handle, select.EPOLLOUT)
+        self.ep.register(handle, select.EPOLLIN if handle in self.echoes else select.EPOLLOUT)
 
     def unwatch(self, handle: int) -> None:
         self.ep.unregister(handle)
@@ -213,6 +332,7 @@ class EpollBackend:
     def close(self, handle: int, reset: bool) -> None:
         # Closing also takes the descriptor out of the epoll set.
         sock = self.socks.pop(handle, None)
+        self.echoes.pop(handle, None)
         if sock is not None:
             if reset:
                 with contextlib.suppress(OSError):

@@ -132,6 +132,7 @@ def _deliver(hosts: Sequence[HostResult], to: Events, event: Event) -> None:
         if type(event) is HostUp:
             host.status = "up"
             host.reason = event.reason or host.reason
+            host.reason_ttl = event.ttl
             host.hint_reason = event.hint_reason
         to.handle(event, host)
     else:

@@ -5,7 +5,11 @@ without sockets, root or a network: each (address, port) gets a Reply, or a
 list of Replies for its successive connects (the last one repeats), and
 `poll()` is where time passes: it moves the clock to the next answer, or by
 the whole timeout when none comes.  Everything the loop does is recorded
-(`connects`, `closes`, `peak`) for the test to check.
+(`connects`, `closes`, `peak`) for the test to check.  An ICMP echo request
+(--privileged's ping sockets) is scripted and recorded as port ECHO (-1):
+Reply(after=...) brings the echo reply, Reply(icmp=(type, code, from the
+target), after=...) an ICMP error about it, Reply(errno, at_once=True) a
+send that fails.
 
     clock = FakeClock()
     backend = FakeBackend(clock, {("192.0.2.1", 22): Reply(after=0.01),
@@ -16,11 +20,13 @@ the whole timeout when none comes.  Everything the loop does is recorded
 from __future__ import annotations
 
 import errno as errnos
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from .clock import FakeClock
+from .probe import IcmpAnswer
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -47,6 +53,7 @@ class Reply:
     at_once: bool = False
     seen: bool = True
     self_connect: bool = False
+    icmp: tuple[int, int, bool] | None = None  # an echo request's ICMP error
 
 
 SILENT = Reply(after=None)  # a dropped SYN: no answer ever
@@ -61,6 +68,7 @@ class _Socket:
     reply: Reply = SILENT
     due: float | None = None  # when its answer arrives
     watched: bool = False
+    echo: bool = False
 
 
 @dataclass
@@ -77,6 +85,7 @@ class FakeBackend:
     max_open: int | None = None
     open_errno: int = errnos.EMFILE
     source: str = "192.0.2.254"
+    echo_ttl: int = 64  # the TTL every echo reply arrives with
     ephemeral: tuple[int, int] = _EPHEMERAL
     # What happened, in order: (address, port, clock time) per connect() started,
     # (address, port, reset) per close.
@@ -124,6 +133,29 @@ class FakeBackend:
             return reply.errno
         sock.due = None if reply.after is None else now + reply.after
         return errnos.EINPROGRESS
+
+    def open_echo(self, family: int) -> tuple[int, int]:
+        handle, err = self.open(family)
+        if handle >= 0:
+            self._open[handle].echo = True
+        return handle, err
+
+    def send_echo(self, handle: int, address: str, scope: int) -> int:
+        from .probe import ECHO
+
+        err = self.connect(handle, address, ECHO, scope)
+        # a Reply at_once with an errno: the send itself failed
+        return 0 if err in (0, errnos.EINPROGRESS) else err
+
+    def echo_answer(self, handle: int) -> IcmpAnswer | None:
+        sock = self._open[handle]
+        if not self._arrived(sock):
+            return None
+        sock.due = None  # read: a datagram is gone once received
+        if sock.reply.icmp is not None:
+            icmp_type, code, from_target = sock.reply.icmp
+            return IcmpAnswer(icmp_type, code, from_target, self.echo_ttl - 1)
+        return IcmpAnswer(129 if sock.family == socket.AF_INET6 else 0, 0, True, self.echo_ttl)
 
     def watch(self, handle: int) -> None:
         self._open[handle].watched = True

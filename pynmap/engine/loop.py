@@ -16,6 +16,12 @@ instead of failing.
 
 The loop never calls the operating system itself: sockets and readiness are
 the backend's (epoll, or engine/fake.py's script), the time is the clock's.
+
+A probe of the pseudo-port ECHO (host discovery under --privileged) is an
+ICMP echo request on a ping socket instead: sent at once, answered by the
+reply or an ICMP error (what nmap as root ignores of those, the probe
+waits past), traced by no CONN line (nmap as root prints its raw packets
+there, which pynmap does not send).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from pynmap.errors import Fatal, SystemFatal
 from .backend import Backend, EpollBackend, SocketSetup
 from .clock import SYSTEM, Clock
 from .messages import ConnTrace, Event, StrangeAnswer
-from .probe import Probe, classify
+from .probe import ECHO, Outcome, Probe, classify, classify_echo
 from .scheduler import Scheduler
 from .wording import fatal_message
 
@@ -177,7 +183,10 @@ class ConnectLoop:
                     for probe in answered:
                         # An abandoned probe's answer is moot (its host is settled).
                         if probe.live:
-                            self._complete(probe, self._so_error(probe.handle), now)
+                            if probe.port == ECHO:
+                                self._echo_answers(probe, now)
+                            else:
+                                self._complete(probe, self._so_error(probe.handle), now)
                 self._close_abandoned()
         finally:
             for fd in list(self.probes):
@@ -187,6 +196,9 @@ class ConnectLoop:
     # ---------------------------------------------------------------- probes
 
     def _start(self, probe: Probe) -> None:
+        if probe.port == ECHO:
+            self._start_echo(probe)
+            return
         family, address, scope = self.targets[probe.host]
         backend = self.backend
         fd, err = backend.open(family)
@@ -222,6 +234,55 @@ class ConnectLoop:
         else:
             # Finished at once (loopback can refuse or accept inside connect()).
             self._complete(probe, err, self.clock())
+
+    def _start_echo(self, probe: Probe) -> None:
+        family, address, scope = self.targets[probe.host]
+        backend = self.backend
+        fd, err = backend.open_echo(family)
+        if fd < 0:
+            if err in RESOURCE_ERRNOS:
+                self._short_of(probe, err)
+                return
+            raise SystemFatal("Ping socket creation in sendPingProbe", err)
+        probe.sent = self.clock()
+        err = backend.send_echo(fd, address, scope)
+        probe.handle = fd
+        self.probes[fd] = probe
+        if err == 0:
+            self._starved_since = None
+            self._backoff = _BACKOFF_FIRST
+            backend.watch(fd)
+            self.watching.add(fd)
+        elif err in RESOURCE_ERRNOS:
+            self._close(fd)
+            self._short_of(probe, err)
+        else:
+            # refused at once (no route): the connect() table's reading of the errno
+            outcome = classify(err)
+            if outcome.fatal:
+                raise Fatal(fatal_message(address, err))
+            if outcome.strange:
+                self.emit(StrangeAnswer(probe.host, address, err))
+            self._settle_echo(probe, outcome, self.clock(), late=False)
+
+    def _echo_answers(self, probe: Probe, now: float, *, late: bool = False) -> None:
+        """Read what came back for an echo request until something settles it."""
+        ipv6 = self.targets[probe.host][0] == socket.AF_INET6
+        while probe.live:
+            got = self.backend.echo_answer(probe.handle)
+            if got is None:
+                return
+            outcome = classify_echo(got, ipv6)
+            if outcome is not None:
+                self._settle_echo(probe, outcome, now, late=late)
+
+    def _settle_echo(self, probe: Probe, outcome: Outcome, now: float, *, late: bool) -> None:
+        fd = probe.handle
+        if self.sched.on_outcome(probe, outcome, now, late=late):
+            self._close(fd)
+        elif fd in self.watching:
+            self.watching.discard(fd)
+            self.backend.unwatch(fd)
 
     def _complete(self, probe: Probe, err: int, now: float, *, late: bool = False) -> None:
         """The connect() of `probe` finished with `err`; tell the scheduler
@@ -280,7 +341,11 @@ class ConnectLoop:
             self._close(fd)
             self.sched.on_unsent(probe, now)
             return
-        if fd in self.watching:
+        if fd in self.watching and probe.port == ECHO:
+            self._echo_answers(probe, now, late=True)
+            if not probe.live:
+                return
+        elif fd in self.watching:
             err = self._late_answer(fd)
             if err is not None:
                 self._complete(probe, err, now, late=True)

@@ -48,17 +48,20 @@ class PortState(HostEvent):
 
 
 class HostUp(HostEvent):
-    """Host discovery found the target up (first time), with this reason;
-    `hint_reason` is the one it had just before (nmap's <hosthint>)."""
+    """Host discovery found the target up (first time), with this reason (and the
+    TTL of that answer, where known: an echo reply's); `hint_reason` is the one
+    it had just before (nmap's <hosthint>)."""
 
-    __match_args__ = ("host", "address", "reason", "hint_reason")
+    __match_args__ = ("host", "address", "reason", "hint_reason", "ttl")
     __slots__ = __match_args__
 
-    def __init__(self, host: int, address: str, reason: str, hint_reason: str) -> None:
+    def __init__(self, host: int, address: str, reason: str, hint_reason: str,
+                 ttl: int = 0) -> None:
         self.host = host
         self.address = address
         self.reason = reason
         self.hint_reason = hint_reason
+        self.ttl = ttl
 
 
 class HostAnswer(HostEvent):
@@ -79,8 +82,14 @@ class HostAnswer(HostEvent):
         self.waited = waited
 
 
+# The port number of an ICMP echo request (--privileged's ping sockets) in host
+# discovery's list of probes: no TCP port, so it can never be mistaken for one.
+ECHO = -1
+
+
 class PingProbe(HostEvent):
-    """The target had no timing ping; from now on it is a connect to `port`."""
+    """The target had no timing ping; from now on it is a connect to `port` (or
+    the echo request, port ECHO)."""
 
     __match_args__ = ("host", "address", "port")
     __slots__ = __match_args__

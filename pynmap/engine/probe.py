@@ -3,6 +3,11 @@
 A probe is one connect() try to one port of one target.  Its outcome is
 decided by the errno the kernel reports (0 = connected); the table below is
 nmap's (reference 2.1), so the port states and reasons are nmap's too.
+
+Host discovery under --privileged may also send an ICMP echo request through
+a ping socket (pynmap.lan): the probe of the pseudo-port ECHO, whose answer
+is an IcmpAnswer (the echo reply, or an ICMP error about the request), read
+as nmap as root reads the same packets (classify_echo).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import errno
 
 from pynmap.plain import FrozenData, PlainData
 
+from .messages import ECHO as ECHO  # host discovery's echo request (--privileged)
 from .wording import conn_text
 
 
@@ -41,17 +47,18 @@ class Probe(PlainData):
 class Outcome(FrozenData):
     """What one connect() answer means."""
 
-    __match_args__ = ("errno", "state", "reason", "host_up", "fatal", "strange")
+    __match_args__ = ("errno", "state", "reason", "host_up", "fatal", "strange", "ttl")
     __slots__ = __match_args__
 
     def __init__(self, errno: int, state: str | None, reason: str, host_up: bool | None,
-                 fatal: bool = False, strange: bool = False) -> None:
+                 fatal: bool = False, strange: bool = False, ttl: int = 0) -> None:
         self.errno = errno
         self.state = state  # port state; None when the answer says nothing about the port
         self.reason = reason  # nmap's reason name, also used for the host in host discovery
         self.host_up = host_up  # True up, False down, None unknown
         self.fatal = fatal  # nmap bails out of the scan
         self.strange = strange  # nmap reports a "Strange read error" and ignores the answer
+        self.ttl = ttl  # the answer's TTL where it is known (an echo reply), else 0
 
     @property
     def text(self) -> str:
@@ -98,6 +105,53 @@ FATAL_ERRNOS = frozenset({errno.ENETDOWN, errno.ENETRESET, errno.ECONNABORTED})
 
 for _err in FATAL_ERRNOS:
     _TABLE[_err] = Outcome(_err, None, "", None, fatal=True)
+
+
+class IcmpAnswer(FrozenData):
+    """What came back for an echo request: the ICMP message's type and code (the
+    echo reply's, or an error's about the request), whether the target itself sent
+    it, and the TTL it arrived with (0: not known)."""
+
+    __match_args__ = ("icmp_type", "code", "from_target", "ttl")
+    __slots__ = __match_args__
+
+    def __init__(self, icmp_type: int, code: int, from_target: bool, ttl: int = 0) -> None:
+        self.icmp_type = icmp_type
+        self.code = code
+        self.from_target = from_target
+        self.ttl = ttl
+
+
+# (family is IPv6, ICMP type, code or None for any) -> nmap's reason and whether it
+# means up; from nmap's ping scan (scan_engine_raw.cc, get_ping_pcap_result)
+_ICMP_ANSWERS: dict[tuple[bool, int, int | None], tuple[str, bool]] = {
+    (False, 0, None): ("echo-reply", True),
+    (True, 129, None): ("echo-reply", True),
+    (False, 11, None): ("time-exceeded", False),
+    (True, 3, None): ("time-exceeded", False),
+}
+# Port or protocol unreachable from the target itself: something answered there
+_FROM_TARGET: dict[tuple[bool, int, int], str] = {
+    (False, 3, 2): "proto-unreach",
+    (False, 3, 3): "port-unreach",
+    (True, 1, 4): "port-unreach",
+}
+
+
+def classify_echo(answer: IcmpAnswer, ipv6: bool) -> Outcome | None:
+    """What an answer to an echo request says of its host, as nmap as root reads it;
+    None for what it ignores: a destination unreachable from a router or of another
+    kind (RFC 1122: only a hint, so the probe waits on and is tried again), source
+    quench, parameter problem, packet too big."""
+    kind = (ipv6, answer.icmp_type)
+    found = _ICMP_ANSWERS.get((*kind, None))
+    if found is None and answer.from_target:
+        reason = _FROM_TARGET.get((*kind, answer.code))
+        found = (reason, True) if reason is not None else None
+    if found is None:
+        return None
+    reason, up = found
+    return Outcome(0, None, reason, up, ttl=answer.ttl)
 
 
 def classify(err: int) -> Outcome:

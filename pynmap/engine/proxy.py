@@ -55,7 +55,7 @@ from pynmap.errors import Fatal
 from pynmap.rawopts import ProxyNode
 
 from .clock import Clock
-from .probe import PROXY_FORBIDDEN, PROXY_REJECTED, PROXY_TTL
+from .probe import PROXY_FORBIDDEN, PROXY_REJECTED, PROXY_TTL, IcmpAnswer
 from .streams import Streams
 
 __all__ = ["GIVE_UP", "PROXY_PARALLELISM", "Handshake", "ProxyBackend", "ProxyFatal",
@@ -570,6 +570,17 @@ class ProxyBackend:
 
     def connect(self, handle: int, address: str, port: int, scope: int) -> int:
         return self.streams.connect(handle, address, port, scope)
+
+    # --privileged's ICMP echo requests cannot travel through a proxy chain, and
+    # the session sends none with --proxies; a backend asked all the same refuses.
+    def open_echo(self, family: int) -> tuple[int, int]:
+        return -1, errno.EOPNOTSUPP
+
+    def send_echo(self, handle: int, address: str, scope: int) -> int:
+        return errno.EOPNOTSUPP
+
+    def echo_answer(self, handle: int) -> IcmpAnswer | None:
+        return None
 
     def watch(self, handle: int) -> None:
         self.watched.add(handle)

@@ -105,6 +105,7 @@ class HostState:
         "ping_port",
         "probes_sent",
         "reason",
+        "reason_ttl",
         "replies",
         "retry",
         "rld_max_tryno",
@@ -154,6 +155,7 @@ class HostState:
         self.timed_out = False
         self.status: str | None = None  # host discovery: "up" / "down"
         self.reason = ""
+        self.reason_ttl = 0  # the TTL of the answer that decided it, where known
         # nmap's <hosthint> shows the reason a host had just before it was found up
         self.hint_reason = "unknown-response"
 
@@ -911,8 +913,9 @@ class Scheduler:
             h.status = "up" if up else "down"
             h.hint_reason = h.reason or "unknown-response"
             h.reason = outcome.reason
+            h.reason_ttl = outcome.ttl
             if up:
-                self.emit(HostUp(h.index, h.address, h.reason, h.hint_reason))
+                self.emit(HostUp(h.index, h.address, h.reason, h.hint_reason, h.reason_ttl))
         self._sample(h, probe, now, late)
         # A "down" answer is an ICMP error: rate limited and unreliable, so it
         # may speed the scan up but never counts as a drop.

@@ -17,6 +17,7 @@ from enum import Enum
 from typing import Any
 
 from .messages import (
+    ECHO,
     BindFailed,
     ConnTrace,
     DelayRaised,
@@ -100,7 +101,11 @@ def _host_answer(e: HostAnswer, v: int, d: int) -> tuple[Line, ...]:
 
 
 def _ping_probe(e: PingProbe, v: int, d: int) -> tuple[Line, ...]:
-    return ((PLAIN, f"Changing ping technique for {e.address} to connect to port {e.port}"),)
+    if e.port == ECHO:  # --privileged's echo request, named as nmap names its own
+        technique = "icmpv6 type 128 code 0" if ":" in e.address else "icmp type 8 code 0"
+    else:
+        technique = f"connect to port {e.port}"
+    return ((PLAIN, f"Changing ping technique for {e.address} to {technique}"),)
 
 
 def _untimed(e: Untimed, v: int, d: int) -> tuple[Line, ...]:

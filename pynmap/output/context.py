@@ -399,7 +399,8 @@ class HostView(FrozenData):
     __match_args__ = ("kind", "address", "addrtype", "user_name", "ptr_name", "name_ip",
                       "other_addresses", "rdns_differs", "status", "reason", "show_reason",
                       "latency", "times", "debug_times", "starttime", "endtime", "scanned_at",
-                      "scanned_for", "ports", "ping_scan", "service_info")
+                      "scanned_for", "ports", "ping_scan", "service_info", "mac", "mac_vendor",
+                      "reason_ttl")
     __slots__ = __match_args__
 
     def __init__(self, kind: str, address: str, addrtype: str, user_name: str, ptr_name: str,
@@ -408,7 +409,8 @@ class HostView(FrozenData):
                  times: Times | None, debug_times: bool, starttime: int | None,
                  endtime: int | None, scanned_at: str | None, scanned_for: int,
                  ports: PortsView | None, ping_scan: bool,
-                 service_info: str | None = None) -> None:
+                 service_info: str | None = None, mac: str | None = None,
+                 mac_vendor: str | None = None, reason_ttl: int = 0) -> None:
         self.kind = kind
         self.address = address
         self.addrtype = addrtype
@@ -430,6 +432,9 @@ class HostView(FrozenData):
         self.ports = ports
         self.ping_scan = ping_scan  # -sn: down hosts carry <times> too
         self.service_info = service_info  # -sV's "Service Info:" line, after the colon
+        self.mac = mac  # --privileged: the host's Ethernet address (pynmap.lan)
+        self.mac_vendor = mac_vendor  # its vendor, None when nmap-mac-prefixes has none
+        self.reason_ttl = reason_ttl  # the status reason's TTL (0: none known)
 
 
 class ViewOptions(FrozenData):
@@ -610,4 +615,7 @@ def build_host_view(
         ports=ports,
         ping_scan=scan_type == "ping",
         service_info=_host_service_info(host) if kind == "port" else None,
+        mac=host.mac,
+        mac_vendor=host.mac_vendor,
+        reason_ttl=host.reason_ttl if kind != "list" else 0,
     )

@@ -135,6 +135,7 @@ def host_view(host: Host, scan: str, opts: ViewOptions) -> HostView:
     address = host.address or ""
     addrtype = next((a.addrtype for a in host.addresses if a.addrtype is not AddressType.MAC),
                     AddressType.IPV4)
+    mac = next((a for a in host.addresses if a.addrtype is AddressType.MAC), None)
     user = next((n.name for n in host.hostnames if n.type is HostnameType.USER), "")
     ptr = next((n.name for n in host.hostnames if n.type is HostnameType.PTR), "")
     name = user or ptr
@@ -183,6 +184,9 @@ def host_view(host: Host, scan: str, opts: ViewOptions) -> HostView:
         ping_scan=scan == "ping",
         service_info=service_info([(p.state.value, p.service) for p in host.ports], ptr)
         if kind == "port" else None,
+        reason_ttl=host.reason_ttl,
+        mac=None if mac is None else mac.addr,
+        mac_vendor=None if mac is None else mac.vendor,
     )
 
 

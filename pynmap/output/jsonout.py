@@ -87,7 +87,10 @@ def host_from_view(h: HostView) -> Host:
     return Host(
         state=HostState(h.status),
         reason=Reason(h.reason),
-        addresses=(Address(addr=h.address, addrtype=AddressType(h.addrtype)),),
+        reason_ttl=h.reason_ttl,
+        addresses=(Address(addr=h.address, addrtype=AddressType(h.addrtype)),
+                   *((Address(addr=h.mac, addrtype=AddressType.MAC, vendor=h.mac_vendor),)
+                     if h.mac else ())),
         hostnames=tuple(names),
         extraports=extraports,
         ports=ports,

@@ -50,9 +50,10 @@ MAX_PORTS = 1024
 
 _KINDS = frozenset({"port", "ping", "down"})
 _FIELDS = ("address", "user_name", "ptr_name", "reason", "latency", "srtt", "rttvar",
-           "timeout", "starttime", "endtime", "scanned_at", "scanned_for")
-# The values that may hold XML specials; the others are numbers.
-_TEXT_FIELDS = ("address", "user_name", "ptr_name", "reason", "scanned_at")
+           "timeout", "starttime", "endtime", "scanned_at", "scanned_for", "mac", "mac_vendor",
+           "reason_ttl")
+# The values that may hold XML specials; the others are numbers (and MAC addresses).
+_TEXT_FIELDS = ("address", "user_name", "ptr_name", "reason", "scanned_at", "mac_vendor")
 
 
 def render_view(view: HostView) -> HostTexts:
@@ -111,6 +112,9 @@ class PortStencil:
             scanned_at,
             table,
             opts,
+            host.mac is not None,  # --privileged's MAC address line and element
+            host.mac_vendor is not None,
+            host.reason_ttl != 0,  # nmap's " ttl 63" after the reason
         )
 
     def _build(self, shape: tuple[Any, ...]) -> HostTexts:
@@ -126,6 +130,9 @@ class PortStencil:
             scanned_at,
             table,
             opts,
+            has_mac,
+            has_vendor,
+            has_ttl,
         ) = shape
         fake = HostResult(
             address=mark("address"),
@@ -139,8 +146,12 @@ class PortStencil:
             ports=[PortResult(port, state, reason, proto) for port, proto, state, reason in table],
             start_time=1.0 if scanned_at else None,
             end_time=None,
+            mac=mark("mac") if has_mac else None,
+            mac_vendor=mark("mac_vendor") if has_vendor else None,
         )
         view = build_host_view(fake, scan_type, opts, self._service_name)
+        if has_ttl:  # a marker where the number goes: the templates only print it
+            view = replace(view, reason_ttl=mark("reason_ttl"))
         view = replace(
             view,
             latency=mark("latency") if view.latency is not None else None,
@@ -210,4 +221,7 @@ class PortStencil:
             if scanned_at and host.start_time
             else "",
             "scanned_for": str(end - start),
+            "mac": host.mac or "",
+            "mac_vendor": host.mac_vendor or "",
+            "reason_ttl": str(host.reason_ttl),
         }

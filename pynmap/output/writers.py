@@ -628,7 +628,7 @@ class Reporter:
         text = ""
         if self._xml is not None:
             view = build_host_view(host, "ping", self._opts, self._service_name)
-            view = replace(view, status="up", reason=host.hint_reason)
+            view = replace(view, status="up", reason=host.hint_reason, reason_ttl=0)
             text = self._m_xml.hosthint(view)
         if self._emulating:
             # write_xml_hosthint(): log_flush_all() after the host's status and names,

@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ({"verbose": 2}, ["-v2"]),
     ({"list_scan": True}, ["-sL"]),
     ({"ping_scan": True}, ["-sn"]),
+    ({"privileged": True, "echo_ping": True}, ["--privileged", "-PE"]),
 ])
 def test_keywords_become_nmaps_words(options: dict[str, Any], words: list[str]) -> None:
     assert api.build_argv("198.18.0.1", **options) == ["pynmap", *words, "198.18.0.1"]
@@ -81,7 +82,8 @@ SAMPLES: dict[str, Any] = {
     "max_retries": 3, "host_timeout": "1m", "scan_delay": "10ms", "max_scan_delay": "1s",
     "min_rate": 10, "max_rate": 100.5, "reason": True, "open_only": True, "verbose": 1,
     "interface": "lo", "source_address": "198.18.0.7", "ttl": 64, "datadir": "/tmp",
-    "servicedb": "/dev/null", "shard": (0, 2), "seed": 7,
+    "servicedb": "/dev/null", "shard": (0, 2), "seed": 7, "privileged": True,
+    "echo_ping": True,
 }
 
 

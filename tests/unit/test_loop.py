@@ -21,7 +21,7 @@ import pytest
 from pynmap.engine.clock import FakeClock
 from pynmap.engine.fake import SILENT, FakeBackend, Reply
 from pynmap.engine.loop import ConnectLoop
-from pynmap.engine.messages import Event, HostUp
+from pynmap.engine.messages import ECHO, Event, HostUp
 from pynmap.engine.scan import Events, assume_up, connect_scan, discover
 from pynmap.engine.scheduler import Scheduler
 from pynmap.engine.wording import STDERR, fatal_message, lines
@@ -30,7 +30,7 @@ from pynmap.pacing import NMAP
 from pynmap.results import HostResult
 from pynmap.timing import Timing
 
-A, B, C = "192.0.2.1", "192.0.2.2", "192.0.2.3"
+A, B, C, D = "192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"
 ANSWER = 0.002  # a LAN's round trip
 OPEN = Reply(0, after=ANSWER)
 REFUSED = Reply(errno.ECONNREFUSED, after=ANSWER)
@@ -260,3 +260,65 @@ def test_the_caller_hears_of_a_host_up_with_its_result_already_set() -> None:
     discover(hosts, [80, 443], TIMING, found, clock=clock,
              backend=FakeBackend(clock, {(B, 443): OPEN}))
     assert found.up == [(B, "up", "syn-ack")]
+
+
+# -- --privileged: ICMP echo requests through ping sockets --------------------------------------
+
+def test_echo_requests_in_discovery() -> None:
+    """The echo request goes first; its reply means up with nmap's reason echo-reply
+    and the reply's TTL, even when a connect ping answers in the same round; a
+    host that ignores it is still found by its connect ping; a send that fails
+    at once is down with the errno's reason.  The echo request is no timing ping
+    for the port scan, and has no --packet-trace CONN line."""
+    clock = FakeClock()
+    backend = FakeBackend(clock, {
+        (A, ECHO): Reply(0, after=ANSWER), (A, 80): REFUSED,
+        (C, ECHO): SILENT, (C, 80): REFUSED,
+        (D, ECHO): Reply(errno.ENETUNREACH, at_once=True),
+    }, echo_ttl=63)
+    hosts = [HostResult(a, socket.AF_INET) for a in (A, C, D)]
+    events = Lines()
+    discover(hosts, [80], TIMING, events, clock=clock, backend=backend, echo=True,
+             t0=clock.wall())
+    assert [(h.status, h.reason, h.reason_ttl) for h in hosts] == [
+        ("up", "echo-reply", 63), ("up", "conn-refused", 0), ("down", "net-unreach", 0)]
+    assert [h.ping_port for h in hosts] == [None, 80, None]
+    assert [p for a, p, _ in backend.connects if a == A] == [ECHO, 80]
+    assert {port for _, port, _, _ in events.traces} == {80}
+    assert backend.open_now == 0
+
+
+@pytest.mark.parametrize("icmp,ipv6,result", [
+    ((11, 0, False), False, ("down", "time-exceeded", 63)),  # a router: TTL ran out
+    ((3, 0, True), True, ("down", "time-exceeded", 63)),  # ICMPv6 type 3
+    ((3, 3, True), False, ("up", "port-unreach", 63)),  # from the target itself
+    ((3, 2, True), False, ("up", "proto-unreach", 63)),
+    ((1, 4, True), True, ("up", "port-unreach", 63)),
+    # destination unreachable from a router, or any other code: only a hint
+    # (RFC 1122) that nmap ignores: the request is tried again, then no-response
+    ((3, 1, False), False, ("down", "no-response", 0)),
+    ((3, 3, False), False, ("down", "no-response", 0)),
+    ((3, 13, True), False, ("down", "no-response", 0)),
+    ((1, 3, True), True, ("down", "no-response", 0)),
+    ((4, 0, True), False, ("down", "no-response", 0)),  # source quench
+])
+def test_icmp_errors_about_echo_requests(icmp: tuple[int, int, bool], ipv6: bool,
+                                         result: tuple[str, str, int]) -> None:
+    clock = FakeClock()
+    target = "2001:db8::1" if ipv6 else A
+    backend = FakeBackend(clock, {(target, ECHO): Reply(icmp=icmp, after=ANSWER)})
+    hosts = [HostResult(target, socket.AF_INET6 if ipv6 else socket.AF_INET)]
+    discover(hosts, [], TIMING, clock=clock, backend=backend, echo=True)
+    assert (hosts[0].status, hosts[0].reason, hosts[0].reason_ttl) == result
+    # ignored, the request is tried again as a silent one would be (nmap's discovery
+    # retries a host that never answered once)
+    assert backend.tries(target, ECHO) == (2 if result[1] == "no-response" else 1)
+    assert backend.open_now == 0
+
+
+def test_without_echo_no_echo_request_is_sent() -> None:
+    clock = FakeClock()
+    backend = FakeBackend(clock, {(A, ECHO): Reply(0, after=ANSWER), (A, 80): REFUSED})
+    hosts = [HostResult(A, socket.AF_INET)]
+    discover(hosts, [80], TIMING, clock=clock, backend=backend)
+    assert (hosts[0].reason, backend.tries(A, ECHO)) == ("conn-refused", 0)

@@ -203,3 +203,75 @@ def test_json_on_stdout_must_be_alone(line: str) -> None:
 
 def test_json_output_name_checks_are_nmaps() -> None:
     assert fatal_of("nmap -oJ -x t").startswith("Output filename begins with '-'. Try '-oJ ./-x'")
+
+
+# -- --privileged: ICMP echo through ping sockets (pynmap.lan) ------------------------------
+
+NOT_ROOT = "Warning:  You are not root -- using TCP pingscan rather than ICMP"
+
+
+@pytest.mark.parametrize("line,allowed,echo,connect,falls_back", [
+    ("--privileged", True, True, True, False),  # nmap's default as root: echo and TCP
+    ("--privileged -PE", True, True, False, False),  # echo alone
+    ("--privileged -PI", True, True, False, False),
+    ("--privileged -PE -PS22", True, True, True, False),
+    ("--privileged -PB", True, True, True, False),  # the default types, ACK to 80
+    ("--privileged -PP", True, False, True, True),  # ping sockets send echo only
+    ("--privileged -PM", True, False, True, True),
+    ("--privileged -PE -PP", True, True, True, True),  # echo, and -PP's TCP fallback
+    ("--privileged -PE", False, False, True, True),  # not allowed: unprivileged nmap's way
+    ("--privileged", False, False, True, False),
+    ("--privileged -Pn -PE", True, False, True, False),
+    ("--privileged -PE --unprivileged", True, False, True, True),  # the last one wins
+    ("-PE", True, False, True, True),  # without --privileged nothing changes
+    # an echo request would go around --proxies' chain: unprivileged nmap's way
+    ("--privileged --proxies socks4://198.18.0.1:1080", True, False, True, False),
+    ("--privileged -PE --proxies socks4://198.18.0.1:1080", True, False, True, True),
+    ("", True, False, True, False),
+])
+def test_privileged_icmp_pings(line: str, allowed: bool, echo: bool, connect: bool,
+                               falls_back: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[int] = []
+
+    def ping_sockets(family: int) -> bool:
+        asked.append(family)
+        return allowed
+
+    monkeypatch.setattr("pynmap.lan.ping_sockets_allowed", ping_sockets)
+    opts, warnings = parse(f"nmap -sn {line} 198.18.0.10")
+    assert (opts.ping_echo, opts.ping_connect, opts.ping_icmp) == (echo, connect, falls_back)
+    assert warnings == ([NOT_ROOT] if falls_back else [])
+    assert not asked or "--privileged" in line
+
+
+def test_privileged_pings_ask_for_the_scans_family(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[int] = []
+    monkeypatch.setattr("pynmap.lan.ping_sockets_allowed", lambda f: asked.append(f) or True)
+    parse("nmap -6 --privileged -PE ::1")
+    assert asked == [socket.AF_INET6]
+
+
+def test_privileged_echo_with_a_raw_ping_type_refuses_that_type(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """-PU is not replaced when echo requests go through ping sockets: refused, with
+    unprivileged nmap's message."""
+    monkeypatch.setattr("pynmap.lan.ping_sockets_allowed", lambda family: True)
+    assert fatal_of("nmap --privileged -PE -PU 198.18.0.10").startswith(
+        "Sorry, UDP Ping (-PU) only works if you are root")
+
+
+@pytest.mark.parametrize("line,ports", [
+    ("--privileged", (80, 443)),
+    ("--privileged -PE", None),  # no connect ping at all: nor its --exclude-ports warning
+    ("--privileged -PE -PS22", (22,)),
+    ("--privileged -PE -PP", (80,)),  # -PP's fallback
+])
+def test_privileged_connect_ping_ports(line: str, ports: tuple[int, ...] | None,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from pynmap.session import Session
+
+    monkeypatch.setattr("pynmap.lan.ping_sockets_allowed", lambda family: True)
+    opts, _ = parse(f"nmap {line} 198.18.0.10")
+    assert Session(opts, stdout=io.StringIO(), stderr=io.StringIO())._ping_ports() == ports

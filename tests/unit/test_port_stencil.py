@@ -79,6 +79,10 @@ def hosts(draw: st.DrawFn) -> tuple[HostResult, str]:
     srtt = draw(st.sampled_from([-1, 0, 83, 1234, 999_999, 12_345_678]))
     rttvar = draw(st.sampled_from([-1, 5, 5000])) if srtt == -1 else draw(st.integers(0, 10**6))
     start = draw(st.sampled_from([None, T0, T0 + 0.9]))
+    # --privileged: a MAC address (with or without a vendor), an echo reply's TTL
+    mac = draw(st.sampled_from([None, None, "00:30:48:5A:00:0A", "02:00:5E:5A:00:0C"]))
+    vendor = (draw(st.sampled_from([None, "Super Micro Computer", "Sureman COMP. & Commun.",
+                                    "{x} <@@mac@@>"])) if mac else None)
     host = HostResult(
         address=address,
         family=socket.AF_INET6 if ":" in address else socket.AF_INET,
@@ -90,6 +94,9 @@ def hosts(draw: st.DrawFn) -> tuple[HostResult, str]:
         ports=ports,
         start_time=start,
         end_time=None if start is None else start + draw(st.sampled_from([0, 0.4, 3, 61.5])),
+        mac=mac,
+        mac_vendor=vendor,
+        reason_ttl=draw(st.sampled_from([0, 0, 63, 64])),
     )
     return host, scan_type
 
@@ -124,6 +131,9 @@ def test_stencil_equals_templates(
         ports=host.ports,
         start_time=(other.start_time or T0 + 7) if host.start_time else host.start_time,
         end_time=other.end_time,
+        mac=(other.mac or "00:1B:21:00:00:03") if host.mac else None,
+        mac_vendor=(other.mac_vendor or "Intel Corporate") if host.mac_vendor else None,
+        reason_ttl=(other.reason_ttl or 1) if host.reason_ttl else 0,
     )
     if host.ptr_name:
         twin.ptr_name = twin.user_name if host.ptr_name == host.user_name else "ptr.example"

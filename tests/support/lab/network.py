@@ -12,6 +12,11 @@
     PREFIX-hN     eth0 198.18.0.N/24 fd00:18::N/120, default via the router;
                   an AnyIP host: `local RANGE dev lo`, RANGE in 198.19.0.0/16
 
+A `lan` scenario adds s1 198.18.0.254/24 fd00:18::fe/120 to the scanner, a
+veth whose other end is a port of the router's br0: the hosts' own
+addresses are then directly connected to the scanner, and everything else
+(AnyIP ranges) still goes through the router.
+
 The scanner's only way out is the link, and the router knows no network
 but the lab's, so no scan packet can leave the lab.  The scanner reaches
 the whole range through a next hop: the kernel's neighbour table is shared
@@ -41,7 +46,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.lab.scenario import REJECTS, ROUTER4, ROUTER6, SCENARIOS, Host, Scenario
+from tests.support.lab.scenario import (
+    LAN4,
+    LAN6,
+    REJECTS,
+    ROUTER4,
+    ROUTER6,
+    SCENARIOS,
+    Host,
+    Scenario,
+)
 from tests.support.netns import ETC_NETNS, HOSTS, NAMESERVER, Netns, NetnsUnavailable, in_ci
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -51,6 +65,7 @@ SCANNER6, UPLINK6 = "fd00:18::1:1", "fd00:18::1:2"
 LAB_NET4, LAB_NET6 = "198.18.0.0/15", "fd00:18::/64"
 # Fixed hardware addresses on the scanner-router link (each lab is its own Ethernet)
 SCANNER_MAC, UPLINK_MAC = "02:00:c6:13:ff:01", "02:00:c6:13:ff:02"
+LAN_MAC = "02:00:c6:13:00:fe"  # the scanner's on the targets' segment (`lan` scenarios)
 TOOLS = ("ip", "iptables-restore", "ip6tables-restore", "iptables", "ethtool", "sysctl")
 # svc: the service lab's one target namespace (tests/support/servicelab.py)
 _ROLES = r"(scan|link|rtr|svc|h\d{1,3})"
@@ -212,6 +227,9 @@ class Lab:
             port = f"h{host.number}"
             router += [f"link add {port} type veth peer name eth0 netns {self.host_netns(host).name}",
                        f"link set {port} master br0", f"link set {port} up"]
+        if self.scenario.lan:
+            router += [f"link add sc type veth peer name s1 netns {s.name}",
+                       "link set sc master br0", "link set sc up"]
         # a down host's range, too: the router then fails on its ARP like for any down host
         router += [f"route add {h.anyip} via {h.address}" for h in self.scenario.hosts
                    if h.anyip]
@@ -229,6 +247,10 @@ class Lab:
             f"neigh replace {UPLINK6} lladdr {UPLINK_MAC} dev s0 nud permanent",
             f"route add {LAB_NET4} via {UPLINK4}",
             f"route add {LAB_NET6} via {UPLINK6}",
+            # the targets' segment itself is on-link here: its /24 and /120 win over the /15
+            *([f"link set s1 address {LAN_MAC}", f"addr add {LAN4}/24 dev s1",
+               f"addr add {LAN6}/120 dev s1 nodad", "link set s1 up"]
+              if self.scenario.lan else []),
         ])
         _batch(link, ["link set lo up", "link set ls up", "link set lr up"])
         for ns, dev in ((s, "s0"), (link, "ls"), (link, "lr"), (r, "r0")):
@@ -236,6 +258,7 @@ class Lab:
         for host in self.scenario.live:
             _batch(self.host_netns(host), [
                 "link set lo up",
+                *([f"link set eth0 address {host.mac}"] if host.mac else []),
                 f"addr add {host.address}/24 dev eth0",
                 f"addr add {host.address6}/120 dev eth0 nodad",
                 "link set eth0 up",
@@ -286,6 +309,12 @@ class Lab:
             raise NetnsUnavailable(f"the lab's {module} did not start")
 
     # -- inspection ----------------------------------------------------------------------
+    def allow_ping_sockets(self, allowed: bool) -> None:
+        """Let the scanner's processes (root among them) open ICMP ping sockets, or not:
+        net.ipv4.ping_group_range is the namespace's own (both families)."""
+        _in(self.scanner, "sysctl", "-qw",
+            f"net.ipv4.ping_group_range={'0 2147483647' if allowed else '1 0'}")
+
     def dropped_rsts(self, host: Host, *, ipv6: bool = False) -> int:
         """How many RSTs the host's rate limit has dropped so far."""
         listing = _in(self.host_netns(host), "ip6tables" if ipv6 else "iptables",

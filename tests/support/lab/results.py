@@ -60,3 +60,15 @@ def port_table(xml: str | bytes) -> Table:
 
 def open_ports(table: Table, address: str) -> set[int]:
     return {p for p, (state, _) in table.get(address, {}).items() if state == "open"}
+
+
+def mac_addresses(xml: str | bytes, element: str = "host") -> dict[str, tuple[str, str | None]]:
+    """address -> (MAC address, vendor or None) of each <host> (or <hosthint>) with an
+    <address addrtype="mac"> element."""
+    found: dict[str, tuple[str, str | None]] = {}
+    for host in _root(xml).iter(element):
+        addresses = host.findall("address")
+        macs = [a for a in addresses if a.get("addrtype") == "mac"]
+        if macs:
+            found[addresses[0].get("addr")] = (macs[0].get("addr"), macs[0].get("vendor"))
+    return found

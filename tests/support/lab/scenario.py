@@ -12,6 +12,11 @@ An AnyIP host also answers for a whole IPv4 range inside 198.19.0.0/16
 (`anyip`): its namespace holds the range as one local route, the router
 sends the range to the host as next hop, and its ports behave alike on
 every address of the range and on its own.
+
+A `lan` scenario also puts the scanner on the targets' segment (LAN4, LAN6):
+the hosts' own addresses are then directly connected, each with its
+declared Ethernet address (`mac`), while AnyIP ranges are still reached
+through the router, as next hop.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ NET4 = "198.18.0"
 NET6 = "fd00:18:"
 ROUTER4 = f"{NET4}.1"
 ROUTER6 = f"{NET6}:1"
+# The scanner's own address on the targets' segment in a `lan` scenario
+LAN4 = f"{NET4}.254"
+LAN6 = f"{NET6}:fe"
 # Where AnyIP ranges live: off the targets' segment and off the scanner's uplink
 ANYIP_SPACE = ipaddress.IPv4Network("198.19.0.0/16")
 
@@ -71,6 +79,7 @@ class Host:
     rst_per_second: int | None = None  # closed ports answer at most this many RSTs a second
     down: bool = False
     anyip: str | None = None  # an IPv4 range (CIDR) in ANYIP_SPACE it answers for as well
+    mac: str | None = None  # its Ethernet address ("00:30:48:5a:00:0a"); None: the kernel's
 
     def __post_init__(self) -> None:
         if not 2 <= self.number <= 254:
@@ -104,6 +113,15 @@ class Host:
     @property
     def address6(self) -> str:
         return f"{NET6}:{self.number:x}"
+
+    @property
+    def link_local(self) -> str | None:
+        """Its IPv6 link-local address, made from its declared MAC (EUI-64), if any."""
+        if self.mac is None:
+            return None
+        octets = bytes.fromhex(self.mac.replace(":", ""))
+        eui = bytes([octets[0] ^ 2, *octets[1:3], 0xFF, 0xFE, *octets[3:]])
+        return str(ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + eui))
 
     def addr(self, *, ipv6: bool = False) -> str:
         return self.address6 if ipv6 else self.address
@@ -146,6 +164,7 @@ class Scenario:
     loss: float = 0.0  # share of frames lost, each way, each frame drawn on its own
     seed: int = 0
     scanner_open: tuple[int, ...] = ()  # listeners on the scanner namespace's 127.0.0.1
+    lan: bool = False  # the scanner is on the targets' segment too (directly connected)
     about: str = ""
 
     def __post_init__(self) -> None:
@@ -188,6 +207,17 @@ class Scenario:
             found.update((address, states) for address in host.answered(ipv6=ipv6))
         return found
 
+    def mac(self, address: str) -> str | None:
+        """The Ethernet address nmap as root reports for a target found up: the
+        declared one of a live host's own address when the scanner is on its
+        segment, none through the router (an AnyIP range) or for a down host."""
+        if not self.lan:
+            return None
+        for host in self.live:
+            if address in (host.address, host.address6, host.link_local):
+                return host.mac.upper() if host.mac is not None else None
+        return None
+
     def with_seed(self, seed: int) -> Scenario:
         return replace(self, seed=seed)
 
@@ -209,6 +239,16 @@ def _fleet() -> tuple[Host, ...]:
                  for n in range(64, 128))
 
 
+def _lan_hosts() -> tuple[Host, ...]:
+    return (
+        Host(2, open=(22,), anyip="198.19.0.0/24", mac="00:30:48:5a:00:02"),
+        Host(10, open=(22,), mac="00:30:48:5a:00:0a"),  # Super Micro Computer
+        Host(11, mac="00:00:21:5a:00:0b"),  # Sureman COMP. & Commun.
+        Host(12, open=(22,), mac="02:00:5e:5a:00:0c"),  # no registered vendor
+        Host(13, down=True),
+    )
+
+
 SCENARIOS: Mapping[str, Scenario] = MappingProxyType({s.name: s for s in (
     Scenario("loopback", scanner_open=(22, 80, 3306, 8080, 9929, 22222, 33306),
              about="no targets; listeners on the scanner's own 127.0.0.1"),
@@ -225,4 +265,8 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType({s.name: s for s in (
              about="198.19.0.0/16 (65536 addresses) answered by one namespace: 80 open"),
     Scenario("rst_limit", (Host(10, open=(22, 80), rst_per_second=100),),
              about="1 host whose firewall lets out at most 100 RSTs a second"),
+    Scenario("lan", _lan_hosts(), lan=True,
+             about="the scanner on the hosts' segment: 3 hosts with fixed Ethernet addresses "
+                   "(vendors Supermicro, one with '&' in its name, none), one down; "
+                   "198.19.0.0/24 through the router"),
 )})
