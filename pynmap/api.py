@@ -114,6 +114,7 @@ OPTIONS: Final[Mapping[str, Keyword]] = {
     "skip_discovery": Keyword("-Pn", "flag"),
     "syn_ping": Keyword("-PS", "attached"),
     "ack_ping": Keyword("-PA", "attached"),
+    "ftp_bounce": Keyword("-b"),  # -b: "[user:pass@]server[:port]", the bounce scan's relay
     # ports
     "top_ports": Keyword("--top-ports"),
     "port_ratio": Keyword("--port-ratio"),

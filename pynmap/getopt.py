@@ -87,6 +87,14 @@ class Lexer:
         self._option_words: list[str] = []
         self._double_dash = False
 
+    def rewrite_value(self, value: str, written: str) -> None:
+        """The option just read had argument `value`, and its handler wrote into
+        it, as nmap's -b does (NULs where the parts end): argv, as nmap logs it,
+        now holds `written` there."""
+        last = self._option_words[-1]
+        if written != value and last.endswith(value):
+            self._option_words[-1] = last[:len(last) - len(value)] + written
+
     def permuted(self) -> list[str]:
         middle = ["--"] if self._double_dash else []
         return [self.prog, *self._option_words, *middle, *self.targets]
