@@ -568,7 +568,7 @@ class BounceScan:
             greeting += got.data
             if _whole_replies(greeting):
                 break  # nmap would wait out 7 s of silence here
-        err = yield _Send(f"USER {relay.user}\r\n".encode("utf-8", "surrogateescape"))
+        yield _Send(f"USER {relay.user}\r\n".encode("utf-8", "surrogateescape"))  # unchecked, as nmap
         got = yield from self._read(REPLY_WAIT, _LOGIN_READ)
         if not got.data:
             raise SystemFatal("recv problem from FTP bounce server", got.errno)
@@ -596,6 +596,11 @@ class BounceScan:
             said += got.data
         self.emit(Note("accepted"))
 
+    def _end(self, extrainfo: str) -> None:
+        """The end of the target's scan: what nmap's Completed line adds."""
+        self.extrainfo = extrainfo
+        self.emit(Note("task-end", extrainfo))
+
     def _set(self, port: int, state: str) -> None:
         self.states[port] = state
         self.emit(PortState(self._host, self._address, port, state, "no-response"))
@@ -619,14 +624,14 @@ class BounceScan:
                 if not retries:
                     self.emit(Note("out-of-retries"))
                     yield _Close()
-                    self.emit(Note("task-end", "Max retries exceeded"))
+                    self._end("Max retries exceeded")
                     return
                 self.emit(Note("hung-up"))
                 retries -= 1
                 yield _Close()
                 yield from self._login()
                 if not self.connected:
-                    self.emit(Note("task-end", "Error connecting"))
+                    self._end("Error connecting")
                     return
                 continue  # the same port again
             got = yield from self._read(PORT_WAIT, _SCAN_READ)
@@ -651,7 +656,7 @@ class BounceScan:
                     yield from self._list(port)
             i += 1
             self.done_ports = i
-        self.emit(Note("task-end", f"{len(ports)} total ports"))
+        self._end(f"{len(ports)} total ports")
 
     def _list(self, port: int) -> Conversation:
         """LIST and what its replies say of the port."""

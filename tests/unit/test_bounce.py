@@ -200,7 +200,7 @@ def test_open_closed_filtered_as_nmap_decides() -> None:
         "command", "port-reply", "list-reply",
         "command", "port-reply",
         "task-end"]
-    assert bench.notes("task-end")[0].text == "3 total ports"
+    assert bench.notes("task-end")[0].text == bench.scan.extrainfo == "3 total ports"
 
 
 def test_the_connection_and_login_serve_the_next_target() -> None:
@@ -398,7 +398,7 @@ def test_out_of_retries_gives_up_on_the_target() -> None:
     assert not scan.busy
     assert notes.count("hung-up") == 2
     assert notes[-3:] == ["send-failed", "out-of-retries", "task-end"]
-    assert scan.extrainfo is None and scan.states == {}
+    assert scan.extrainfo == "Max retries exceeded" and scan.states == {}
     assert not scan.connected  # the next target logs in again
 
 
