@@ -4,7 +4,7 @@ Each relay is a script: what it says on connect and what it answers to each
 command line, with delays.  The whole conversation runs in fake time, so
 nmap's waits (12 s for LIST, 10 s after a 1xx reply, 15 s for PORT) are
 checked as times.  The rules are nmap 7.93's (nmap_ftp.cc); the lab's tests
-(tests/lab/test_bounce.py) hold the same scan against nmap itself.
+(tests/lab/test_bounce_lab.py) hold the same scan against nmap itself.
 """
 
 from __future__ import annotations
