@@ -38,7 +38,9 @@ lab with the end of its log.  Nothing outlives the lab.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -52,7 +54,7 @@ import pytest
 
 from tests.support.lab import Host, Lab, Scenario, build, lab, remove
 from tests.support.lab.listeners import inside
-from tests.support.lab.network import SCANNER4
+from tests.support.lab.network import SCANNER4, _pids
 from tests.support.servicelab import SBIN, vsftpd_config
 
 RELAY = SCANNER4  # the relays' address (the scanner's own, on the link)
@@ -134,6 +136,13 @@ class BounceLab:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
+        # a session still connecting to the filtered port (60 s) would hold the
+        # lab's teardown for its 5 s grace: the relays' sessions go first, killed
+        for pid in _pids(self.network.scanner.name):
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "vsftpd" and \
+                        pid not in {proc.pid for proc in self.processes.values()}:
+                    os.kill(pid, signal.SIGKILL)
         for proc in self.processes.values():
             with contextlib.suppress(ProcessLookupError):
                 proc.terminate()
