@@ -44,6 +44,9 @@ class Workload:
     args: tuple[str, ...]
     stdin: bytes | None = None
     mask: Callable[[str], str] | None = None
+    # When set, the reference column is not nmap with `args` but pynmap with these:
+    # a row that measures one of pynmap's ways against another (--cluster's overhead).
+    reference_args: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,11 @@ class Comparison:
 GNU_TIME = Path("/usr/bin/time")
 
 
-def _command(program: str) -> list[str]:
-    return nmap_command() if program == "nmap" else pynmap_command()
+def _command(program: str, workload: Workload) -> list[str]:
+    """The command line of `program`'s turn: "nmap" is the reference column."""
+    if program == "nmap" and workload.reference_args is not None:
+        return [*pynmap_command(), *workload.reference_args]
+    return [*(nmap_command() if program == "nmap" else pynmap_command()), *workload.args]
 
 
 def _gnu_time_kib(path: Path) -> int | None:
@@ -109,7 +115,7 @@ def run_once(
     with out_path.open("wb") as out, err_path.open("wb") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [*ns.exec_prefix(), *meter, *_command(program), *workload.args],
+            [*ns.exec_prefix(), *meter, *_command(program, workload)],
             stdin=subprocess.PIPE if workload.stdin is not None else subprocess.DEVNULL,
             stdout=out,
             stderr=err,

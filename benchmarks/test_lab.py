@@ -44,6 +44,34 @@ def test_lab_scenario(name: str, benchmark: Any, rounds: int, tmp_path: Path) ->
     assert {s.exit for s in result.samples["nmap"]} == {0}
 
 
+ANYIP16 = LAB_WORKLOADS["anyip16"].args
+
+
+def test_cluster_overhead(benchmark: Any, rounds: int, tmp_path: Path) -> None:
+    """--cluster local:2 (2 worker processes, 4 shards) against one pynmap process on
+    the /16: the reference column is pynmap without --cluster, so the ratio is
+    the mechanism's cost (start-up, shards, merging) less what a second core wins.
+    Peak RSS is the client's (the workers are its grandchildren)."""
+    workload = Workload("lab: AnyIP /16, pynmap --cluster local:2 (reference: one pynmap)",
+                        ("--cluster", "local:2", *ANYIP16), reference_args=ANYIP16,
+                        mask=_host_order)
+    with lab(SCENARIOS["anyip16"]) as running:
+        result = bench(benchmark, workload, running.scanner, tmp_path, rounds=rounds)
+    print()
+    print(format_table([result]))
+    assert {s.exit for s in result.samples["nmap"] + result.samples["pynmap"]} == {0}
+
+
+def _host_order(text: str) -> str:
+    """The host reports sorted: a cluster run prints them shard by shard."""
+    head, *reports = text.split("\nNmap scan report for ")
+    if not reports:
+        return text
+    last, done, tail = reports[-1].partition("\nNmap done")
+    reports[-1] = last
+    return "\n".join([head, *sorted(r.rstrip("\n") for r in reports), done + tail])
+
+
 LOOPBACK_OPEN = (22, 80, 3306, 8080)
 
 

@@ -57,6 +57,13 @@ per host runs on one core there.
 
 `run(args)` is the command line as a call: nmap's output on sys.stdout and
 sys.stderr, its exit status returned.
+
+`scan_outputs(args, formats)` runs a command line (or Options `parse` made)
+with its outputs rendered into strings instead of files: the texts -oN, -oG,
+-oX, --json-lines and stdout would have received, where each one's host
+reports begin and end, the warnings and the host counts.  It is what a
+pynmap.cluster worker runs for each shard: the client stitches the shards'
+host reports between headers and closing lines of its own.
 """
 
 from __future__ import annotations
@@ -394,6 +401,95 @@ async def _aiterate(argv: list[str], options: Options, progress: OnProgress | No
         await asyncio.shield(done)
     if item.error is not None:
         raise item.error
+
+
+# scan_outputs' formats: OutputSpec's fields, and what the terminal would show
+FORMATS: Final = ("stdout", "normal", "grepable", "xml", "json_lines")
+_MEMORY = "<memory>"  # the file name an output rendered into a string gets
+
+
+class Outputs:
+    """What `scan_outputs` returns.
+
+    `texts[f]` is the whole text of output format `f` (one of FORMATS asked
+    for), `hosts(f)` its part between the headers and the closing lines: the
+    host reports, with what the run wrote among them (warnings in "normal",
+    -v's task lines in "stdout" and "xml").  `warnings` are the lines the run
+    printed on stderr, `scan_warnings` those of them it printed while it
+    scanned (between the headers and the closing lines), `up` and `total` its
+    counts of hosts up and scanned.
+    """
+
+    __slots__ = ("_spans", "scan_warnings", "texts", "total", "up", "warnings")
+
+    def __init__(self, texts: Mapping[str, str], spans: Mapping[str, tuple[int, int]],
+                 warnings: Sequence[str], scan_warnings: Sequence[str], up: int,
+                 total: int) -> None:
+        self.texts = dict(texts)
+        self._spans = dict(spans)
+        self.warnings = tuple(warnings)
+        self.scan_warnings = tuple(scan_warnings)
+        self.up = up
+        self.total = total
+
+    def hosts(self, fmt: str) -> str:
+        begin, end = self._spans[fmt]
+        return self.texts[fmt][begin:end]
+
+    def __reduce__(self) -> tuple[type[Outputs], tuple[object, ...]]:
+        return Outputs, (self.texts, self._spans, self.warnings, self.scan_warnings, self.up,
+                         self.total)
+
+
+def scan_outputs(args: Sequence[str] | Options, formats: Sequence[str] = ("normal", "xml"), *,
+                 progress: OnProgress | None = None,
+                 cancel: threading.Event | None = None) -> Outputs:
+    """Run a command line (the words after the program name, or Options that `parse`
+    made) with the output `formats` (FORMATS) rendered into strings; no file is
+    written, whatever output options the command line holds.  An error the run
+    ends with is raised as `scan` raises it; `cancel`, once set, stops the run
+    (Cancelled)."""
+    from pynmap.options import Options as ParsedOptions
+    from pynmap.session import Session
+
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ValueError(f"unknown output formats {unknown}; they are {FORMATS}")
+    options = args if isinstance(args, ParsedOptions) else parse([PROGRAM, *args])
+    files = {f: (_MEMORY if f in formats else None) for f in FORMATS if f != "stdout"}
+    options = options.replace(noninteractive=True, kiddie_file=None, json_file=None,
+                              append_output=False,
+                              **{f"{f}_file": name for f, name in files.items()})
+    streams: dict[str, io.StringIO] = {f: io.StringIO() for f in formats}
+    marks: dict[str, dict[str, int]] = {}
+    stderr = io.StringIO()
+
+    def milestone(name: str) -> None:
+        marks[name] = {f: stream.tell() for f, stream in streams.items()}
+        marks[name]["stderr"] = stderr.tell()
+
+    in_main = threading.current_thread() is threading.main_thread()
+    with open(os.devnull, "w", encoding="utf-8") as null:
+        session = Session(options, stdout=streams.get("stdout", null), stderr=stderr,
+                          cancel=cancel, split=in_main, progress=progress,
+                          outputs={f: s for f, s in streams.items() if f != "stdout"},
+                          milestone=milestone)
+        try:
+            session.run()
+        except Interrupted as stop:
+            if stop.signo == signal.SIGINT:
+                raise KeyboardInterrupt from None
+            raise
+    if session.error is not None:
+        if not session.scanning_targets:
+            raise OptionError.of(session.error)
+        raise session.error
+    texts = {f: stream.getvalue() for f, stream in streams.items()}
+    spans = {f: (marks["hosts"][f], marks["closing"][f]) for f in streams}
+    errors = stderr.getvalue()
+    during = errors[marks["hosts"]["stderr"]:marks["closing"]["stderr"]]
+    return Outputs(texts, spans, errors.splitlines(), during.splitlines(), session.stats.up,
+                   session.stats.total)
 
 
 def run(args: Sequence[str]) -> int:

@@ -41,7 +41,9 @@ from pynmap.services import ServiceDB
 from pynmap.timing import TEMPLATE_NAMES, TEMPLATES, Timing
 
 if TYPE_CHECKING:
+    from pynmap.cluster.where import ClusterOptions
     from pynmap.engine.bounce import Relay
+    from pynmap.rawopts import ProxyNode
     from pynmap.shard import Shard
 
 # Scan types nmap knows.  pynmap performs the connect scan; the others need raw
@@ -120,6 +122,9 @@ class Options:
     randomize_hosts: bool = False
     # --shard I/N (--seed S): this run keeps only the hosts of shard I (pynmap.shard)
     shard: Shard | None = None
+    # --cluster (pynmap's own): the scan runs as shards on Dask workers (pynmap.cluster)
+    cluster: ClusterOptions | None = None
+    exclude_stream: TextIO | None = None  # --excludefile's words read from here instead
 
     # timing
     timing: Timing = Timing()
@@ -150,6 +155,7 @@ class Options:
 
     # connect-socket tweaks
     device: str | None = None
+    proxies: tuple[ProxyNode, ...] = ()  # --proxies: the chain every connection goes through
     source_address: str | None = None
     source_port: int | None = None
     ttl: int | None = None
@@ -209,7 +215,7 @@ class _Delayed:
 
     Slotted: a table row naming a field that does not exist fails at once."""
 
-    __slots__ = ("advanced", "af", "decoys", "defeat_icmp", "defeat_rst", "deprecations",
+    __slots__ = ("advanced", "af", "cluster", "decoys", "defeat_icmp", "defeat_rst", "deprecations",
                  "fragscan", "host_timeout", "initial_rtt", "magic_port_set", "max_parallelism",
                  "max_retries", "max_rtt", "max_scan_delay", "min_rtt", "osscan",
                  "payload_given", "raw_ping", "raw_ping_lists", "raw_scan_types", "scan_delay",
@@ -245,6 +251,8 @@ class _Delayed:
         # --shard's (index, count) and --seed, joined once both may have been given
         self.shard: tuple[int, int] | None = None
         self.seed: int | None = None
+        # --cluster, --cluster-ca, --cluster-cert, --cluster-key, --cluster-shards as given
+        self.cluster: dict[str, str] = {}
 
     def deprecated(self, given: str, replacement: str) -> None:
         self.deprecations.append(
@@ -396,13 +404,29 @@ class _Parser:
         o.raw_ping = frozenset(d.raw_ping)
         self.validate()
         self._check_json_stdout()
+        self._apply_cluster()
         self._apply_shard()
+
+    def _apply_cluster(self) -> None:
+        """--cluster and its companions (pynmap's own): checked after nmap's checks."""
+        given = self.d.cluster
+        if not given:
+            return
+        from pynmap.cluster.where import check_cluster_options, parse_shards
+
+        shards = given.get("cluster-shards")
+        self.o.cluster = check_cluster_options(
+            given.get("cluster"), given.get("cluster-ca"), given.get("cluster-cert"),
+            given.get("cluster-key"), None if shards is None else parse_shards(shards),
+            seed=self.d.seed)
+        if self.o.cluster is not None and self.d.shard is not None:
+            raise Fatal("--shard cannot be used with --cluster, which makes the shards itself")
 
     def _apply_shard(self) -> None:
         """--shard and --seed (pynmap's own): checked after all of nmap's checks."""
         d = self.d
         if d.shard is None:
-            if d.seed is not None:
+            if d.seed is not None and self.o.cluster is None:  # --cluster takes a --seed
                 from pynmap.shard import SEED_WITHOUT_SHARD
 
                 raise Fatal(SEED_WITHOUT_SHARD)
@@ -971,6 +995,11 @@ def _seed(p: _Parser, row: Opt, value: str) -> None:
     p.d.seed = parse_seed(value)
 
 
+def _cluster(p: _Parser, row: Opt, value: str) -> None:
+    """--cluster and --cluster-*: the last one given counts; checked together at the end."""
+    p.d.cluster[row.name] = value
+
+
 def _idle_scan(p: _Parser, row: Opt, value: str) -> None:
     # nmap's buffer holds 254 bytes (a longest domain name), and its message names that size
     if len(os.fsencode(value)) > 254:
@@ -984,11 +1013,11 @@ def _nsock_engine(p: _Parser, row: Opt, value: str) -> None:
 
 
 def _proxies(p: _Parser, row: Opt, value: str) -> None:
-    from pynmap.rawopts import check_proxy_chain
+    from pynmap.rawopts import parse_proxy_chain
 
-    check_proxy_chain(value)
-    # nmap's proxies carry NSE and version-detection traffic only, which pynmap does not send.
-    p.d.unsupported.append("--proxies")
+    # nmap's proxies carry NSE and -sV; pynmap's carry every connection of the scan
+    # (engine/proxy.py).  A later --proxies replaces an earlier one, as in nmap.
+    p.o.proxies = parse_proxy_chain(value)
 
 
 def _ip_options(p: _Parser, row: Opt, value: str) -> None:
@@ -1238,6 +1267,12 @@ OPTION_TABLE: tuple[Opt, ...] = (
     # pynmap's own (a scan split over several runs, pynmap.shard)
     Opt("shard", REQUIRED_ARG, _shard, own=True),
     Opt("seed", REQUIRED_ARG, _seed, own=True),
+    # pynmap's own (the scan run as shards on a Dask cluster, pynmap.cluster)
+    Opt("cluster", REQUIRED_ARG, _cluster, own=True),
+    Opt("cluster-ca", REQUIRED_ARG, _cluster, own=True),
+    Opt("cluster-cert", REQUIRED_ARG, _cluster, own=True),
+    Opt("cluster-key", REQUIRED_ARG, _cluster, own=True),
+    Opt("cluster-shards", REQUIRED_ARG, _cluster, own=True),
 )
 
 _ARG_MARKS = ("", ":", "::")

@@ -12,21 +12,33 @@ Parsing follows nmap's own reader line by line, so that a malformed file
 fails with nmap's fatal() text and line number.  The patterns are PCRE;
 Python's `re` on bytes reads nearly all of them as they are, and
 `translate_pcre` rewrites the few constructs whose meaning differs.  They
-are compiled only when a probe's matches are first needed (`Probe.compiled`):
-the 11,900 patterns take about a second to compile, which a run that never
-sends that probe must not pay.
+are compiled one by one when first needed (`Probe.search`): the 11,900
+patterns take about a second and a half to compile, which a run must not
+pay, least of all inside the service scan's I/O loop.  Before compiling a
+pattern, `Probe.search` checks that the response holds the literal text the
+pattern cannot match without (`literal_needs`: "^SSH-" of an SSH match,
+"Server: nginx" of an nginx one); a response usually leaves a few dozen of
+a probe's thousands of patterns to compile and search.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import importlib
+import marshal
+import os
 import re
+import stat
+import sys
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import NamedTuple, cast
 
 from pynmap.cnumbers import atoi
 from pynmap.errors import Fatal, SystemFatal
-from pynmap.services import DataFiles
+from pynmap.services import DataFiles, cache_dir
 
 PROBES_FILE = "nmap-service-probes"
 
@@ -87,6 +99,10 @@ class Match:
         flags = (re.IGNORECASE if self.ignorecase else 0) | (re.DOTALL if self.dotall else 0)
         return re.compile(translate_pcre(self.pattern), flags)
 
+    def needs(self) -> Needs:
+        """The literal text any response this line matches must hold (see `literal_needs`)."""
+        return literal_needs(translate_pcre(self.pattern), ignorecase=self.ignorecase)
+
 
 @dataclass(frozen=True, slots=True)
 class Probe:
@@ -105,8 +121,11 @@ class Probe:
     rarity: int = DEFAULT_RARITY
     fallback: bytes | None = None  # the directive's text, resolved by ProbeDB
     matches: tuple[Match, ...] = ()
-    # The compiled patterns, each filled on first use (not part of the value).
+    # The compiled patterns, each filled on first use (not part of the value),
+    # and what each needs of a response (literal_needs), likewise.
     _compiled: list[re.Pattern[bytes] | None] = field(
+        default_factory=list, compare=False, repr=False, hash=False)
+    _needs: list[Needs | None] = field(
         default_factory=list, compare=False, repr=False, hash=False)
 
     @property
@@ -133,6 +152,27 @@ class Probe:
         if got is None:
             got = self._compiled[index] = self.matches[index].compile()
         return got
+
+    def search(self, index: int, data: bytes, folded: bytes) -> re.Match[bytes] | None:
+        """Match `index`'s pattern searched in `data` (`folded` is data.lower()).
+
+        A pattern whose literal text is not in the data cannot match it: it is
+        not searched, nor compiled.  A response typically leaves a few dozen
+        of a probe's thousands of patterns to compile (a tenth of a millisecond
+        each), where compiling them all would hold the I/O loop for most of a
+        second while other probes' connections and timers wait on it."""
+        if not self.needs_of(index).admits(data, folded):
+            return None
+        return self.pattern(index).search(data)
+
+    def needs_of(self, index: int) -> Needs:
+        """Match `index`'s literal needs, worked out on first use."""
+        if len(self._needs) != len(self.matches):
+            self._needs[:] = [None] * len(self.matches)
+        needs = self._needs[index]
+        if needs is None:
+            needs = self._needs[index] = self.matches[index].needs()
+        return needs
 
     def port_is_probable(self, port: int, ssl: bool = False) -> bool:
         return port in (self.sslports if ssl else self.ports)
@@ -499,24 +539,187 @@ def _compile_fallbacks(db: ProbeDB) -> dict[tuple[str, str], tuple[Probe, ...]]:
 
 def load_probes(path: str) -> ProbeDB:
     """Read and parse the file at `path` (nmap's pfatal() when it cannot be opened)."""
+    return _read(path)[1]
+
+
+_Identity = tuple[int, int, int, int]
+
+
+def _identity(st: os.stat_result) -> _Identity:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _read(path: str) -> tuple[_Identity, ProbeDB]:
+    """The file at `path` parsed (from the parse cache when it holds this very
+    file), and the identity of the file read."""
     try:
         with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            cacheable = stat.S_ISREG(st.st_mode) and st.st_size >= _CACHE_MIN_SIZE
+            cached = _cache_load(st) if cacheable else None
+            if cached is not None:
+                return _identity(st), cached
             data = f.read()
     except OSError as e:
         raise SystemFatal(f"Failed to open nmap-service-probes file {path} for reading",
                           e.errno or 0) from None
-    return parse_probes(data, path)
+    db = parse_probes(data, path)  # (a file that does not parse is never cached)
+    if cacheable:
+        _cache_store(st, db)
+    return _identity(st), db
 
 
-def find_probe_db(files: DataFiles) -> ProbeDB:
+# --- the parse cache -------------------------------------------------------------------------
+#
+# Parsing the 11,900 lines takes 0.12-0.17 s, working out every pattern's
+# literal needs 0.1 s more; reading both back takes 0.05 s.  Like
+# nmap-services' cache (pynmap.services), one file per data file (by device
+# and inode) in ~/.cache/pynmap, marshal data (no code), written whole under
+# a temporary name and renamed; it is used only if its key matches: the data
+# file's size and times, this interpreter, and this very probes.py (whose
+# parser and literal_needs made it).  A damaged, stale or unwritable cache
+# only costs a parse.
+
+_CACHE_FORMAT = 1
+_CACHE_MIN_SIZE = 64 * 1024  # a smaller file parses in a few milliseconds
+
+
+def _cache_file(st: os.stat_result) -> str:
+    return os.path.join(cache_dir(), f"probes-{st.st_dev:x}-{st.st_ino:x}.v{_CACHE_FORMAT}")
+
+
+def _cache_key(st: os.stat_result) -> tuple[int, ...]:
+    code = os.stat(__file__)
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, sys.hexversion, code.st_size,
+            code.st_mtime_ns, code.st_ino)
+
+
+def _match_fields(m: Match) -> tuple[object, ...]:
+    return (m.soft, m.service, m.pattern, m.ignorecase, m.dotall, m.product, m.version, m.info,
+            m.hostname, m.ostype, m.devicetype, m.cpe, m.line)
+
+
+def _probe_fields(p: Probe) -> tuple[object, ...]:
+    needs = [p.needs_of(i) for i in range(len(p.matches))]
+    return (p.protocol, p.name, p.payload, p.line, p.options, p.ports, p.sslports,
+            p.totalwaitms, p.tcpwrappedms, p.rarity, p.fallback,
+            tuple(_match_fields(m) for m in p.matches),
+            tuple(tuple(n) for n in needs))
+
+
+def _cache_store(st: os.stat_result, db: ProbeDB) -> None:
+    try:
+        directory = cache_dir()
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        tmp = os.path.join(directory, f".probes-{os.getpid()}-{threading.get_ident():x}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return  # no cache this time (nor the needs worked out for it); nothing depends on it
+    try:
+        with os.fdopen(fd, "wb") as f:
+            probes = [_probe_fields(p) for p in _all_probes(db)]
+            f.write(marshal.dumps((_cache_key(st), db.null_probe is not None, probes,
+                                   db.excluded, db.has_exclude)))
+        os.replace(tmp, _cache_file(st))
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if not isinstance(exc, OSError):
+            raise
+
+
+def _probe_from(protocol: str, name: str, payload: bytes, line: int, options: bytes,
+                ports: frozenset[int], sslports: frozenset[int], totalwaitms: int,
+                tcpwrappedms: int, rarity: int, fallback: bytes | None,
+                matches: Sequence[Sequence[object]],
+                needs: Sequence[tuple[bytes, tuple[bytes, ...], bool]]) -> Probe:
+    return Probe(protocol, name, payload, line, options, ports, sslports, totalwaitms,
+                 tcpwrappedms, rarity, fallback,
+                 tuple(Match(*m) for m in matches),  # type: ignore[arg-type]
+                 _needs=list(map(Needs._make, needs)))
+
+
+def _cache_load(st: os.stat_result) -> ProbeDB | None:
+    try:
+        with open(_cache_file(st), "rb") as f:
+            key, has_null, probes, excluded, has_exclude = marshal.loads(f.read())
+        if tuple(key) != _cache_key(st):
+            return None
+        made = [_probe_from(*fields) for fields in probes]
+        null = made.pop(0) if has_null else None
+        db = ProbeDB(null, tuple(made), frozenset(excluded), bool(has_exclude))
+        db.fallbacks.update(_compile_fallbacks(db))
+        return db
+    except Exception:  # missing, damaged or not ours: the file is parsed instead
+        return None
+
+
+def find_probe_db(files: DataFiles, ahead: ReadAhead | None = None) -> ProbeDB:
     """nmap-service-probes found as nmap finds it (--versiondb, --datadir, $NMAPDIR,
-    ~/.nmap, the bundled copy), read, and recorded among the files read."""
+    ~/.nmap, the bundled copy), read, and recorded among the files read.
+    `ahead`: the same file read while the port scan ran, used if it is that file
+    and unchanged."""
     found, path = files.fetch(PROBES_FILE)
     if found != 1:
         raise _fatal("Service scan requested but I cannot find nmap-service-probes file.")
-    db = load_probes(path)
+    db = ahead.take(path) if ahead is not None else None
+    if db is None:
+        db = load_probes(path)
     files.loaded[PROBES_FILE] = path
     return db
+
+
+class ReadAhead:
+    """nmap-service-probes read (or read back from the parse cache, with every
+    pattern's literal needs) in a thread of its own while the port scan runs
+    (-sV), and the service scan's modules imported.  The port scan mostly
+    waits on the network: this work no longer delays the service scan.
+
+    It changes nothing the run shows: nmap reads the file when the service scan
+    begins, and so does find_probe_db(): the search (with its warning and -d2
+    line, which the thread does not give) and any error happen there, as
+    before.  What was read ahead is used only if it is the file found then,
+    unchanged (device, inode, size, modification time), and parsed without
+    error; otherwise the file is read again.
+    """
+
+    def __init__(self, files: DataFiles) -> None:
+        self._files = copy.copy(files)  # searched without a word: a copy that says nothing
+        self._files.warn = _quiet
+        self._files.plain_log = None
+        self._files.loaded = {}
+        self._got: tuple[str, _Identity, ProbeDB] | None = None
+        self._thread = threading.Thread(target=self._read, name="pynmap-probes", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            found, path = self._files.fetch(PROBES_FILE)
+            if found != 1:
+                return
+            self._got = path, *_read(path)
+            # (modules that nothing else imports meanwhile: no import lock is shared)
+            importlib.import_module("pynmap.engine.service")
+            importlib.import_module("pynmap.engine.streams")
+        except Exception:  # the service scan reads the file itself, and says what is wrong
+            return
+
+    def take(self, path: str) -> ProbeDB | None:
+        """The database read ahead, if it is the file at `path` as it is now."""
+        self._thread.join()
+        got, self._got = self._got, None
+        if got is None or got[0] != path:
+            return None
+        try:
+            if _identity(os.stat(path)) != got[1]:
+                return None
+        except OSError:
+            return None
+        return got[2]
+
+
+def _quiet(_line: str) -> None:
+    pass
 
 
 # --- PCRE to Python re -----------------------------------------------------------------------
@@ -557,6 +760,117 @@ def translate_pcre(pattern: bytes) -> bytes:
         return ranges
 
     return _PCRE_REWRITES.sub(rewrite, pattern)
+
+
+class Needs(NamedTuple):
+    """Literal text a pattern cannot match without: the response must start
+    with `prefix` and contain each of `inner`; `folded`: both are lower case
+    and are looked for in the lower-cased response (the pattern's i flag:
+    for bytes, `re` folds ASCII letters only, as bytes.lower() does).
+    (A named tuple: the parse cache makes 11,917 of them at once.)"""
+
+    prefix: bytes = b""
+    inner: tuple[bytes, ...] = ()
+    folded: bool = False
+
+    def admits(self, data: bytes, folded: bytes) -> bool:
+        """False when the pattern cannot match `data` (`folded`: data.lower())."""
+        subject = folded if self.folded else data
+        if not subject.startswith(self.prefix):
+            return False
+        return all(text in subject for text in self.inner)
+
+
+ANYTHING = Needs()  # what is known of a pattern the analysis does not read: nothing
+
+# One token of a (Python) pattern: a run of plain characters, an escape (its
+# text after the backslash), a character set, "(", ")", "|", a repeat, or any
+# other single character (., ^, $, a stray bracket).
+_TOKEN = re.compile(
+    rb"([^\\\[\](){}|?*+.^$]+)"
+    rb"|\\(x[0-9a-fA-F]{2}|0[0-7]{0,2}|[1-9][0-9]*|[\s\S])"
+    rb"|(\[\^?\]?(?:\\[\s\S]|[^\]\\])*\])"
+    rb"|(\()|(\))|(\|)"
+    rb"|(\{[0-9]*(?:,[0-9]*)?\}|[?*+{])"
+    rb"|[\s\S]")
+# inline flags ((?i), (?x), (?s:...)) or a comment change how the rest reads
+_INLINE_FLAGS = re.compile(rb"\(\?[aiLmsux#-]")
+_CONTROL_ESCAPES = {b"a": b"\a", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t",
+                    b"v": b"\v"}
+
+
+def _escaped_literal(escape: bytes) -> bytes:
+    """The byte an escape stands for (as re reads it); b"" for a class, an
+    anchor or a group reference."""
+    if len(escape) == 3 and escape[:1] == b"x":
+        return bytes([int(escape[1:], 16)])
+    if escape[:1] == b"0":  # \0 and up to two more octal digits
+        return bytes([int(escape, 8)])
+    if len(escape) == 1:
+        if escape in _CONTROL_ESCAPES:
+            return _CONTROL_ESCAPES[escape]
+        if not (escape.isascii() and escape.isalnum()):
+            return escape  # \. \( \\ \  \xff...: the character itself
+    return b""
+
+
+def literal_needs(pattern: bytes, *, ignorecase: bool = False) -> Needs:
+    """What text a match of `pattern` (Python syntax, as translate_pcre gives
+    it) must contain: the runs of plain characters at its top level, the one
+    right after a leading ^ as a prefix.
+
+    Conservative by construction: a character followed by a repeat is not
+    counted, nothing inside a group or a set is read, and a pattern with a
+    top-level alternative, inline flags or anything unbalanced gives ANYTHING.
+    So a pattern whose needs the data lacks cannot match it (tests check
+    this against re's own parser for every pattern of the bundled file)."""
+    if _INLINE_FLAGS.search(pattern):
+        return ANYTHING
+    anchored = pattern[:1] == b"^"
+    at_start = anchored  # the run under way starts right after the ^
+    prefix = b""
+    inner: list[bytes] = []
+    run = b""
+    depth = 0
+    for plain, escape, _set, opening, closing, bar, repeat in _TOKEN.findall(
+            pattern, 1 if anchored else 0):
+        if depth:
+            if opening:
+                depth += 1
+            elif closing:
+                depth -= 1
+            continue
+        if plain:
+            run += plain
+            continue
+        if escape:
+            literal = _escaped_literal(escape)
+            if literal:
+                run += literal
+                continue
+        elif repeat:
+            run = run[:-1]  # the repeated character may be absent or many
+        elif closing or bar:
+            return ANYTHING
+        elif opening:
+            depth = 1
+        if run:
+            if at_start:
+                prefix = run
+            else:
+                inner.append(run)
+            run = b""
+        at_start = False
+    if depth:
+        return ANYTHING
+    if run:
+        if at_start:
+            prefix = run
+        else:
+            inner.append(run)
+    if ignorecase:
+        return Needs(prefix.lower(), tuple(text.lower() for text in inner), True)
+    return Needs(prefix, tuple(inner))
 
 
 def compile_all(db: ProbeDB) -> int:

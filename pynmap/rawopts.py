@@ -1,11 +1,12 @@
 """nmap's checks of --ip-options, --proxies and -D values, and its descriptor limit.
 
-pynmap sends no raw packets and relays nothing through proxies, yet nmap
-parses both values while it reads the command line and quits on a bad one,
-so a command line nmap refuses must be refused here too, with its message.
-Each parser is written from the behaviour of nmap 7.93 (libnetutil's IP
-option reader, nsock's proxy-chain reader): only the verdict and the message
-matter, the bytes they would build are not kept.
+pynmap sends no raw packets, yet nmap parses --ip-options and -D while it
+reads the command line and quits on a bad value, so a command line nmap
+refuses must be refused here too, with its message.  Each parser is written
+from the behaviour of nmap 7.93 (libnetutil's IP option reader, nsock's
+proxy-chain reader).  --proxies is also used (engine/proxy.py): its parser
+keeps the chain, and reads more than nsock does (socks4a, socks5, user
+names), which nmap refuses as an invalid protocol.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import socket
 
 from pynmap.cnumbers import atoi
 from pynmap.errors import Fatal
+from pynmap.plain import FrozenData
 
 # nmap reads at most 40 bytes of options into a 41-byte buffer
 _IPOPT_BUFFER = 4 * 10 + 1
@@ -155,12 +157,44 @@ def check_ip_options(value: str) -> None:
         raise Fatal(f"Ip options must be multiple of 4 (read length is {length} bytes)")
 
 
-# nsock's proxy types and the address family each must resolve to
-_PROXY_TYPES = ((b"http://", socket.AF_UNSPEC), (b"socks4://", socket.AF_INET))
+# The proxy types: nsock's two (nmap 7.93 knows no others), then pynmap's own,
+# each with the address family its host must resolve to and its default port.
+# A socks4 proxy must have an IPv4 address, as nsock requires.
+_PROXY_TYPES = ((b"http://", socket.AF_UNSPEC, 8080), (b"socks4://", socket.AF_INET, 1080),
+                (b"socks4a://", socket.AF_UNSPEC, 1080), (b"socks5://", socket.AF_UNSPEC, 1080))
+# What nmap itself accepts: the others, and a user name in any of them, are pynmap's
+NMAP_PROXY_TYPES = ("http", "socks4")
+_SOCKS5_FIELD_MAX = 255  # RFC 1929: a length byte each for user name and password
 
 
-def _parse_proxy_uri(node: bytes) -> tuple[bytes, int] | None:
-    """scheme://host[:port][/path] as nsock reads it: (host, port or -1), or None."""
+class ProxyNode(FrozenData):
+    """One proxy of a --proxies chain: its type ("http", "socks4", "socks4a",
+    "socks5"), the address it was resolved to when the option was read (as
+    nmap resolves it), its port, and the credentials given in the URL."""
+
+    __match_args__ = ("scheme", "host", "family", "address", "port", "user", "password")
+    __slots__ = __match_args__
+
+    def __init__(self, scheme: str, host: str, family: int, address: str, port: int,
+                 user: bytes | None = None, password: bytes | None = None) -> None:
+        self.scheme = scheme
+        self.host = host  # as written in the URL (a name or an address)
+        self.family = family
+        self.address = address
+        self.port = port
+        self.user = user
+        self.password = password
+
+    @property
+    def label(self) -> str:
+        """The proxy as messages name it: scheme://host:port, never its credentials."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+def _parse_proxy_uri(node: bytes) -> tuple[bytes, int, bytes | None] | None:
+    """scheme://[userinfo@]host[:port][/path] as nsock reads it: (host, port or -1,
+    userinfo or None), or None.  nsock refuses any userinfo; pynmap reads it."""
     if not node[:1].isalpha():
         return None
     at = 0
@@ -174,14 +208,15 @@ def _parse_proxy_uri(node: bytes) -> tuple[bytes, int] | None:
     if at >= len(node):
         return None
     if not node.startswith(b"//", at):
-        return b"", -1  # no authority: nsock goes on without a host
+        return b"", -1, None  # no authority: nsock goes on without a host
     at += 2
     end = at
     while end < len(node) and node[end:end + 1] not in (b"/", b"?", b"#"):
         end += 1
     authority = node[at:end]
+    userinfo: bytes | None = None
     if b"@" in authority:
-        return None
+        userinfo, _, authority = authority.rpartition(b"@")
     if authority.startswith(b"["):
         close = authority.find(b"]", 1)
         if close < 0:
@@ -204,7 +239,7 @@ def _parse_proxy_uri(node: bytes) -> tuple[bytes, int] | None:
     decoded = _percent_decode(host)
     if decoded is None:
         return None
-    return decoded, port
+    return decoded, port, userinfo
 
 
 def _percent_decode(text: bytes) -> bytes | None:
@@ -223,46 +258,67 @@ def _percent_decode(text: bytes) -> bytes | None:
     return bytes(out)
 
 
-def _resolves(host: bytes, family: int) -> bool:
+def _resolve(host: bytes, family: int) -> tuple[int, str] | None:
+    """The first address getaddrinfo() gives `host` in `family` (nsock's proxy_resolve)."""
     if family == socket.AF_INET:
         try:
-            ipaddress.IPv4Address(host.decode("ascii"))
-            return True
+            return socket.AF_INET, str(ipaddress.IPv4Address(host.decode("ascii")))
         except (UnicodeDecodeError, ValueError):
             pass
     try:
-        found = socket.getaddrinfo(host, None, family)
+        found = socket.getaddrinfo(host, None, family, socket.SOCK_STREAM)
     except (OSError, UnicodeError, ValueError):
-        return False
-    return family == socket.AF_UNSPEC or any(entry[0] == family for entry in found)
+        return None
+    for entry in found:
+        if entry[0] in (socket.AF_INET, socket.AF_INET6):
+            return entry[0], str(entry[4][0])
+    return None
 
 
-def _proxy_node_problem(node: bytes) -> str | None:
-    """What nmap says of one proxy of the chain (before the node's text), or None."""
-    for prefix, family in _PROXY_TYPES:
-        if node[:len(prefix)].lower() == prefix:
-            parsed = _parse_proxy_uri(node)
-            if parsed is None:
+def _proxy_node(node: bytes) -> ProxyNode:
+    """One proxy of the chain, or Fatal with what nmap (or pynmap, for what only
+    pynmap reads) says of it."""
+    text = os.fsdecode(node)
+    for prefix, family, default_port in _PROXY_TYPES:
+        if node[:len(prefix)].lower() != prefix:
+            continue
+        parsed = _parse_proxy_uri(node)
+        if parsed is None:
+            break
+        host, port, userinfo = parsed
+        resolved = _resolve(host, family)
+        if resolved is None:
+            raise Fatal(f"Cannot initialize proxy node {text}")
+        scheme = prefix[:-3].decode()
+        user = password = None
+        if userinfo is not None:
+            name, colon, secret = userinfo.partition(b":")
+            user, password = _percent_decode(name), _percent_decode(secret) if colon else None
+            if user is None or (colon and password is None):
                 break
-            return None if _resolves(parsed[0], family) else "Cannot initialize proxy node "
-    return "Invalid protocol in proxy specification string: "
+            if scheme.startswith("socks4") and password is not None:
+                raise Fatal(f"A {scheme} proxy takes a user id, not a password: {text}")
+            if scheme == "socks5" and (not 0 < len(user) <= _SOCKS5_FIELD_MAX
+                                       or len(password or b"") > _SOCKS5_FIELD_MAX):
+                raise Fatal(f"A socks5 user name must be 1 to 255 bytes long, and its "
+                            f"password at most 255: {text}")
+        return ProxyNode(scheme, os.fsdecode(host), resolved[0], resolved[1],
+                         port if port > 0 else default_port, user, password)
+    raise Fatal(f"Invalid protocol in proxy specification string: {text}")
 
 
-def check_proxy_chain(value: str) -> None:
-    """--proxies: nmap's verdict on a comma-separated chain (Fatal with its message).
+def parse_proxy_chain(value: str) -> tuple[ProxyNode, ...]:
+    """--proxies: the chain, first proxy first (Fatal with nmap's message for a bad one).
 
     nmap names the failing proxy; an empty one (",," or a trailing comma) is
     passed over.
     """
     text = os.fsencode(value)
-    start = 0
-    while start <= len(text):
-        comma = text.find(b",", start)
-        end = len(text) if comma < 0 else comma
-        problem = _proxy_node_problem(text[start:end]) if end > start else None
-        if problem is not None:
-            raise Fatal(problem + os.fsdecode(text[start:end]))
-        start = end + 1
+    nodes: list[ProxyNode] = []
+    for node in text.split(b","):
+        if node:
+            nodes.append(_proxy_node(node))
+    return tuple(nodes)
 
 
 # nmap's MAX_DECOYS

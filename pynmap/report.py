@@ -334,6 +334,13 @@ class Host:
         out: dict[str, Any] = _to_plain(self)
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Host:
+        """The inverse of `to_dict` (a `jsonl_line`'s "type" is ignored); a missing or
+        ill-typed field raises ReportError."""
+        host: Host = _from_plain(cls, data, "host")
+        return host
+
     def jsonl_line(self) -> str:
         """The host's line of `Report.to_jsonl()` (a pipeline can write it as the host finishes)."""
         import json

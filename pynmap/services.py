@@ -412,13 +412,13 @@ _CACHE_FORMAT = 1
 _CACHE_MIN_SIZE = 64 * 1024  # smaller files parse in well under a millisecond
 
 
-def _cache_dir() -> str:
+def cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "pynmap")
 
 
 def _cache_file(st: os.stat_result) -> str:
-    return os.path.join(_cache_dir(), f"services-{st.st_dev:x}-{st.st_ino:x}.v{_CACHE_FORMAT}")
+    return os.path.join(cache_dir(), f"services-{st.st_dev:x}-{st.st_ino:x}.v{_CACHE_FORMAT}")
 
 
 def _cache_key(st: os.stat_result) -> tuple[int, int, int]:
@@ -451,7 +451,7 @@ def _cache_store(st: os.stat_result, table: _Table) -> None:
         p: (s.order.tobytes(), s.ratios.tobytes(), s.names_blob) for p, s in table.sections.items()
     }
     blob = marshal.dumps((_CACHE_FORMAT, _cache_key(st), table.has_ratios, table.notes, raw))
-    directory = _cache_dir()
+    directory = cache_dir()
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         tmp = os.path.join(directory, f".services-{os.getpid()}-{id(blob):x}.tmp")

@@ -21,8 +21,8 @@ import random
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from pynmap import dns, ports, services, signals, targets
 from pynmap.engine.clock import SYSTEM, Clock
@@ -39,12 +39,15 @@ from pynmap.tty import Keyboard
 
 if TYPE_CHECKING:
     from pynmap.apiprogress import Progress
+    from pynmap.engine.backend import Backend
     from pynmap.engine.bounce import Note, Relay
     from pynmap.engine.bounceloop import BounceLoop
     from pynmap.engine.messages import Event
+    from pynmap.engine.proxy import ProxyStreams
     from pynmap.engine.scan import SocketSetup
     from pynmap.output.jsonout import ReportSink
-    from pynmap.probes import ProbeDB
+    from pynmap.probes import ProbeDB, ReadAhead
+    from pynmap.timing import Timing
 
 _INTERRUPTED: dict[int, str] = {
     signal.SIGINT: "Scan interrupted by SIGINT (Ctrl-C)",
@@ -150,6 +153,16 @@ class _Events:
         return self.session.tick(completion)
 
 
+class RemoteScan(Protocol):
+    """Where a run's targets are scanned when not by this process (pynmap.cluster's
+    driver): called once the headers are written, in place of the target loop.  It
+    reports the hosts through `session.reporter`, keeps `session.stats` (total, up)
+    and `session.hosts_scanned` up to date, calls `session.tick` for the status
+    lines, and raises an NmapError for a scan it could not complete."""
+
+    def scan(self, session: Session, scan_type: str) -> None: ...
+
+
 class RunState(PlainData):
     """What changes while a scan runs: nmap's v/V, d/D and p/P keys raise and
     lower these.  They start as the options give them; Options stay as parsed."""
@@ -167,13 +180,24 @@ class Session:
     def __init__(self, options: Options, *, stdout: TextIO, stderr: TextIO,
                  sink: ReportSink | None = None, cancel: threading.Event | None = None,
                  split: bool = True,
-                 progress: Callable[[Progress], None] | None = None) -> None:
+                 progress: Callable[[Progress], None] | None = None,
+                 outputs: Mapping[str, TextIO] | None = None,
+                 milestone: Callable[[str], None] | None = None,
+                 remote: RemoteScan | None = None) -> None:
         """Run what `options` ask for (read by pynmap.command_line.parse_command_line or
         parse_options); `sink` to receive the Report objects, `cancel` set to stop
         the run (raises Cancelled), `split` False to keep the engine from forking
         (a scan in a worker thread), `progress` to be called with each phase's
-        Progress: the API's (pynmap.api)."""
+        Progress: the API's (pynmap.api).  `outputs`: streams that take the place
+        of the output files the options name (OutputSpec field -> stream);
+        `milestone("hosts")` is called once the headers (and -d's lines that
+        follow them) are written, as the targets are about to be read, and
+        `milestone("closing")` before the closing lines (pynmap.api.scan_outputs);
+        `remote` scans the targets instead of this process (pynmap.cluster)."""
         self.options = options
+        self._outputs = outputs
+        self._milestone = milestone
+        self._remote = remote
         self.state = RunState(options.verbosity, options.debugging, options.packet_trace)
         self._progress = progress
         self._progress_due = 0.0  # when the next Progress is due during a phase
@@ -202,6 +226,7 @@ class Session:
         self.stats = RunStats()
         self.services: services.ServiceDB | None = None
         self.probes: ProbeDB | None = None  # nmap-service-probes, read by the first -sV scan
+        self.probes_ahead: ReadAhead | None = None  # the same, read while the port scan runs
         self.xsl_path: str | None = None  # the default stylesheet found, if that is used
         # -b: the FTP relay's address, and its control connection (kept from group to group)
         self.relay_address: str | None = None
@@ -232,7 +257,8 @@ class Session:
                        packet_trace=o.packet_trace, quiet=o.stdout_muted,
                        json=o.json_file, json_lines=o.json_lines_file,
                        service_scan=o.version_scan),
-            self._service_name, stdout=self.stdout, stderr=self.stderr, sink=self._sink)
+            self._service_name, stdout=self.stdout, stderr=self.stderr, sink=self._sink,
+            streams=self._outputs)
         self.reporter.open_files()
         if not o.noninteractive:
             signals.take_interactive()  # nmap's handlers, installed with its terminal set-up
@@ -330,8 +356,8 @@ class Session:
         if o.device and o.device not in {n for _, n in socket.if_nameindex()}:
             raise Fatal(f"I cannot figure out what source address to use for device {o.device}, "
                         "does it even exist?")
-        exclude_stream = None
-        if o.exclude_file is not None:
+        exclude_stream = o.exclude_stream
+        if exclude_stream is None and o.exclude_file is not None:
             try:
                 exclude_stream = targets.open_word_file(o.exclude_file)
             except OSError as exc:
@@ -375,6 +401,14 @@ class Session:
             from pynmap.engine.messages import NseLoaded
 
             _Events(self).handle(NseLoaded(NSE_VERSION_SCRIPTS), None)
+        if self._milestone is not None:  # the headers, and the lines a scan begins with
+            self._milestone("hosts")
+        if self._remote is not None:
+            if exclude_stream is not None:
+                exclude_stream.close()  # opened for nmap's check; the workers read the words
+            self.scanning_targets = True
+            self._remote.scan(self, scan_type)
+            return self._finish(scan_type)
         order = ports.scan_order(scan_ports, randomize=o.randomize_ports, rng=random.Random())
 
         excludes = None
@@ -422,6 +456,10 @@ class Session:
                                           resolve_all=o.resolve_all, unique=o.unique,
                                           shard=o.shard)
         self.scanning_targets = True
+        if scan_type == "connect" and o.version_scan and self.probes is None:
+            from pynmap.probes import ReadAhead
+
+            self.probes_ahead = ReadAhead(db.files)
         self._scan_all(expanded, scan_type, order)
         return self._finish(scan_type)
 
@@ -547,8 +585,8 @@ class Session:
         if self.state.verbosity:
             self.reporter.interactive(f"Scanning {_scanning_label(batch, len(self.ping_ports))}",
                                      flush=False)
-        discover(batch, self.ping_ports, o.timing, _Events(self), t0=o.start_time,
-                 setup=self._socket_setup(),
+        discover(batch, self.ping_ports, self._scan_timing(), _Events(self), t0=o.start_time,
+                 setup=self._socket_setup(), backend=self._proxy_backend(),
                  group_times=self.group_times, clock=self.clock)
         self._phase_ends()
         self.reporter.task_end(task, self.clock.wall(), f"{len(batch)} total hosts")
@@ -654,6 +692,37 @@ class Session:
             return True
         return False
 
+    # --proxies (engine/proxy.py): every connection of every phase goes through the chain
+    def _scan_timing(self) -> Timing:
+        """The port scan's and discovery's timing: through proxies, fewer connections
+        in flight at once unless --max-parallelism says how many."""
+        o = self.options
+        if not o.proxies or o.timing.max_parallelism:
+            return o.timing
+        from pynmap.engine.proxy import PROXY_PARALLELISM
+
+        return o.timing.with_(max_parallelism=max(PROXY_PARALLELISM, o.timing.min_parallelism))
+
+    def _proxy_streams(self) -> ProxyStreams | None:
+        o = self.options
+        if not o.proxies:
+            return None
+        from pynmap.engine.proxy import GIVE_UP, ProxyStreams, check_chain
+        from pynmap.engine.streams import EpollStreams
+
+        check_chain(o.proxies, o.af)
+        window = self._scan_timing().max_parallelism
+        return ProxyStreams(EpollStreams(o.source_address), o.proxies, self.clock,
+                            give_up=max(GIVE_UP, 2 * window))
+
+    def _proxy_backend(self) -> Backend | None:
+        streams = self._proxy_streams()
+        if streams is None:
+            return None
+        from pynmap.engine.proxy import ProxyBackend
+
+        return ProxyBackend(streams)
+
     def _socket_setup(self) -> SocketSetup:
         from pynmap.engine.scan import SocketSetup
 
@@ -677,8 +746,9 @@ class Session:
             if self.state.verbosity:
                 self.reporter.interactive(f"Scanning {_scanning_label(group, len(order))}",
                                          flush=False)
-            connect_scan(group, order, o.timing, _Events(self), t0=o.start_time,
-                         setup=self._socket_setup(), clock=self.clock)
+            connect_scan(group, order, self._scan_timing(), _Events(self), t0=o.start_time,
+                         setup=self._socket_setup(), clock=self.clock,
+                         backend=self._proxy_backend())
             self._phase_ends()
             self.reporter.task_end("Connect Scan", self.clock.wall(),
                                    f"{len(order) * len(group)} total ports")
@@ -767,14 +837,16 @@ class Session:
         o = self.options
         if self.probes is None:
             assert self.services is not None
-            self.probes = find_probe_db(self.services.files)
+            self.probes = find_probe_db(self.services.files, self.probes_ahead)
+            self.probes_ahead = None
         task = "Service scan"
         self._phase_begins(task, len(group))
         events = _Events(self)
         done = service_scan(group, self.probes, o.timing, names=self._service_name,
                             intensity=o.version_intensity, allports=o.all_ports,
                             trace=o.version_trace or self.state.debugging > 1, events=events,
-                            clock=self.clock, source=o.source_address)
+                            clock=self.clock, source=o.source_address,
+                            streams=self._proxy_streams())
         self._phase_ends()
         if done is not None:
             finished, timed_out = done
@@ -797,6 +869,8 @@ class Session:
 
     def _finish(self, scan_type: str) -> int:
         o = self.options
+        if self._milestone is not None:
+            self._milestone("closing")
         stats = self.stats
         stats.down = stats.total - stats.up
         loaded = self.services.files.loaded if self.services is not None else {}

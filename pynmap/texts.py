@@ -82,6 +82,11 @@ OUTPUT:
   --noninteractive: No keyboard interaction during the scan
   -V: Print the version
   -h: Print this summary
+SCALING OUT (pip install 'pynmap[cluster]'):
+  --cluster local:<n>: Split the scan into shards run by <n> worker processes
+  --cluster tls://<host>:<port>: ... by the workers of a Dask scheduler (TLS)
+  --cluster-ca/--cluster-cert/--cluster-key <file>: TLS files for the cluster
+  --cluster-shards <n>: Number of shards (default: twice the workers' threads)
 EXAMPLES:
   pynmap -v 192.0.2.10
   pynmap -sL -n 198.51.100.0/24

@@ -39,6 +39,9 @@ want redis-server redis-server
 want memcached memcached
 want exim4 exim4-daemon-light
 want openssl openssl
+# --proxies' lab (tests/support/proxylab.py): SOCKS4/5 and HTTP CONNECT daemons
+want danted dante-server
+want tinyproxy tinyproxy
 # Debian's python3 lacks ensurepip, which `python3 -m venv` needs
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     need_pkgs="$need_pkgs python3 python3-venv"

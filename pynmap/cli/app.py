@@ -86,6 +86,10 @@ def run_cli(argv: list[str], stdout: TextIO, stderr: TextIO,
 
             return run_merge(argv, stdout, stderr)
         options = parse_command_line(argv, environ, warn=early_warning, say=say)
+        if options.cluster is not None:  # the only way Dask is ever imported
+            from pynmap.cluster.driver import run_cluster
+
+            return run_cluster(options, stdout, stderr)
         return Session(options, stdout=stdout, stderr=stderr).run()
     except PlainExit as exit_:
         stdout.write(exit_.stdout_text)

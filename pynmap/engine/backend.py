@@ -86,6 +86,11 @@ class Backend(Protocol):
         """The socket's own address and port, None if unknown."""
         ...
 
+    def lost(self, handle: int) -> bool:
+        """Whether the connection never got as far as asking for the port (a proxy
+        chain lost it, engine/proxy.py): its probe counts as not sent."""
+        ...
+
     def close(self, handle: int, reset: bool) -> None:
         """Close the socket; `reset`: with SO_LINGER {on, 0} (RST, no TIME_WAIT)."""
         ...
@@ -201,6 +206,9 @@ class EpollBackend:
         except OSError:
             return None
         return address
+
+    def lost(self, handle: int) -> bool:
+        return False  # a direct connect() is the question itself
 
     def close(self, handle: int, reset: bool) -> None:
         # Closing also takes the descriptor out of the epoll set.

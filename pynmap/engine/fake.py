@@ -162,6 +162,9 @@ class FakeBackend:
             return sock.address, sock.port
         return self.source, self.ephemeral[0] + handle
 
+    def lost(self, handle: int) -> bool:
+        return False
+
     def close(self, handle: int, reset: bool) -> None:
         sock = self._open.pop(handle)
         self.closes.append((sock.address, sock.port, reset))
@@ -236,6 +239,8 @@ class FakeStreams:
     sent: list[tuple[int, bytes]] = field(default_factory=list)
     connects: list[tuple[str, int, float]] = field(default_factory=list)
     closes: int = 0
+    resets: int = 0  # closes with RST
+    muted: set[int] = field(default_factory=set)  # handles poll() no longer reports
     peak: int = 0
     released: bool = False
     _open: dict[int, _Stream] = field(default_factory=dict)
@@ -266,6 +271,8 @@ class FakeStreams:
         return 0
 
     def _due(self, stream: _Stream, at: float) -> bool:
+        if stream.handle in self.muted:
+            return False
         return stream.eof or bool(stream.inbox and stream.inbox[0][0] <= at)
 
     def poll(self, timeout: float) -> list[int]:
@@ -273,7 +280,8 @@ class FakeStreams:
         ready = [h for h, s in self._open.items() if self._due(s, now)]
         if ready:
             return ready
-        pending = [s.inbox[0][0] for s in self._open.values() if s.inbox]
+        pending = [s.inbox[0][0] for s in self._open.values()
+                   if s.inbox and s.handle not in self.muted]
         wake = min([now + timeout, *pending])
         self.clock.advance(wake - now)
         return [h for h, s in self._open.items() if self._due(s, wake)]
@@ -319,11 +327,16 @@ class FakeStreams:
             return b"", what
         return (data, 0) if data else (b"", errnos.EAGAIN)
 
-    def close(self, handle: int) -> None:
+    def mute(self, handle: int) -> None:
+        self.muted.add(handle)
+
+    def close(self, handle: int, reset: bool = False) -> None:
+        self.muted.discard(handle)
         stream = self._open.pop(handle, None)
         if stream is None:
             return
         self.closes += 1
+        self.resets += reset
         # a peer may care (optional hooks): `closed()` on its own connection's
         # end, `woken()` on another's (a server that serves one client at a time)
         hook = getattr(stream.peer, "closed", None)

@@ -227,6 +227,10 @@ class ConnectLoop:
         """The connect() of `probe` finished with `err`; tell the scheduler
         (`late`: found only by the check at expiry)."""
         fd = probe.handle
+        if self.backend.lost(fd):
+            self._close(fd)  # a proxy chain lost it: see _expire
+            self.sched.on_unsent(probe, now)
+            return
         address = self.targets[probe.host][1]
         if err in _RESET_AFTER_CONNECT:
             # The handshake completed and the peer reset (a service that
@@ -269,6 +273,13 @@ class ConnectLoop:
         ready sockets than one poll returns) must not turn an open or closed
         port into a filtered one.  nmap has no such check."""
         fd = probe.handle
+        if fd >= 0 and self.backend.lost(fd):
+            # A proxy chain lost the connection before it asked for the port:
+            # the probe never left, so it is sent again, as one that found no
+            # socket (engine/proxy.py ends a run that only ever loses them).
+            self._close(fd)
+            self.sched.on_unsent(probe, now)
+            return
         if fd in self.watching:
             err = self._late_answer(fd)
             if err is not None:

@@ -84,6 +84,16 @@ _TABLE: dict[int, Outcome] = {
     errno.EAGAIN: Outcome(errno.EAGAIN, None, "syn-ack", True),
 }
 
+# What the last proxy of a --proxies chain can answer about a target that no
+# errno says (engine/proxy.py maps the others onto the errno a direct
+# connect() would have got).  Numbers no errno has.
+PROXY_REJECTED = 0x10001  # SOCKS4's 91, HTTP 500/502/503: refused or unreachable, unsaid which
+PROXY_FORBIDDEN = 0x10002  # SOCKS5's 2, HTTP 403: the proxy's own rules forbid it
+PROXY_TTL = 0x10003  # SOCKS5's 6, TTL expired: an ICMP time exceeded on the proxy's side
+_TABLE[PROXY_REJECTED] = Outcome(PROXY_REJECTED, "closed|filtered", "unknown-response", None)
+_TABLE[PROXY_FORBIDDEN] = Outcome(PROXY_FORBIDDEN, "filtered", "admin-prohibited", None)
+_TABLE[PROXY_TTL] = _filtered(PROXY_TTL, "time-exceeded")
+
 FATAL_ERRNOS = frozenset({errno.ENETDOWN, errno.ENETRESET, errno.ECONNABORTED})
 
 for _err in FATAL_ERRNOS:

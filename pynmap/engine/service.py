@@ -69,9 +69,13 @@ same), and the rest, if the run is still going, comes live.  A softmatch
 drops the runs the narrowed walk no longer reaches.  An early run that
 hard-matches `ssl` starts the NULL probe through TLS at once (and, once it
 is quiet, the probes after it); on a port some probe lists in `sslports`
-(443, 993, ...) it starts with the plain probes' early runs.  The TLS
+(443, 993, ...) it starts with the plain NULL probe itself.  The TLS
 restart overlaps the plain NULL probe's wait; the TLS run is read only if
-the interpreter restarts through TLS, and dropped if the port ends first.  The
+the interpreter restarts through TLS, and dropped if the port ends first.
+A TLS NULL probe's run that hears nothing in its wait does what nmap does
+then: it sends the next probe of the walk through TLS on its connection and
+records on (`Run.null_sent`), so its wait may end before the plain walk has
+reached its ssl match without a second wait through TLS.  The
 --version-trace lines come from the interpreter, in nmap's order.
 
 What this assumes of a service, and what guards each assumption:
@@ -87,7 +91,11 @@ What this assumes of a service, and what guards each assumption:
   run is not believed.  The interpreter sends its probe again, nmap's way,
   on a new connection, and the port goes serial (its other early runs are
   closed).  A TLS NULL probe's run is believed once its handshake finished
-  (the server answered it).
+  (the server answered it), and so is the probe it went on with on that
+  connection.  On an `sslports` port the TLS connection opens with the
+  plain one, before the plain one has shown it is quiet: a service that
+  speaks first still answers on the plain connection, where a banner that
+  matches ends the port and drops the TLS run.
 * Time as nmap would spend it is not needed by any rule but --host-timeout:
   with a --host-timeout there is no speculation (nor at parallelism 1,
   -T0..-T2: serial means serial).
@@ -206,6 +214,12 @@ class Run:
     done: bool = False  # a speculative run that ended (nothing more is recorded)
     open: bool = True  # holds a connection (the driver's)
     traced: bool = False
+    # a TLS NULL probe's run that stayed silent through its wait carries on
+    # with the next probe on its connection, as nmap does: `null_sent` is when
+    # the NULL probe went out, `probe` and `sent_at` are the next probe's;
+    # `ahead` while the interpreter has not yet reached that send
+    null_sent: float | None = None
+    ahead: bool = False
 
     @property
     def deadline(self) -> float:
@@ -344,6 +358,11 @@ class ServiceScan:
                 h.clock_start = now
             self.in_progress.append(svc)
             self._next_probe(svc, now, restart=True)
+            if self.speculative and svc.outcome is None and self._ssl_port(svc.port):
+                # a port nmap's file lists as an SSL one: its NULL probe through
+                # TLS starts with the plain one, so that the two waits overlap
+                # whole (it is read only if the plain probes end in an ssl match)
+                self._start_tls_null(svc, now)
 
     def expire(self, now: float) -> None:
         """Probes whose time is up, connects that took too long, hosts out of time;
@@ -444,7 +463,20 @@ class ServiceScan:
     # ---------------------------------------------------------------- speculative runs
 
     def _record(self, run: Run, now: float, kind: str, value: bytes | int) -> None:
-        """What a speculative run heard; it ends as the interpreter's probe would."""
+        """What a speculative run heard; it ends as the interpreter's probe would.
+        A TLS NULL probe's run that heard nothing in its wait goes on, nmap's
+        way, with the next probe on its connection (`Run.null_sent`): started
+        with the plain NULL probe, its wait ends about when the plain walk
+        reaches its ssl match, often before."""
+        if kind == "timeout" and run.probe.is_null and run.tls and not run.events:
+            following = self._tls_walk(run.svc)
+            if following:
+                run.events.append((now, kind, value))
+                run.null_sent, run.sent_at = run.sent_at, now
+                run.probe, run.ahead = following[0], True
+                if run.probe.payload:
+                    self.outbox.append(Send(run, run.probe.payload))
+                return
         run.events.append((now, kind, value))
         if kind == "data":
             assert isinstance(value, bytes)
@@ -466,9 +498,10 @@ class ServiceScan:
     def _first_match(self, probe: Probe, data: bytes) -> Match | None:
         """The match _match() would act on first (it stops at the first that fits)."""
         chain = self.db.fallbacks.get((probe.protocol, probe.name), (probe,))
+        folded = data.lower()
         for candidate in chain:
             for index, match in enumerate(candidate.matches):
-                if candidate.pattern(index).search(data) is not None:
+                if candidate.search(index, data, folded) is not None:
                     return match
         return None
 
@@ -542,17 +575,22 @@ class ServiceScan:
                 if (svc.tunnel, p.name) not in svc.spec and self._budget():
                     self._spawn(svc, p, svc.tunnel)
         if not svc.tunnel and True in svc.armed and (True, "NULL") in svc.spec:
-            fresh = [p for p, probable in self._candidates(svc.port, True)
-                     if self._possible(p, probable, False, None) and not p.is_null]
-            for p in fresh[:SPECULATE_WINDOW]:
+            for p in self._tls_walk(svc)[:SPECULATE_WINDOW]:
                 if (True, p.name) not in svc.spec and self._budget():
                     self._spawn(svc, p, True)
+
+    def _tls_walk(self, svc: ServiceProbe) -> list[Probe]:
+        """The probes after NULL of the walk that starts over through TLS."""
+        return [p for p, probable in self._candidates(svc.port, True)
+                if self._possible(p, probable, False, None) and not p.is_null]
 
     def _take(self, svc: ServiceProbe, probe: Probe) -> Run | None:
         """The speculative run that can stand for `probe` now, if any (see the guards)."""
         run = svc.spec.pop((svc.tunnel, probe.name), None)
         if run is None:
             return None
+        # (a run that went on from the NULL probe went on with the probe this walk
+        # sends next: both start over through TLS with nothing matched, _tls_walk)
         if probe.is_null and run.done and run.events and run.events[-1][1] == "timeout":
             self._close(run)  # its connection is gone: the next probe needs it
             return None
@@ -590,11 +628,19 @@ class ServiceScan:
             return
         svc.connecting_since = None
         assert run.sent_at is not None
-        svc.sent_at = run.sent_at
+        svc.sent_at = run.sent_at if run.null_sent is None else run.null_sent
         for t, kind, value in list(run.events):
             if svc.run is not run or svc.outcome is not None:
                 return
             self._deliver(svc, t, kind, value)
+
+    @staticmethod
+    def _believed(svc: ServiceProbe, run: Run) -> bool:
+        """A speculative run that stands for nmap's even when it heard nothing:
+        a TLS NULL probe's once connected (the server answered the handshake),
+        and the probe it went on with on that connection."""
+        return run.tls and (run.null_sent is not None
+                            or (svc.probe is not None and svc.probe.is_null))
 
     def _rerun(self, svc: ServiceProbe) -> None:
         """The guard: a speculative run that said nothing is done again, nmap's way,
@@ -618,7 +664,7 @@ class ServiceScan:
             self._end(svc, Outcome.INCOMPLETE, now)
             return
         if (run is not None and run.speculative and not svc.response
-                and not (svc.probe is not None and svc.probe.is_null and run.tls)):
+                and not self._believed(svc, run)):
             self._rerun(svc)
             return
         # the probe ran out of time: what came is part of the fingerprint
@@ -790,6 +836,12 @@ class ServiceScan:
         if not (run.traced and run.sent_at is None):  # (adopted: traced when reached)
             self._trace_send(svc)
         run.traced = True
+        if run.ahead:
+            # its early run sent it on this connection when the NULL probe's wait ran out
+            run.ahead = False
+            assert run.sent_at is not None
+            svc.sent_at = run.sent_at
+            return
         svc.sent_at = now
         run.sent_at = now
         if probe.payload:
@@ -802,9 +854,10 @@ class ServiceScan:
         """Test the response against the probe's matches, then its fallbacks';
         True for a new hard match (nmap's processMatch)."""
         chain = self.db.fallbacks.get((probe.protocol, probe.name), (probe,))
+        folded = data.lower()
         for candidate in chain:
             for index, match in enumerate(candidate.matches):
-                m = candidate.pattern(index).search(data)
+                m = candidate.search(index, data, folded)
                 if m is None:
                     continue
                 if match.soft and svc.matched is not None:

@@ -16,12 +16,14 @@ import errno
 import select
 import socket
 import ssl
+import struct
 from collections.abc import Sequence
 from typing import Protocol
 
 from pynmap.errors import SystemFatal
 
 RECV_SIZE = 8192
+_LINGER_RST = struct.pack("ii", 1, 0)
 
 
 class Streams(Protocol):
@@ -55,7 +57,12 @@ class Streams(Protocol):
         """(data, 0); (b"", 0) at end of stream; (b"", errno) on error (EAGAIN: none yet)."""
         ...
 
-    def close(self, handle: int) -> None:
+    def close(self, handle: int, reset: bool = False) -> None:
+        """Close the connection; `reset`: with RST (SO_LINGER {on, 0}), no TIME_WAIT."""
+        ...
+
+    def mute(self, handle: int) -> None:
+        """Have poll() never report the handle again (it stays open until closed)."""
         ...
 
     def release(self) -> None:
@@ -129,11 +136,19 @@ class EpollStreams:
         except OSError as exc:
             return b"", exc.errno or errno.EIO
 
-    def close(self, handle: int) -> None:
+    def mute(self, handle: int) -> None:
+        self.connecting.discard(handle)
+        with contextlib.suppress(OSError, ValueError):
+            self.ep.unregister(handle)
+
+    def close(self, handle: int, reset: bool = False) -> None:
         # a plain close(), as nsock's: the service sees a FIN, as it does from nmap
         sock = self.socks.pop(handle, None)
         self.connecting.discard(handle)
         if sock is not None:
+            if reset:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
             sock.close()
 
     def release(self) -> None:

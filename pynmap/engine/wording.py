@@ -71,7 +71,18 @@ def strange_message(address: str, err: int) -> str:
 
 def conn_text(err: int) -> str:
     """What --packet-trace prints after "=>" for a connect() event."""
-    return "Connected" if err == 0 else os.strerror(err)
+    if err == 0:
+        return "Connected"
+    if err in _PROXY_TEXTS:
+        return _PROXY_TEXTS[err]
+    return os.strerror(err)
+
+
+# What a proxy answered that no errno says: probe.py's PROXY_* numbers
+# (probe.py imports this module, so the numbers are spelled out here).
+_PROXY_TEXTS = {0x10001: "Rejected or failed by the proxy",
+                0x10002: "Not allowed by the proxy's rules",
+                0x10003: "TTL expired beyond the proxy"}
 
 
 def _port_state(e: PortState, v: int, d: int) -> tuple[Line, ...]:

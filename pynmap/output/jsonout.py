@@ -171,7 +171,10 @@ class JsonOutput:
         self._targets.append(Target(specification=spec, status="skipped", reason="invalid"))
 
     def host(self, view: HostView) -> None:
-        host = host_from_view(view)
+        self.add_host(host_from_view(view))
+
+    def add_host(self, host: Host) -> None:
+        """A host as it is reported, already a report's Host (a shard's, pynmap.cluster)."""
         if self._document is not None or self._sink is not None:
             self._hosts.append(host)
         if self._lines is not None:

@@ -74,7 +74,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
@@ -109,6 +109,7 @@ from pynmap.stdio import LogFile, StdoutFormat, open_output, stdout_buffer
 
 if TYPE_CHECKING:
     from pynmap.output.jsonout import JsonOutput, ReportSink
+    from pynmap.report import Host
 
 # (OutputSpec field, Reporter attribute, nmap's name for the file in its
 # open error, its log type), in the order nmap opens them.
@@ -246,8 +247,12 @@ class Reporter:
         stderr: TextIO,
         rng: random.Random | None = None,
         sink: ReportSink | None = None,
+        streams: Mapping[str, TextIO] | None = None,
     ) -> None:
         self.spec = spec
+        # outputs written to streams the caller gives (OutputSpec field -> stream)
+        # rather than to the files the spec names (pynmap.api.scan_outputs)
+        self._given = dict(streams or {})
         # the API's receiver of the run's Report objects (the -oJ path, without a file)
         self._sink = sink
         self._service_name = service_name
@@ -313,6 +318,10 @@ class Reporter:
             path: str | None = getattr(self.spec, spec_field)
             if path is None:
                 continue
+            given = self._given.get(spec_field)
+            if given is not None:
+                setattr(self, attr, given)
+                continue
             if path == "-":
                 # nmap checks these writes (fwrite), not the interactive ones
                 stream: TextIO = cast(TextIO, StdoutFormat(self._stdout, logt))
@@ -350,8 +359,11 @@ class Reporter:
 
         streams: list[TextIO | None] = []
         for path, what in ((self.spec.json, "JSON"), (self.spec.json_lines, "JSON Lines")):
+            given = self._given.get("json" if what == "JSON" else "json_lines")
             if path is None:
                 streams.append(None)
+            elif given is not None:
+                streams.append(given)
             elif path == "-":
                 streams.append(self._stdout)
             else:
@@ -667,6 +679,32 @@ class Reporter:
             # XML finds it in the JSON too
             self._json.host(build_host_view(host, scan_type, self._opts, self._service_name))
         self._host_reports(host, scan_type)
+
+    def rendered_hosts(self, *, console: str, normal: str, grepable: str, xml: str,
+                       hosts: Sequence[Host] = (), skipped: Sequence[str] = ()) -> None:
+        """Host reports rendered by another run of the same scan (a shard's, see
+        pynmap.cluster): each text goes to its output as it is and is flushed;
+        `hosts` are the same hosts as Report objects, for -oJ and --json-lines,
+        and `skipped` the target words that run skipped that these have not had
+        yet (the XML text holds its own <target> elements).  Formats that share
+        stdout get their texts one after the other."""
+        if self._json is not None:
+            for spec in skipped:
+                self._json.skipped_target(spec)
+            for host in hosts:
+                self._json.add_host(host)
+        self._to_stdout(console)
+        if self._normal is not None:
+            self._normal.write(normal)
+        self._to_skid(normal)
+        if self._grep is not None:
+            self._grep.write(grepable)
+        if self._xml is not None:
+            self._xml.write(xml)
+        if self._emulating:
+            self._flush_all()
+        else:
+            self._flush_outputs()
 
     def _host_reports(self, host: HostResult, scan_type: str) -> None:
         if scan_type == "list":

@@ -39,7 +39,9 @@ def parse(*args: str) -> Options:
 def test_the_table_gives_nmaps_short_option_string() -> None:
     # nmap 7.93's getopt_long_only option string (nmap.cc)
     assert SHORT_OPTIONS == "46Ab:D:d::e:Ffg:hIi:M:m:nO::o:P::p:qRrS:s::T:Vv::"
-    assert [name for name, _, _ in PYNMAP_LONG_OPTIONS] == ["oJ", "json-lines", "shard", "seed"]
+    assert [name for name, _, _ in PYNMAP_LONG_OPTIONS] == [
+        "oJ", "json-lines", "shard", "seed", "cluster", "cluster-ca", "cluster-cert",
+        "cluster-key", "cluster-shards"]
 
 
 def test_every_name_has_a_handler() -> None:

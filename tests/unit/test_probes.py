@@ -5,21 +5,30 @@ checks the probe order and the parse errors against nmap itself)."""
 from __future__ import annotations
 
 import functools
+import os
 import re
+import re._parser as sre_parse  # re's own reading of a pattern: the oracle for literal_needs
 import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
+from pynmap import probes as probes_module
 from pynmap.errors import SystemFatal
 from pynmap.probes import (
+    ANYTHING,
     Match,
+    Needs,
     ProbeDB,
     ProbeFileError,
+    ReadAhead,
     VersionInfo,
     compile_all,
     cstring_unescape,
     find_probe_db,
+    literal_needs,
     load_probes,
     parse_match,
     parse_probes,
@@ -103,6 +112,120 @@ def test_ssh_banner_gives_product_version_and_cpe() -> None:
         b"OpenSSH", b"9.2p1 Debian 2+deb12u3", b"protocol 2.0")
     assert info.ostype == b"Linux"
     assert info.cpes == (b"cpe:/a:openbsd:openssh:9.2p1", b"cpe:/o:linux:linux_kernel")
+
+
+# --- literal needs: the patterns a response cannot match are neither compiled nor searched ---
+
+def _top_level_literals(pattern: bytes, flags: int) -> tuple[bool, list[bytes]]:
+    """re's parse of `pattern`: whether it starts with ^, and its runs of
+    consecutive top-level literals (the text every match must contain; the
+    first is where the match starts when it directly follows the ^)."""
+    items = list(sre_parse.parse(pattern.decode("latin-1"), flags))
+    anchored = bool(items) and items[0] == (sre_parse.AT, sre_parse.AT_BEGINNING)
+    runs: list[bytes] = []
+    current = bytearray()
+    for op, value in items:
+        if op is sre_parse.LITERAL:
+            current.append(value)
+            continue
+        runs.append(bytes(current))
+        current = bytearray()
+    runs.append(bytes(current))
+    return anchored, runs
+
+
+def test_literal_needs_of_every_bundled_pattern_agree_with_res_parser() -> None:
+    db = parse_probes(Path(bundled_path()).read_bytes())
+    informative = 0
+    for probe in (db.null_probe, *db.probes):
+        assert probe is not None
+        for match in probe.matches:
+            pattern = translate_pcre(match.pattern)
+            needs = literal_needs(pattern, ignorecase=match.ignorecase)
+            anchored, runs = _top_level_literals(
+                pattern, (re.IGNORECASE if match.ignorecase else 0)
+                | (re.DOTALL if match.dotall else 0))
+            if match.ignorecase:
+                runs = [run.lower() for run in runs]
+            if needs.prefix:
+                # the prefix: the literals that directly follow the leading ^
+                assert anchored and runs[1].startswith(needs.prefix), pattern
+            for text in needs.inner:
+                assert any(text in run for run in runs), pattern
+            assert needs.folded == match.ignorecase
+            informative += needs != ANYTHING
+    # the point of it: nearly every pattern names text of its own
+    assert informative > 11800
+
+
+@pytest.mark.parametrize(("pattern", "needs"), [
+    (rb"^SSH-([\d.]+)-OpenSSH_", Needs(b"SSH-", (b"-OpenSSH_",))),
+    (rb"^ab?c", Needs(b"a", (b"c",))),  # a repeated character may be missing
+    (rb"^ab{2,}c\x41*d", Needs(b"a", (b"c", b"d"))),
+    (rb"^a{}b", Needs(b"", (b"b",))),  # (re reads {} as text: left out all the same)
+    (rb"^a|b", ANYTHING),  # the ^ and the text hold for one alternative only
+    (rb"x(a|b)y[|)(]z", Needs(b"", (b"x", b"y", b"z"))),  # inside groups and sets: nothing
+    (rb"^\x41\0\012\.\r\n\-\\", Needs(b"A\0\n.\r\n-\\")),
+    (rb"^(\d+)\1z\123", Needs(b"", (b"z",))),  # a back-reference, an octal escape
+    (rb"a\sb\Bc\Zd", Needs(b"", (b"a", b"b", b"c", b"d"))),
+    (rb"(?i)abc", ANYTHING),  # inline flags change what the text means
+    (rb"(?#note)abc", ANYTHING),
+    (rb"ab)c", ANYTHING),
+    (rb"(ab", ANYTHING),
+])
+def test_literal_needs_read_conservatively(pattern: bytes, needs: Needs) -> None:
+    assert literal_needs(pattern) == needs
+
+
+def test_a_case_insensitive_pattern_needs_its_text_in_any_case() -> None:
+    needs = literal_needs(rb"^Server: (\S+) HTTPd", ignorecase=True)
+    assert needs == Needs(b"server: ", (b" httpd",), folded=True)
+    data = b"SERVER: x HttpD"
+    assert needs.admits(data, data.lower())
+    assert not literal_needs(rb"^Server: ").admits(data, data.lower())
+
+
+# fragments of patterns: text, escapes, sets, groups, repeats, anchors, alternatives
+_FRAGMENTS = st.sampled_from([
+    b"a", b"b", b"ab", b"A", b"\\x41", b"\\0", b"\\.", b".", b"[ab]", b"[^a]", b"\\d",
+    b"?", b"*", b"+", b"{2}", b"{1,2}", b"(a|b)", b"(?:ab)?", b"|", b"$", b"^", b"\\b", b"\\n",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(fragments=st.lists(_FRAGMENTS, min_size=1, max_size=8), ignorecase=st.booleans(),
+       data=st.data())
+def test_no_pattern_matches_what_its_needs_rule_out(
+        fragments: list[bytes], ignorecase: bool, data: st.DataObject) -> None:
+    pattern = b"".join(fragments)
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        return
+    text = data.draw(st.from_regex(compiled))
+    if ignorecase:
+        # (hypothesis draws no bytes for a case-insensitive pattern:) any case of a match
+        flips = data.draw(st.lists(st.booleans(), min_size=len(text), max_size=len(text)))
+        text = bytes(c ^ 0x20 if flip and chr(c).isascii() and chr(c).isalpha() else c
+                     for c, flip in zip(text, flips, strict=True))
+        compiled = re.compile(pattern, re.IGNORECASE)
+        assume(compiled.search(text) is not None)
+    assert compiled.search(text) is not None
+    assert literal_needs(pattern, ignorecase=ignorecase).admits(text, text.lower())
+
+
+def test_a_banner_compiles_a_few_of_the_null_probes_patterns() -> None:
+    db = parse_probes(Path(bundled_path()).read_bytes())
+    null = db.null_probe
+    assert null is not None
+    banner = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
+    found = next(i for i in range(len(null.matches))
+                 if null.search(i, banner, banner.lower()) is not None)
+    # the same first match as compiling and searching every pattern in order
+    assert found == next(i for i, p in enumerate(load_probes(bundled_path()).null_probe.compiled())
+                         if p.search(banner))
+    compiled = sum(p is not None for p in null._compiled)
+    assert 0 < compiled < 60 < found
 
 
 # --- parsing hand-written files ---------------------------------------------------------------
@@ -204,6 +327,170 @@ def test_the_file_is_found_as_nmap_finds_data_files(tmp_path: Path) -> None:
         find_probe_db(files)
     assert caught.value.message == (
         "Service scan requested but I cannot find nmap-service-probes file.")
+
+
+# --- the parse cache: what the parse made, read back only for the very same file ---
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "pynmap"
+
+
+def _counting_parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    parses: list[int] = []
+    real = probes_module.parse_probes
+
+    def parse(data: bytes, filename: str = "") -> ProbeDB:
+        parses.append(len(data))
+        return real(data, filename)
+    monkeypatch.setattr(probes_module, "parse_probes", parse)
+    return parses
+
+
+def _everything(db: ProbeDB) -> tuple[object, ...]:
+    """All a database says, the literal needs of every pattern included."""
+    every = [p for p in (db.null_probe, *db.probes) if p is not None]
+    return (db, db.fallbacks,
+            [[p.needs_of(i) for i in range(len(p.matches))] for p in every])
+
+
+def test_the_parse_cache_gives_what_the_parse_gives(
+        cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / "nmap-service-probes"
+    copy.write_bytes(Path(bundled_path()).read_bytes())
+    parses = _counting_parses(monkeypatch)
+    first = load_probes(str(copy))
+    assert len(parses) == 1 and len(list(cache.iterdir())) == 1
+    again = load_probes(str(copy))
+    assert len(parses) == 1  # read back, not parsed
+    assert _everything(again) == _everything(first)
+    assert _everything(first) == _everything(parse_probes(copy.read_bytes()))
+
+
+def test_the_parse_cache_is_not_read_for_another_file_or_another_pynmap(
+        cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / "nmap-service-probes"
+    text = Path(bundled_path()).read_bytes()
+    copy.write_bytes(text)
+    parses = _counting_parses(monkeypatch)
+    load_probes(str(copy))
+    # the file changed (same size and inode: an edit in place, a later mtime)
+    copy.write_bytes(text.replace(b"q|GET / HTTP/1.0", b"q|GET / HTTP/1.1", 1))
+    os.utime(copy, ns=(1, 10**18))
+
+    def payload() -> bytes:
+        get = load_probes(str(copy)).probe_by_name("GetRequest", "TCP")
+        assert get is not None
+        return get.payload
+    assert payload().startswith(b"GET / HTTP/1.1")
+    assert len(parses) == 2
+    # damaged: parsed again, and rewritten
+    for entry in cache.iterdir():
+        entry.write_bytes(b"\x00garbage")
+    assert payload().startswith(b"GET / HTTP/1.1")
+    assert payload().startswith(b"GET / HTTP/1.1")
+    assert len(parses) == 3
+    # made by another probes.py (or another Python)
+    real_key = probes_module._cache_key
+    monkeypatch.setattr(probes_module, "_cache_key", lambda st: (*real_key(st), 1))
+    load_probes(str(copy))
+    assert len(parses) == 4
+
+
+def test_an_unwritable_cache_only_costs_a_parse(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # a file: no directory can be made
+    db = load_probes(bundled_path())
+    assert db == bundled() and db.fallbacks == bundled().fallbacks
+
+
+def test_small_and_bad_files_are_not_cached(cache: Path, tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.write_bytes(SMALL)
+    assert load_probes(str(small)).probes[0].name == "Two"
+    bad = tmp_path / "bad"
+    bad.write_bytes(Path(bundled_path()).read_bytes() + b"rarity 0\n")
+    with pytest.raises(ProbeFileError):
+        load_probes(str(bad))
+    assert not cache.exists()
+
+
+# --- read ahead: parsed while the port scan runs, used only if it is the file nmap reads ---
+
+def _counting_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths find_probe_db reads itself (rather than taking what was read ahead)."""
+    read: list[str] = []
+    real = probes_module.load_probes
+
+    def load(path: str) -> ProbeDB:
+        read.append(path)
+        return real(path)
+    monkeypatch.setattr(probes_module, "load_probes", load)
+    return read
+
+
+def test_what_was_read_ahead_is_used_for_the_same_unchanged_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    own = tmp_path / "mine"
+    own.write_bytes(SMALL)
+
+    def files() -> DataFiles:
+        return DataFiles(warn=print, requested={"nmap-service-probes": str(own)}, environ={},
+                         home_dirs=[])
+
+    read = _counting_loads(monkeypatch)
+    db = find_probe_db(files(), ReadAhead(files()))
+    assert read == [] and db == parse_probes(SMALL)
+    # changed after it was read ahead: read again, as nmap reads it at the service scan
+    ahead = ReadAhead(files())
+    ahead._thread.join()
+    own.write_bytes(SMALL.replace(b"Probe TCP Two", b"Probe TCP New"))
+    os.utime(own, ns=(1, 1))
+    assert find_probe_db(files(), ahead).probes[0].name == "New"
+    assert read == [str(own)]
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_bad_file_read_ahead_fails_where_nmap_fails(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"Probe TCP x q|a|\nrarity 0\n")
+    files = DataFiles(warn=print, requested={"nmap-service-probes": str(bad)}, environ={},
+                      home_dirs=[])
+    ahead = ReadAhead(files)
+    ahead._thread.join()
+    assert capsys.readouterr() == ("", "")  # the thread says nothing
+    with pytest.raises(ProbeFileError) as caught:
+        find_probe_db(files, ahead)
+    assert caught.value.message == ("setRarity: Rarity directive on line 2 of "
+                                    "nmap-service-probes must be between 1 and 9")
+
+
+def test_reading_ahead_gives_no_warning_or_debug_line_of_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a ./nmap-service-probes that nmap does not use: its warning, and -d2's line,
+    # come once, when the service scan looks for the file
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "nmap-service-probes").write_bytes(SMALL)
+    (tmp_path / "nmap-service-probes").write_bytes(SMALL)
+    monkeypatch.chdir(tmp_path)
+    said: list[str] = []
+    files = DataFiles(warn=said.append, search_dirs=[str(data)], environ={}, home_dirs=[],
+                      debugging=2, plain_log=said.append)
+    ahead = ReadAhead(files)
+    ahead._thread.join()
+    assert said == []
+    find_probe_db(files, ahead)
+    assert said == [
+        f"Warning: File ./nmap-service-probes exists, but Nmap is using {data}/nmap-service-probes"
+        " for security and consistency reasons.  set NMAPDIR=. to give priority to files in"
+        " your local directory (may affect the other data files too).",
+        f"Fetchfile found {data}/nmap-service-probes"]
+    assert files.loaded == {"nmap-service-probes": f"{data}/nmap-service-probes"}
 
 
 def test_probe_string_escapes() -> None:

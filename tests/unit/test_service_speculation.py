@@ -73,6 +73,104 @@ def test_a_tls_service_takes_one_null_wait_instead_of_two(
     assert t_fast == pytest.approx(6, abs=0.5)
 
 
+@dataclass
+class Lagging:
+    """A Peer whose every answer comes `lag` seconds late (a slow path, or a slow server)."""
+
+    inner: Peer
+    lag: float
+
+    def opened(self) -> Sequence[Step]:
+        return [(delay + self.lag, what) for delay, what in self.inner.opened()]
+
+    def received(self, data: bytes) -> Sequence[Step]:
+        return [(delay + self.lag, what) for delay, what in self.inner.received(data)]
+
+
+def _tls_scan(db: ProbeDB, port: int, peer: Callable[[FakeClock], Callable[[], Peer]],
+              speculate: bool) -> tuple[Service, FakeStreams, FakeClock]:
+    clock = FakeClock(START)
+    streams = FakeStreams(clock, {(A, port): peer(clock)})
+    scan = ServiceScan(db, [(A, [port])], wall=clock.wall, speculate=speculate)
+    ServiceLoop(scan, [(socket.AF_INET, A, 0)], clock=clock, streams=streams).run()
+    assert streams.open_now == 0
+    return result(scan, port), streams, clock
+
+
+def test_an_ssl_port_starts_its_tls_null_probe_with_the_plain_one(
+        bundled: ProbeDB, server_context: ssl.SSLContext) -> None:
+    # 8443 is in the sslports of nmap's file: two connections at once, the
+    # second through TLS; 8000 is not, and gets one
+    for port, at_start in ((8443, 2), (8000, 1)):
+        def peer(_clock: FakeClock) -> Callable[[], Peer]:
+            return lambda: TlsPeer(server_context, Scripted((), http))
+        _got, streams, _clock = _tls_scan(bundled, port, peer, True)
+        assert sum(t == START for _a, _p, t in streams.connects) == at_start
+
+
+def test_a_tls_null_probe_whose_wait_ends_first_goes_on_with_the_next_probe(
+        bundled: ProbeDB, server_context: ssl.SSLContext) -> None:
+    # The plain walk learns it is ssl 0.3 s after its NULL probe's wait (the
+    # first connection answers late), so the TLS NULL probe started with it
+    # runs out of time first: it sends GetRequest on its connection then, as
+    # nmap sends the probe after NULL, and the walk through TLS reads that.
+    def peer_for(log: list[tuple[float, bytes]]) -> Callable[[FakeClock], Callable[[], Peer]]:
+        def factory(clock: FakeClock) -> Callable[[], Peer]:
+            count = iter(range(1000))
+
+            def heard(data: bytes) -> Sequence[Step]:
+                log.append((clock.now() - START, data))  # what came through TLS, when
+                return http(data)
+
+            def peer() -> Peer:
+                tls = TlsPeer(server_context, Scripted((), heard))
+                return Lagging(tls, 0.3) if next(count) == 0 else tls
+            return peer
+        return factory
+
+    serial_log: list[tuple[float, bytes]] = []
+    fast_log: list[tuple[float, bytes]] = []
+    serial, _s, s_clock = _tls_scan(bundled, 8443, peer_for(serial_log), False)
+    fast, streams, f_clock = _tls_scan(bundled, 8443, peer_for(fast_log), True)
+    assert fast == serial
+    assert serial.tunnel == "ssl" and serial.product == "SimpleHTTPServer"
+    # nmap's schedule: the plain NULL probe (6 s), the ssl match (0.3 s later), the
+    # TLS NULL probe (6 s), GetRequest on its connection
+    assert [t for t, _d in serial_log] == [pytest.approx(12.3)]
+    assert s_clock.now() - START == pytest.approx(12.3, abs=0.1)
+    # here GetRequest went on the TLS NULL probe's connection at 6 s and was answered
+    # by the time the walk got there: no connection after the plain one's ssl match
+    assert (6.0, serial_log[0][1]) in [(pytest.approx(t), d) for t, d in fast_log]
+    assert f_clock.now() - START == pytest.approx(6.3, abs=0.1)
+    assert max(t for _a, _p, t in streams.connects) - START < 6.3
+
+
+def test_a_silent_tls_service_is_not_asked_again_what_it_did_not_answer(
+        bundled: ProbeDB, server_context: ssl.SSLContext) -> None:
+    # a TLS service that never says anything: the probe the TLS NULL probe's run
+    # went on with heard nothing on a connection the server served (its handshake):
+    # that silence is the service's, as the TLS NULL probe's own is; nmap's
+    # walk goes on from it with no probe sent twice, and one NULL wait less
+    log: list[tuple[float, bytes]] = []
+
+    def peer(clock: FakeClock) -> Callable[[], Peer]:
+        def heard(data: bytes) -> Sequence[Step]:
+            log.append((clock.now() - START, data))
+            return ()
+        return lambda: TlsPeer(server_context, Scripted((), heard))
+
+    serial, _s, s_clock = _tls_scan(bundled, 8443, peer, False)
+    log.clear()
+    fast, _f, f_clock = _tls_scan(bundled, 8443, peer, True)
+    assert _timeless(fast) == _timeless(serial)
+    assert serial.tunnel == "ssl"
+    assert (f_clock.now() - START) == pytest.approx(s_clock.now() - START - 6, abs=0.5)
+    # GetRequest went out at 6 s on the TLS NULL probe's connection, and once:
+    # the walk that reads that run sends it no more
+    assert [t for t, data in log if data.startswith(b"GET / HTTP")] == [
+        pytest.approx(0.15), pytest.approx(6.0)]  # (the other: an early run of its own)
+
+
 def test_a_silent_http_service_takes_the_null_wait_and_no_more(bundled: ProbeDB) -> None:
     serial, fast, _t, t_fast, _n, _m = both(bundled, {8000: lambda: Scripted((), http)})
     assert fast == serial and serial[8000].product == "SimpleHTTPServer"
