@@ -785,9 +785,10 @@ class Session:
         loop = self.bounce_loop
         if loop is None:
             scan = BounceScan(o.bounce, emit=self._bounce_event)
+            # through --proxies' chain when there is one, as every other connection
             loop = self.bounce_loop = BounceLoop(
                 scan, (self.relay_address, o.bounce.port), clock=self.clock,
-                tick=lambda: self.tick(scan.completion))
+                streams=self._proxy_streams(), tick=lambda: self.tick(scan.completion))
         self._bounce_group = len(group)
         for index, host in enumerate(group):
             self.check_cancel()

@@ -8,9 +8,9 @@ then requires pynmap's exit code, stdout, stderr and -oN/-oG/-oX to be
 nmap's after the usual mask.
 
 nmap logs in with 9 s of waiting (7 s for the greeting to go quiet, 2 s
-after PASS) and waits 12 s for LIST on a filtered port, so the runs of
-both programs for every case start at once, in threads, when the module
-starts; each test then checks its case.
+after PASS) and waits 12 s for LIST on a filtered port, so nmap's runs of
+every case start at once, in threads, when the module starts, and
+pynmap's follow one another meanwhile; each test then checks its case.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import subprocess
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +39,9 @@ from tests.support.bouncelab import (
     truth,
 )
 from tests.support.compare import Run, assert_same, run_one
+from tests.support.lab.network import UPLINK4
 from tests.support.lab.results import port_table, scanned_ports
+from tests.support.proxylab import TINY, proxy_daemons, url
 
 pytestmark = [pytest.mark.lab, pytest.mark.nmap]
 
@@ -119,17 +122,29 @@ class Runs:
 
 
 @pytest.fixture(scope="module")
-def runs(nmap_oracle: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
-    with bounce_lab() as running, ThreadPoolExecutor(max_workers=2 * len(CASES) + 2) as pool:
-        yield _start(running, pool, tmp_path_factory)
+def bounce(nmap_oracle: str) -> Iterator[BounceLab]:
+    with bounce_lab() as running:
+        yield running
 
 
-def _start(lab: BounceLab, pool: ThreadPoolExecutor, tmp: pytest.TempPathFactory) -> Runs:
+@pytest.fixture(scope="module")
+def runs(bounce: BounceLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+    with ThreadPoolExecutor(max_workers=len(CASES)) as nmaps, \
+            ThreadPoolExecutor(max_workers=1) as pynmaps:
+        yield _start(bounce, nmaps, pynmaps, tmp_path_factory)
+
+
+def _start(lab: BounceLab, nmaps: ThreadPoolExecutor, pynmaps: ThreadPoolExecutor,
+           tmp: pytest.TempPathFactory) -> Runs:
+    """nmap's runs all at once (they mostly wait), pynmap's one after the other: a
+    pynmap starting up takes a core for a moment, and a crowd of them at once could
+    delay a ping past its timeout (-d then prints a retransmission nmap did not have)."""
     ns = lab.network.scanner
 
     def submit(program: str, name: str, args: tuple[str, ...],
                outputs: list[str]) -> Future[Run]:
         workdir = tmp.mktemp(f"{name}-{program}")
+        pool = nmaps if program == "nmap" else pynmaps
         return pool.submit(run_one, program, args, ns, workdir, outputs=outputs, timeout=90)
 
     return Runs(
@@ -189,3 +204,21 @@ def test_json_holds_the_xml(name: str, runs: Runs) -> None:
     valid = subprocess.run(["xmllint", "--noout", "--dtdvalid", DTD, "-"], input=xml.encode(),
                            capture_output=True, check=False)
     assert valid.returncode == 0, valid.stderr.decode()
+
+
+def test_through_proxies_the_relay_is_reached_through_the_chain(
+        bounce: BounceLab, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """pynmap's own --proxies (nmap has no such thing for -b): the connection to the
+    relay goes through the chain, as every connection of pynmap's does; the scan is
+    the relay's as without proxies."""
+    args = ("-n", "-Pn", "-b", RELAY, "--proxies", url("http", TINY), "-p", SPEC,
+            "-oX", "out.xml", TARGET)
+    with proxy_daemons(bounce.network, tmp_path_factory.mktemp("proxies")) as proxies:
+        run = run_one("pynmap", args, bounce.network.scanner, tmp_path / "run",
+                      outputs=["out.xml"])
+        assert proxies.processes
+    assert run.exit == 0, run.stderr
+    assert states(run.files["out.xml"]) == _table(TARGET, ports=(*OPEN, *CLOSED))
+    # the relay's last client: tinyproxy, on the router's uplink (without the chain,
+    # the scanner itself: the relay's own address)
+    assert bounce.clients("promiscuous")[-1] == UPLINK4

@@ -22,7 +22,8 @@ PROMISCUOUS is vsftpd with `port_promiscuous=YES`: it connects wherever
 PORT says, to unprivileged ports only (for a port below 1024 it ends the
 session, `500 OOPS: Illegal port request`).  It takes anonymous logins
 (user `ftp`'s rights) and local users through PAM, so a wrong password is
-refused (`530 Login incorrect.`).  STRICT is vsftpd as shipped: PORT to an
+refused (`530 Login incorrect.`); its log names each session's client
+(`clients()`).  STRICT is vsftpd as shipped: PORT to an
 address other than its client's is `500 Illegal PORT command.`, and only
 anonymous users may log in (any other USER is refused at once).  Its
 connect timeout (60 s) outlasts nmap's 12 s wait for LIST's reply, so a
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -99,7 +101,8 @@ class BounceLab:
             raise RelayError("vsftpd is not installed (tests/run.sh installs it)")
         configs = {
             "promiscuous": vsftpd_config(wd, "promiscuous", RELAY, PROMISCUOUS, ftp_user="ftp",
-                                         extra=("port_promiscuous=YES", "local_enable=YES")),
+                                         extra=("port_promiscuous=YES", "local_enable=YES",
+                                                "xferlog_enable=YES")),
             "strict": vsftpd_config(wd, "strict", RELAY, STRICT, ftp_user="ftp"),
         }
         for name, conf in configs.items():
@@ -129,6 +132,12 @@ class BounceLab:
         if not said[-1].startswith(b"230"):
             raise RelayError(f"vsftpd ({name}) refuses the anonymous login: {said!r}\n"
                              f"{self.log_tail(name)}")
+
+    def clients(self, name: str) -> list[str]:
+        """The addresses the relay's sessions came from (its log's CONNECT lines)."""
+        path = self.workdir / "logs" / f"{name}-transfers.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return re.findall(r'CONNECT: Client "([^"]*)"', text)
 
     def log_tail(self, name: str, lines: int = 15) -> str:
         path = self.workdir / "logs" / f"{name}.log"

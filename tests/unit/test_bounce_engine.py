@@ -495,3 +495,30 @@ def test_the_logged_command_line_keeps_what_nmap_leaves_of_the_argument() -> Non
         "pynmap", "-b", "u", "-p", "1", "x")
     assert args("-nbrelay:2121", "x") == ("pynmap", "-nbrelay", "x")
     assert args("-b", "relay", "x") == ("pynmap", "-b", "relay", "x")
+
+
+def test_through_proxies_the_relay_is_reached_through_the_chain() -> None:
+    """With --proxies the control connection goes through the chain too (engine/proxy.py),
+    as every connection of pynmap's does; a chain that cannot reach the relay is a relay
+    that will not talk."""
+    from pynmap.engine.proxy import ProxyStreams
+    from tests.unit.test_proxy import PROXY, Socks5Proxy, node
+
+    def bench(code: int) -> tuple[BounceLoop, FakeStreams]:
+        clock = FakeClock(START)
+
+        def relay() -> Peer:
+            return FtpPeer(GREETING, vsftpd({8080: "open"}))
+
+        streams = FakeStreams(clock, {
+            (PROXY, 1080): lambda: Socks5Proxy({RELAY_AT: code}, {RELAY_AT: relay})})
+        scan = BounceScan(RELAY, emit=lambda event: None)
+        chain = ProxyStreams(streams, [node("socks5")], clock)
+        return BounceLoop(scan, RELAY_AT, clock=clock, streams=chain), streams
+
+    loop, streams = bench(0)
+    assert loop.scan_target(0, TARGET, [8080, 8081]) == {8080: "open", 8081: "closed"}
+    assert {c[:2] for c in streams.connects} == {(PROXY, 1080)}
+    loop, streams = bench(5)  # the proxy: connection refused
+    with pytest.raises(Fatal, match="won't talk to us"):
+        loop.scan_target(0, TARGET, [8080])
