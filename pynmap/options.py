@@ -74,6 +74,8 @@ class Options:
 
     prog: str = "nmap"
     args: tuple[str, ...] = ()  # argv as logged: program, options, then targets
+    # argv as typed, where a handler wrote into an argument (-b: nmap logs what is left)
+    given_args: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()
     input_name: str | None = None  # -iL: the file name ("-" = stdin); opened at parse time
     input_stream: TextIO | None = None
@@ -363,6 +365,7 @@ class _Parser:
         o = self.o
         o.targets = tuple(self.lexer.targets)
         o.args = tuple(self.lexer.permuted())
+        o.given_args = tuple(self.lexer.permuted(as_given=True))
         self.apply_delayed()
         return o.freeze()
 

@@ -497,6 +497,19 @@ def test_the_logged_command_line_keeps_what_nmap_leaves_of_the_argument() -> Non
     assert args("-b", "relay", "x") == ("pynmap", "-b", "relay", "x")
 
 
+def test_cluster_workers_get_the_argument_as_typed() -> None:
+    """--cluster's workers run the command line again: the -b argument as typed, not
+    what nmap's log keeps of it."""
+    from pynmap.cluster.spec import worker_args
+    from pynmap.options import parse_options
+
+    o = parse_options(["pynmap", "-nbu:p@relay:2121", "-p", "1", "x"], warn=lambda _: None,
+                      say=lambda _: None, usage=str, version=str)
+    assert o.args == ("pynmap", "-nbu", "-p", "1", "x")
+    assert o.given_args == ("pynmap", "-nbu:p@relay:2121", "-p", "1", "x")
+    assert worker_args(o.given_args) == ["-n", "-b", "u:p@relay:2121", "-p", "1", "--", "x"]
+
+
 def test_through_proxies_the_relay_is_reached_through_the_chain() -> None:
     """With --proxies the control connection goes through the chain too (engine/proxy.py),
     as every connection of pynmap's does; a chain that cannot reach the relay is a relay
