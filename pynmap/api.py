@@ -124,6 +124,7 @@ OPTIONS: Final[Mapping[str, Keyword]] = {
     "echo_ping": Keyword("-PE", "flag"),
     # what needs no raw socket of nmap's root mode: MAC addresses, echo through ping sockets
     "privileged": Keyword("--privileged", "flag"),
+    "ftp_bounce": Keyword("-b"),  # -b: "[user:pass@]server[:port]", the bounce scan's relay
     # ports
     "top_ports": Keyword("--top-ports"),
     "port_ratio": Keyword("--port-ratio"),

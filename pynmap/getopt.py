@@ -85,11 +85,26 @@ class Lexer:
         self.argv = list(argv)
         self.targets: list[str] = []
         self._option_words: list[str] = []
+        self._rewritten: dict[int, str] = {}  # option word index -> the word as typed
         self._double_dash = False
 
-    def permuted(self) -> list[str]:
+    def rewrite_value(self, value: str, written: str) -> None:
+        """The option just read had argument `value`, and its handler wrote into
+        it, as nmap's -b does (NULs where the parts end): argv, as nmap logs it,
+        now holds `written` there."""
+        last = self._option_words[-1]
+        if written != value and last.endswith(value):
+            self._rewritten[len(self._option_words) - 1] = last
+            self._option_words[-1] = last[:len(last) - len(value)] + written
+
+    def permuted(self, *, as_given: bool = False) -> list[str]:
+        """argv as getopt leaves it; `as_given`: with the words as typed, before
+        any handler wrote into them (rewrite_value)."""
         middle = ["--"] if self._double_dash else []
-        return [self.prog, *self._option_words, *middle, *self.targets]
+        words = self._option_words
+        if as_given and self._rewritten:
+            words = [self._rewritten.get(i, w) for i, w in enumerate(words)]
+        return [self.prog, *words, *middle, *self.targets]
 
     def _error(self, message: str) -> UsageError:
         return UsageError(message, self.prog)

@@ -42,6 +42,7 @@ from pynmap.timing import TEMPLATE_NAMES, TEMPLATES, Timing
 
 if TYPE_CHECKING:
     from pynmap.cluster.where import ClusterOptions
+    from pynmap.engine.bounce import Relay
     from pynmap.rawopts import ProxyNode
     from pynmap.shard import Shard
 
@@ -73,6 +74,8 @@ class Options:
 
     prog: str = "nmap"
     args: tuple[str, ...] = ()  # argv as logged: program, options, then targets
+    # argv as typed, where a handler wrote into an argument (-b: nmap logs what is left)
+    given_args: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()
     input_name: str | None = None  # -iL: the file name ("-" = stdin); opened at parse time
     input_stream: TextIO | None = None
@@ -87,6 +90,8 @@ class Options:
     version_trace: bool = False  # --version-trace: the service scan's probes and matches
     script_scan: bool = False  # -sC / --script: accepted, not performed
     raw_scan_types: frozenset[str] = frozenset()
+    bounce: Relay | None = None  # -b: the FTP relay of the bounce scan (pynmap.engine.bounce)
+    bounce_given: int = 0  # how many -b: nmap counts each as a TCP scan type
 
     # host discovery
     ping_none: bool = False  # -Pn (also -sL)
@@ -371,6 +376,7 @@ class _Parser:
         o = self.o
         o.targets = tuple(self.lexer.targets)
         o.args = tuple(self.lexer.permuted())
+        o.given_args = tuple(self.lexer.permuted(as_given=True))
         self.apply_delayed()
         return o.freeze()
 
@@ -509,7 +515,8 @@ class _Parser:
     def validate(self) -> None:
         """nmap's cross-option checks, in nmap's order."""
         o, d = self.o, self.d
-        if not o.no_port_scan and not o.connect_scan and not o.raw_scan_types:
+        if (not o.no_port_scan and not o.connect_scan and not o.raw_scan_types
+                and not o.bounce_given):
             o.connect_scan = True
         pinging = not o.ping_none
         if pinging and o.source_address is not None:
@@ -535,11 +542,11 @@ class _Parser:
             raise Fatal("Sorry, IPProto Ping (-PO) only works if you are root (because we need "
                         "to read raw responses off the wire)")
         tcp_types = {"A", "F", "M", "N", "S", "W", "X", "I"} & o.raw_scan_types
-        any_scan = o.connect_scan or bool(o.raw_scan_types - {"O"})
+        any_scan = o.connect_scan or bool(o.raw_scan_types - {"O"}) or bool(o.bounce_given)
         if "O" in o.raw_scan_types and any_scan:
             raise Fatal("Sorry, the IPProtoscan (-sO) must currently be used alone rather than "
                         "combined with other scan types.")
-        if o.no_port_scan and (o.connect_scan or o.raw_scan_types):
+        if o.no_port_scan and (o.connect_scan or o.raw_scan_types or o.bounce_given):
             raise Fatal("-sL and -sn (skip port scan) are not valid with any other scan types")
         if o.raw_scan_types:
             raise Fatal("You requested a scan type which requires root privileges.")
@@ -547,7 +554,10 @@ class _Parser:
             raise Fatal("Sorry, but fragscan requires root privileges.")
         if d.osscan:
             raise Fatal("TCP/IP fingerprinting (for OS scan) requires root privileges.")
-        if len(tcp_types) + int(o.connect_scan) > 1:
+        if o.bounce_given and pinging and not o.stdout_muted:
+            self.say("Hint: if your bounce scan target hosts aren't reachable from here, "
+                     "remember to use -Pn so we don't try and ping them prior to the scan\n")
+        if len(tcp_types) + int(o.connect_scan) + o.bounce_given > 1:
             raise Fatal("You specified more than one type of TCP scan.  Please choose only one of "
                         "-sA, -b, -sT, -sF, -sI, -sM, -sN, -sS, -sW, and -sX")
         if d.magic_port_set and o.connect_scan:
@@ -564,6 +574,9 @@ class _Parser:
             raise Fatal("Option --defeat-rst-ratelimit works only with a SYN scan (-sS)")
         if d.defeat_icmp:
             raise Fatal("Option --defeat-icmp-ratelimit works only with a UDP scan (-sU)")
+        if o.af == socket.AF_INET6 and o.bounce_given:
+            raise Fatal("Random targets, FTP bounce scan, and fragmentation are not supported "
+                        "with IPv6.")
         if o.verbosity > 1:
             o.reason = True
 
@@ -806,6 +819,16 @@ def _more_verbose(p: _Parser, row: Opt, value: None) -> None:
 def _version_trace(p: _Parser, row: Opt, value: None) -> None:
     p.o.debugging += 1
     p.o.version_trace = True
+
+
+def _bounce(p: _Parser, row: Opt, value: str) -> None:
+    """-b [user:pass@]server[:port]: the FTP bounce scan, nmap's reading of it."""
+    from pynmap.engine.bounce import parse_bounce_argument
+
+    relay = parse_bounce_argument(value, p.o.bounce, None if p.o.stdout_muted else p.say)
+    p.o.bounce = relay
+    p.o.bounce_given += 1
+    p.lexer.rewrite_value(value, relay.logged)
 
 
 def _decoys(p: _Parser, row: Opt, value: str) -> None:
@@ -1132,7 +1155,7 @@ OPTION_TABLE: tuple[Opt, ...] = (
     Opt("4", NO_ARG, _family, socket.AF_INET),
     Opt("6", NO_ARG, _family, socket.AF_INET6),
     Opt("A", NO_ARG, _later(advanced=True)),
-    Opt("b", REQUIRED_ARG, _refused, "the FTP bounce scan (-b)"),
+    Opt("b", REQUIRED_ARG, _bounce),
     Opt("D", REQUIRED_ARG, _decoys),
     Opt("d", OPTIONAL_ARG, _debug),
     Opt("e", REQUIRED_ARG, _store("device")),

@@ -98,6 +98,7 @@ class State(enum.StrEnum):
     UNFILTERED = "unfiltered"
     OPEN_FILTERED = "open|filtered"
     CLOSED_FILTERED = "closed|filtered"
+    UNKNOWN = "unknown"  # a port a scan never settled (the bounce scan's lost replies)
 
 
 class HostState(enum.StrEnum):

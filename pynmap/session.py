@@ -40,6 +40,8 @@ from pynmap.tty import Keyboard
 if TYPE_CHECKING:
     from pynmap.apiprogress import Progress
     from pynmap.engine.backend import Backend
+    from pynmap.engine.bounce import Note, Relay
+    from pynmap.engine.bounceloop import BounceLoop
     from pynmap.engine.messages import Event
     from pynmap.engine.proxy import ProxyStreams
     from pynmap.engine.scan import SocketSetup
@@ -231,6 +233,10 @@ class Session:
         self.probes_ahead: ReadAhead | None = None  # the same, read while the port scan runs
         self.xsl_path: str | None = None  # the default stylesheet found, if that is used
         self.lan: LanFacts | None = None  # --privileged: MAC addresses of LAN hosts
+        # -b: the FTP relay's address, and its control connection (kept from group to group)
+        self.relay_address: str | None = None
+        self.bounce_loop: BounceLoop | None = None
+        self._bounce_group = 0  # hosts in the group under a bounce scan (nmap's status line)
 
     # -- helpers -------------------------------------------------------------------------------
     def warn(self, line: str) -> None:
@@ -302,6 +308,9 @@ class Session:
                     message=f"internal error: {type(exc).__name__}: {exc}")
             raise
         finally:
+            if self.bounce_loop is not None:
+                self.bounce_loop.close()
+                self.bounce_loop = None
             if self.keyboard is not None:
                 self.keyboard.close()
             if self.lan is not None:
@@ -379,11 +388,14 @@ class Session:
             self.warn("Warning: pynmap does not run NSE scripts (-sC/--script/-A); none were run.")
 
         scan_type = "list" if o.list_scan else ("ping" if o.no_port_scan else "connect")
+        if o.bounce is not None:  # nmap makes sure of its relay before the XML header
+            self.relay_address = self._resolve_relay(o.bounce)
         if self.xsl_path is not None and not o.resuming and o.debugging > 1:
             # nmap looks for its stylesheet as it starts the XML, -oX or not
             rep.plain(f"Fetchfile found {self.xsl_path}")
         rep.begin(args=o.args, start=o.start_time, scan_ports=scan_ports if o.port_scan else None,
-                  scan_type=scan_type, resuming=o.resuming)
+                  scan_type=scan_type, resuming=o.resuming,
+                  scan_kind="connect" if o.bounce is None else "bounce")
         if o.timing.max_parallelism:
             from pynmap.rawopts import descriptor_limit
 
@@ -741,7 +753,9 @@ class Session:
         o = self.options
         from pynmap.engine.scan import connect_scan
 
-        if order:
+        if order and o.bounce is not None:
+            self._bounce_scan_group(group, order)
+        elif order:
             self._phase_begins("Connect Scan", len(group))
             if self.state.verbosity:
                 self.reporter.interactive(f"Scanning {_scanning_label(group, len(order))}",
@@ -757,6 +771,71 @@ class Session:
                 self._service_scan_group(group)
         for host in group:
             self.reporter.host(host, scan_type="connect")
+
+    # -- the FTP bounce scan (-b) ----------------------------------------------------------
+    def _resolve_relay(self, relay: Relay) -> str:
+        """The relay's IPv4 address (nmap's resolve(): getaddrinfo, names too)."""
+        try:
+            found = socket.getaddrinfo(os.fsencode(relay.server), None, socket.AF_INET,
+                                       socket.SOCK_DGRAM)
+        except (socket.gaierror, UnicodeError, ValueError):
+            found = []
+        if not found:
+            raise Fatal(f"Failed to resolve FTP bounce proxy hostname/IP: {relay.server}")
+        address = str(found[0][4][0])
+        if self.options.verbosity:
+            self.reporter.interactive(f"Resolved FTP bounce attack proxy to {relay.server} "
+                                      f"({address}).")
+        return address
+
+    def _bounce_scan_group(self, group: list[HostResult], order: Sequence[int]) -> None:
+        """nmap's bounce scan of a host group: one target after the other through
+        the relay (pynmap.engine.bounce), then -sV as after a connect scan."""
+        from pynmap.engine.bounce import BounceScan
+        from pynmap.engine.bounceloop import BounceLoop, fill_ports
+
+        o = self.options
+        assert o.bounce is not None and self.relay_address is not None
+        loop = self.bounce_loop
+        if loop is None:
+            scan = BounceScan(o.bounce, emit=self._bounce_event)
+            # through --proxies' chain when there is one, as every other connection
+            loop = self.bounce_loop = BounceLoop(
+                scan, (self.relay_address, o.bounce.port), clock=self.clock,
+                streams=self._proxy_streams(), tick=lambda: self.tick(scan.completion))
+        self._bounce_group = len(group)
+        for index, host in enumerate(group):
+            self.check_cancel()
+            states = loop.scan_target(index, host.address, order)
+            fill_ports(host, order, states)
+        if o.version_scan:
+            self._service_scan_group(group)
+
+    def _bounce_event(self, event: Event | Note) -> None:
+        """What the bounce scan reports: its Initiating/Completed lines, nmap's
+        lines about the relay, and the ports' states (engine PortState)."""
+        from pynmap.engine.bounce import TASK, Note, Say, lines
+
+        if not isinstance(event, Note):
+            _Events(self).handle(event, None)
+            return
+        rep = self.reporter
+        if event.kind == "task-begin":
+            self._phase_begins(TASK, self._bounce_group)
+            return
+        if event.kind == "task-end":
+            self._phase_ends()
+            rep.task_end(TASK, self.clock.wall(), event.text)
+            return
+        for where, text in lines(event, self.state.verbosity, self.state.debugging):
+            if where is Say.STDOUT:
+                rep.stdout_text(text)
+            elif where is Say.PLAIN:
+                rep.plain(text)
+            elif where is Say.ERROR:
+                self.warn(text)
+            else:
+                rep.perror(text)
 
     def _version_scripts(self) -> bool:
         """-sV without scripts: nmap runs its version scripts (NSE), which pynmap

@@ -26,7 +26,10 @@ HOST DISCOVERY:
   --dns-servers <serv1[,serv2],...>: DNS servers to ask
   --system-dns: Resolve names through the operating system's resolver
 SCAN TECHNIQUES:
-  -sT: TCP connect() scan (the only scan pynmap performs; also the default)
+  -sT: TCP connect() scan (the default)
+  -b <[user:pass@]server[:port]>: FTP bounce scan: an FTP server that accepts
+      PORT for other addresses connects to each port for you (default login
+      anonymous, port 21)
 PORT SPECIFICATION AND SCAN ORDER:
   -p <port ranges>: Ports to scan
     Ex: -p22; -p1-65535; -p 80,443,8000-8100; -p http*; -p [1-1024]

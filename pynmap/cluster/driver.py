@@ -197,7 +197,8 @@ class ClusterScan:
                  *shard_rates(o.timing.min_rate, o.timing.max_rate, count, threads)]
         formats = _formats(o)
         specs = [ShardSpec(run, i, count, seed,
-                           tuple(worker_args(o.args, ["--shard", f"{i}/{count}", *extra])),
+                           tuple(worker_args(o.given_args or o.args,
+                                             ["--shard", f"{i}/{count}", *extra])),
                            formats, pynmap.__version__, inputs, excludes)
                  for i in range(count)]
         if o.verbosity or o.debugging:

@@ -255,6 +255,7 @@ class _Stream:
     port: int = 0
     inbox: list[tuple[float, bytes | int | None]] = field(default_factory=list)
     eof: bool = False
+    sent_after_eof: int = 0
 
 
 @dataclass
@@ -325,6 +326,12 @@ class FakeStreams:
 
     def send(self, handle: int, data: bytes) -> tuple[int, int]:
         stream = self._open[handle]
+        if stream.eof:
+            # the peer has closed: the kernel still takes one send (the peer
+            # answers it with a reset), then the connection is broken
+            stream.sent_after_eof += 1
+            if stream.sent_after_eof > 1:
+                return 0, errnos.EPIPE
         self.sent.append((stream.port, data))
         if stream.peer is not None:
             self._schedule(stream, stream.peer.received(data))

@@ -428,6 +428,20 @@ class Reporter:
             if flush or not self._emulating:
                 release(self._out)
 
+    def stdout_text(self, text: str) -> None:
+        """Text for the interactive stream as nmap's log_write(LOG_STDOUT) writes it,
+        newlines its own (the bounce scan echoes what its FTP relay said)."""
+        if self._out is not None:
+            self._out.write(text)
+            if not self._emulating:
+                release(self._out)
+
+    def perror(self, text: str) -> None:
+        """The C library's perror(): the line (without its newline) on stderr only."""
+        self.record_warning(text)
+        self._stderr.write(text + "\n")
+        self._stderr.flush()
+
     def plain(self, text: str) -> None:
         """One line (without its newline) for stdout, -oN and -oS: the -d timing report,
         "Read data files from", ...; nmap's LOG_PLAIN."""
@@ -504,6 +518,7 @@ class Reporter:
         scan_ports: Sequence[int] | None,
         scan_type: str,
         resuming: bool = False,
+        scan_kind: str = "connect",
     ) -> None:
         """The headers: XML prologue and root, `# Nmap ... scan initiated` in -oN/-oG,
         `# Ports scanned` in -oG with -v.
@@ -511,6 +526,7 @@ class Reporter:
         `args` is the argv as nmap logs it (after option permutation, argv[0]
         first); `scan_type` is "list", "ping" or "connect".  With `resuming`
         (--resume), nmap appends to the old XML without a new prologue.
+        `scan_kind` is the port scan's <scaninfo> type: "connect", or "bounce" (-b).
         """
         self._scan_type = scan_type
         if self._start is None:
@@ -522,7 +538,7 @@ class Reporter:
             "start": int(start),
             "stylesheet": self.spec.stylesheet,
             "scaninfo": scan_type == "connect",
-            "scan_type": "connect",
+            "scan_type": scan_kind,
             "numservices": len(ports),
             "services": fmt.port_ranges(ports),
             "verbosity": self.spec.verbosity,

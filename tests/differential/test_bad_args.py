@@ -53,6 +53,14 @@ SPOOF_UNKNOWN = (
 )
 TOP_PORTS = "--top-ports should be an integer 1 or greater\nQUITTING!\n"
 T = ("-p", "22", "127.0.0.1")
+BOUNCE_RESOLVE = "Failed to resolve FTP bounce proxy hostname/IP: {}\nQUITTING!\n"
+ONE_TCP_SCAN = (
+    "You specified more than one type of TCP scan.  Please choose only one of -sA, -b, -sT, "
+    "-sF, -sI, -sM, -sN, -sS, -sW, and -sX\nQUITTING!\n"
+)
+BOUNCE_IPV6 = (
+    "Random targets, FTP bounce scan, and fragmentation are not supported with IPv6.\nQUITTING!\n"
+)
 
 
 @dataclass(frozen=True)
@@ -520,6 +528,22 @@ CASES: list[Case] = [
     Case(("\u2013p", "22"), 1),  # en dash
     Case(("-sT", "-p", "22", "\u2014"), 1),  # em dash, as a target
     Case(("-sT", "\udc97p", "22"), 1),  # cp1252 em dash byte 0x97
+    # -b: nmap resolves the relay after its banner, before it pings or connects
+    Case(("-b", "", *T), 1, BOUNCE_RESOLVE.format(""), 2),
+    Case(("-b", "u:p@", *T), 1, BOUNCE_RESOLVE.format(""), 2),
+    Case(("-b", "bob@relay.invalid:21", *T), 1, BOUNCE_RESOLVE.format("relay.invalid"), 3),
+    Case(("-Pn", "-b", "relay.invalid:x", *T), 1, BOUNCE_RESOLVE.format("relay.invalid"), 1),
+    # -b is a scan type of its own, IPv4 only, and unprivileged nmap's
+    Case(("-sT", "-b", "x", *T), 1, ONE_TCP_SCAN, 1),
+    Case(("-b", "x", "-b", "y", *T), 1, ONE_TCP_SCAN, 1),
+    Case(("-v0", "-b", "bob@x", "-b", "x", *T), 1, ONE_TCP_SCAN, 0),
+    Case(("-6", "-b", "x", "-p", "22", "::1"), 1, BOUNCE_IPV6, 1),
+    Case(("-Pn", "-6", "-b", "x", "-p", "22", "::1"), 1, BOUNCE_IPV6, 0),
+    Case(("-sn", "-b", "x", "127.0.0.1"), 1, SKIP_SCAN, 0),
+    Case(("-sS", "-b", "x", *T), 1, ROOT_SCAN, 0),
+    # nothing listens on the namespace's own port 2121
+    Case(("-Pn", "-b", "127.0.0.1:2121", *T), 1,
+         "Your FTP bounce proxy server won't talk to us!\nQUITTING!\n", 1),
 ]
 
 

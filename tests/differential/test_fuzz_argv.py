@@ -66,8 +66,10 @@ FORBIDDEN = {"R"}
 # Deliberate differences (README "Supported options"): pynmap refuses these
 # with "pynmap does not support ...", nmap runs NSE for --script (whose
 # errors come from its Lua engine), and --privileged makes nmap act as root
-# (raw scans, SYN by default, root's checks), which pynmap never is.
-DELIBERATE = {"iR", "iflist", "route-dst", "b", "script-help", "script-updatedb", "script",
+# (raw scans, SYN by default, root's checks), which pynmap never is.  -b is
+# compared: after -sL it is always refused ("-sL and -sn ... not valid with
+# any other scan types") before its relay is even resolved.
+DELIBERATE = {"iR", "iflist", "route-dst", "script-help", "script-updatedb", "script",
               "privileged"}
 # pynmap's own notes on what it accepts but does not perform (-sV, -sC, -A,
 # --proxies): deliberate, left out of the comparison

@@ -275,6 +275,22 @@ def lab_mask(text: str) -> str:
 # -- the network and the daemons -------------------------------------------------------------
 
 
+def vsftpd_config(workdir: Path, name: str, address: str, port: int, *,
+                  ftp_user: str = "nobody", extra: Sequence[str] = ()) -> Path:
+    """Write `name`.conf in `workdir` for a vsftpd in the foreground on address:port, whose
+    anonymous user (`ftp_user`'s rights) sees the empty `workdir`/empty, and return its path;
+    `extra`: more `option=value` lines (they win over the ones here)."""
+    conf = workdir / f"{name}.conf"
+    conf.write_text(
+        f"listen=YES\nlisten_ipv6=NO\nlisten_address={address}\nlisten_port={port}\n"
+        f"background=NO\nanonymous_enable=YES\nanon_root={workdir}/empty\n"
+        f"ftp_username={ftp_user}\nlocal_enable=NO\nsecure_chroot_dir={workdir}/empty\n"
+        f"seccomp_sandbox=NO\nisolate=NO\nisolate_network=NO\nxferlog_enable=NO\n"
+        f"vsftpd_log_file={workdir}/logs/{name}-transfers.log\n"
+        + "".join(f"{line}\n" for line in extra))
+    return conf
+
+
 @dataclass
 class ServiceLab:
     """The lab under one name prefix; `scanner` is where nmap and pynmap run."""
@@ -416,13 +432,8 @@ class ServiceLab:
         self._spawn("openssh", svc, [self._tool("sshd"), "-D", "-e", "-f", str(wd / "sshd_config")])
 
         # vsftpd: anonymous login on (else it names itself "broken" and no version)
-        (wd / "vsftpd.conf").write_text(
-            f"listen=YES\nlisten_ipv6=NO\nlisten_address={MAIN}\nlisten_port=21\nbackground=NO\n"
-            f"anonymous_enable=YES\nanon_root={wd}/empty\nftp_username=nobody\n"
-            f"local_enable=NO\nsecure_chroot_dir={wd}/empty\nseccomp_sandbox=NO\n"
-            f"isolate=NO\nisolate_network=NO\nxferlog_enable=NO\n"
-            f"vsftpd_log_file={wd}/logs/vsftpd-transfers.log\n")
-        self._spawn("vsftpd", svc, [self._tool("vsftpd"), str(wd / "vsftpd.conf")])
+        conf = vsftpd_config(wd, "vsftpd", MAIN, 21)
+        self._spawn("vsftpd", svc, [self._tool("vsftpd"), str(conf)])
 
         # Exim: a config of our own; it takes no mail (every RCPT is denied)
         (wd / "exim.conf").write_text(

@@ -83,7 +83,7 @@ SAMPLES: dict[str, Any] = {
     "min_rate": 10, "max_rate": 100.5, "reason": True, "open_only": True, "verbose": 1,
     "interface": "lo", "source_address": "198.18.0.7", "ttl": 64, "datadir": "/tmp",
     "servicedb": "/dev/null", "shard": (0, 2), "seed": 7, "privileged": True,
-    "echo_ping": True,
+    "echo_ping": True, "ftp_bounce": "u:p@198.18.0.21:2121",
 }
 
 
@@ -100,6 +100,10 @@ def test_every_keyword_is_an_option_nmap_reads() -> None:
     assert (o.ping_none, o.no_resolve, o.timing.max_retries, o.timing.level, o.open_only) == (
         True, True, 2, 4, True)
     assert o.noninteractive  # the API's runs never read a keyboard or take signals
+    o = api.parse(api.build_argv("198.18.0.1", ftp_bounce="u:p@198.18.0.21:2121"))
+    assert o.bounce is not None and not o.connect_scan  # the bounce scan instead
+    assert (o.bounce.user, o.bounce.password, o.bounce.server, o.bounce.port) == (
+        "u", "p", "198.18.0.21", 2121)
 
 
 def _cli(argv: list[str]) -> tuple[int, str]:
