@@ -57,6 +57,7 @@ import pytest
 from tests.support.lab import Host, Lab, Scenario, build, lab, remove
 from tests.support.lab.listeners import inside
 from tests.support.lab.network import SCANNER4, _pids
+from tests.support.netns import stop_processes
 from tests.support.servicelab import SBIN, vsftpd_config
 
 RELAY = SCANNER4  # the relays' address (the scanner's own, on the link)
@@ -152,15 +153,7 @@ class BounceLab:
                 if Path(f"/proc/{pid}/comm").read_text().strip() == "vsftpd" and \
                         pid not in {proc.pid for proc in self.processes.values()}:
                     os.kill(pid, signal.SIGKILL)
-        for proc in self.processes.values():
-            with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
-        for proc in self.processes.values():
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(self.processes.values())
         self.processes.clear()
 
 

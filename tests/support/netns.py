@@ -12,6 +12,7 @@ and with this trick the two outputs are expected to be byte-identical.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import resource
@@ -19,7 +20,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -106,6 +107,21 @@ def netns(prefix: str = "pynmap-t") -> Iterator[Netns]:
         yield ns
     finally:
         delete_netns(ns)
+
+
+def stop_processes(processes: Iterable[subprocess.Popen[bytes]], grace: float = 5) -> None:
+    """Terminate every process, then wait for each; one still there after
+    `grace` seconds is killed.  (All are told first, so they end together.)"""
+    processes = list(processes)
+    for proc in processes:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+    for proc in processes:
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def in_ci() -> bool:

@@ -31,6 +31,7 @@ from pathlib import Path
 from tests.support.lab import Lab
 from tests.support.lab.listeners import inside
 from tests.support.lab.network import UPLINK4
+from tests.support.netns import stop_processes
 
 SBIN = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DANTE, DANTE_PW, REFUSING, TINY = 1080, 1081, 1082, 8888
@@ -132,15 +133,7 @@ class ProxyLab:
                     time.sleep(0.05)
 
     def down(self) -> None:
-        for proc in self.processes.values():
-            with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
-        for proc in self.processes.values():
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(self.processes.values())
         self.processes.clear()
         for name in ("passwd", "group", "shadow"):
             with contextlib.suppress(FileNotFoundError):

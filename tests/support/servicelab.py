@@ -60,7 +60,14 @@ from lxml import etree
 
 from tests.support.lab.listeners import inside
 from tests.support.lab.network import _OFFLOADS, _batch, _in, lab_namespaces, remove
-from tests.support.netns import HOSTS, NAMESERVER, Netns, NetnsUnavailable, in_ci
+from tests.support.netns import (
+    HOSTS,
+    NAMESERVER,
+    Netns,
+    NetnsUnavailable,
+    in_ci,
+    stop_processes,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN, SLOW, FADING = "198.18.0.10", "198.18.0.11", "198.18.0.12"
@@ -512,15 +519,8 @@ class ServiceLab:
 
     # -- down -------------------------------------------------------------------------------
     def down(self) -> None:
+        stop_processes(self.processes.values())
         for proc in self.processes.values():
-            with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
-        for proc in self.processes.values():
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
             if proc.stdout:
                 proc.stdout.close()
         self.processes.clear()
