@@ -226,6 +226,11 @@ class EpollBackend:
             sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
         except OSError as exc:
             return -1, exc.errno or 0
+        return self._adopt(sock, family)
+
+    def _adopt(self, sock: socket.socket, family: int) -> tuple[int, int]:
+        """A new socket set up as the options ask (-e, -S, --ttl...) and kept:
+        (handle, 0), or (-1, errno) with the socket closed."""
         if self.setup is not None:
             short = self._prepare(sock, family)
             if short:
@@ -249,15 +254,10 @@ class EpollBackend:
             sock.setsockopt(level, _IPV6_RECVERR if v6 else _IP_RECVERR, 1)
         with contextlib.suppress(OSError):
             sock.setsockopt(level, _IPV6_RECVHOPLIMIT if v6 else _IP_RECVTTL, 1)
-        if self.setup is not None:
-            short = self._prepare(sock, family)
-            if short:
-                sock.close()
-                return -1, short
-        fd = sock.fileno()
-        self.socks[fd] = sock
-        self.echoes[fd] = (family, b"")
-        return fd, 0
+        fd, err = self._adopt(sock, family)
+        if fd >= 0:
+            self.echoes[fd] = (family, b"")
+        return fd, err
 
     def send_echo(self, handle: int, address: str, scope: int) -> int:
         sock = self.socks[handle]
