@@ -112,6 +112,7 @@ class _Events:
 
         self.session = session
         self._lines = wording.lines
+        self._heard = wording.heard
         self._host_up = messages.HostUp
         self._phase_done = messages.PhaseDone
         self._cap = messages.RetransmissionCap
@@ -152,6 +153,14 @@ class _Events:
     def tracing(self) -> bool:
         """Whether CONN lines are wanted now (--packet-trace, -d3, the p/P keys)."""
         return self.session.reporter.spec.traces_packets
+
+    def wants(self, kind: type[Event]) -> bool:
+        """HostUp and PhaseDone always (handle() keeps their data); the rest
+        only when they have lines at today's -v and -d."""
+        if kind is self._host_up or kind is self._phase_done:
+            return True
+        live = self.session.state
+        return self._heard(kind, live.verbosity, live.debugging)
 
     def tick(self, completion: Callable[[], float]) -> float | None:
         return self.session.tick(completion)

@@ -21,7 +21,17 @@ from pynmap.timing import Timing
 from .backend import Backend, SocketSetup, socket_budget
 from .clock import SYSTEM, Clock
 from .loop import ConnectLoop
-from .messages import ConnTrace, Event, HostEvent, HostUp, PhaseDone, PortState
+from .messages import (
+    ConnTrace,
+    Event,
+    GlobalPingHost,
+    HostDone,
+    HostEvent,
+    HostUp,
+    PhaseDone,
+    PingProbe,
+    PortState,
+)
 from .rtt import RttEstimator
 from .scheduler import Scheduler
 from .split import half_timing, run_halves, worth_splitting
@@ -50,6 +60,12 @@ class Events(Protocol):
         """Whether CONN events are wanted now (--packet-trace, -d3, the p/P keys)."""
         return True
 
+    def wants(self, kind: type[Event]) -> bool:
+        """Whether an event of this kind would make any difference now: the
+        engine may leave out the per-answer and per-target ones that would not
+        (see QUIETABLE).  Asked again every round of the loop."""
+        return True
+
     def tick(self, completion: Callable[[], float]) -> float | None:
         """Called once per round of the I/O loop; `completion()` gives the phase's
         fraction done.  Returns how long the loop may sleep before the next call
@@ -64,6 +80,9 @@ class _Nobody(Events):
         return None
 
     def tracing(self) -> bool:
+        return False
+
+    def wants(self, kind: type[Event]) -> bool:
         return False
 
 
@@ -122,6 +141,16 @@ class Recorder(Events):
 
     def tracing(self) -> bool:
         return False
+
+
+# The events the scheduler leaves out when the caller does not want them
+# (Scheduler.quiet): one per answer or per target, and so the bulk of a big
+# scan's, for -v and -d lines that are off unless asked for.
+QUIETABLE = (PortState, PingProbe, HostDone, GlobalPingHost)
+
+
+def quiet_kinds(to: Events) -> frozenset[type[Event]]:
+    return frozenset(kind for kind in QUIETABLE if not to.wants(kind))
 
 
 def _deliver(hosts: Sequence[HostResult], to: Events, event: Event) -> None:
@@ -231,11 +260,14 @@ def _run(
         ping_ports=ping_ports,
         emit=deliver,
     )
+    scheduler.quiet = quiet_kinds(to)
 
     def tick() -> float | None:
         wait = to.tick(scheduler.completion)
-        # A key press takes effect at once: p/P, or d up to -d3.
+        # A key press takes effect at once: p/P, or d up to -d3; v or d for
+        # the lines of the events that were quiet.
         loop.trace = to.tracing()
+        scheduler.quiet = quiet_kinds(to)
         return wait
 
     # Trace times count from the caller's start (wall clock), read off the

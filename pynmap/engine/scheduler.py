@@ -199,6 +199,11 @@ class Scheduler:
         self.ports = ports
         self.ping_scan = ping_scan
         self.emit = emit  # what the scheduler reports (messages.py), as it happens
+        # Kinds of event nobody would hear now (the phase driver keeps this up
+        # to date, as key presses change -v and -d): the ones made per answer
+        # or per target are then not even built, which is most of a big
+        # scan's events (four per target of a two-port scan).
+        self.quiet: frozenset[type[Event]] = frozenset()
         self.limits = RttLimits.from_timing(timing)
         self.params = CongestionParams.from_timing(timing)
         self.round_cap = timing.pacing.round_cap
@@ -927,7 +932,8 @@ class Scheduler:
             self.emit(Untimed(h.index, h.address, "down"))
         if up and h.ping_port is None:
             h.ping_port = probe.port
-            self.emit(PingProbe(h.index, h.address, probe.port))
+            if PingProbe not in self.quiet:
+                self.emit(PingProbe(h.index, h.address, probe.port))
         self._finish(h, probe)
         if up:
             # The first sign of life settles it: the other pings are moot.
@@ -944,11 +950,12 @@ class Scheduler:
         if old is None:
             h.finished += 1
             h.answers[probe.port] = (state, outcome.reason)
-            self.emit(PortState(h.index, h.address, probe.port, state, outcome.reason))
+            if PortState not in self.quiet:
+                self.emit(PortState(h.index, h.address, probe.port, state, outcome.reason))
         elif old[0] == "filtered" or (old[0] == "closed" and state == "open"):
             # Connect scan precedence: open beats everything, filtered nothing.
             h.answers[probe.port] = (state, outcome.reason)
-            if state != old[0]:
+            if state != old[0] and PortState not in self.quiet:
                 self.emit(PortState(h.index, h.address, probe.port, state, outcome.reason))
         self._sample(h, probe, now, late)
         adjust = True
@@ -972,7 +979,8 @@ class Scheduler:
                                               round(h.delay * 1000), tryno=h.max_ok_tryno))
         if state != "filtered" and h.ping_port is None:
             h.ping_port = probe.port
-            self.emit(PingProbe(h.index, h.address, probe.port))
+            if PingProbe not in self.quiet:
+                self.emit(PingProbe(h.index, h.address, probe.port))
         self._finish(h, probe)
 
     def _give_up(self, h: HostState, probe: Probe, capped: bool) -> None:
@@ -1047,11 +1055,13 @@ class Scheduler:
 
     def _host_done(self, h: HostState) -> None:
         """The target left the phase; it may become the global ping host."""
-        self.emit(HostDone(h.index, h.address, h.n_active + len(h.waiting)))
+        if HostDone not in self.quiet:
+            self.emit(HostDone(h.index, h.address, h.n_active + len(h.waiting)))
         # nmap keeps the finished host with the best timing ping for global
         # pings; every connect ping scores the same, so the newest one wins
         # unless the current one still has a ping in flight
         pinghost = self._pinghost
         if h.ping_port is not None and (pinghost is None or pinghost.n_active == 0):
             self._pinghost = h
-            self.emit(GlobalPingHost(h.index, h.address))
+            if GlobalPingHost not in self.quiet:
+                self.emit(GlobalPingHost(h.index, h.address))

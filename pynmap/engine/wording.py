@@ -231,6 +231,13 @@ _WORDING: dict[type[Event], tuple[Callable[[Any, int, int], tuple[Line, ...]], i
 }
 
 
+def heard(kind: type[Event], verbosity: int, debugging: int) -> bool:
+    """Whether events of this kind have lines at these -v and -d levels (a
+    function's own test may still say none for one event)."""
+    entry = _WORDING.get(kind)
+    return entry is not None and (verbosity >= entry[1] or debugging >= entry[2])
+
+
 def lines(event: Event, verbosity: int, debugging: int) -> tuple[Line, ...]:
     """The lines nmap prints for `event` at these -v and -d levels (none for data events)."""
     entry = _WORDING.get(type(event))

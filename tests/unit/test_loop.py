@@ -15,10 +15,12 @@ from __future__ import annotations
 import errno
 import itertools
 import socket
+from collections.abc import Callable
 
 import pytest
 
 from pynmap.engine.clock import FakeClock
+from pynmap.engine.events import QUIETABLE
 from pynmap.engine.fake import SILENT, FakeBackend, Reply
 from pynmap.engine.loop import ConnectLoop
 from pynmap.engine.messages import ECHO, Event, HostUp
@@ -322,3 +324,53 @@ def test_without_echo_no_echo_request_is_sent() -> None:
     hosts = [HostResult(A, socket.AF_INET)]
     discover(hosts, [80], TIMING, clock=clock, backend=backend)
     assert (hosts[0].reason, backend.tries(A, ECHO)) == ("conn-refused", 0)
+
+
+# ---------------------------------------------------------------- events nobody hears
+
+class Hearing(Events):
+    """Records the events it is given; wants the quietable ones only from the
+    `from_tick`-th round of the loop on (a key press raising -v mid-scan)."""
+
+    def __init__(self, from_tick: int) -> None:
+        self.from_tick = from_tick
+        self.ticks = 0
+        self.kinds: list[str] = []
+
+    def handle(self, event: Event, host: HostResult | None) -> None:
+        self.kinds.append(type(event).__name__)
+
+    def tracing(self) -> bool:
+        return False
+
+    def wants(self, kind: type[Event]) -> bool:
+        return kind not in QUIETABLE or self.ticks >= self.from_tick
+
+    def tick(self, completion: Callable[[], float]) -> float | None:
+        self.ticks += 1
+        return None
+
+
+def test_events_nobody_wants_are_not_made_and_results_stay_whole() -> None:
+    ports = list(range(1, 41))
+    script = {(A, p): OPEN if p % 2 else REFUSED for p in ports}
+    deaf = Hearing(from_tick=1 << 30)
+    hosts, _ = scan(script, ports, events=deaf)
+    assert not {"PortState", "PingProbe", "HostDone", "GlobalPingHost"} & set(deaf.kinds)
+    assert table(hosts[0]) == {p: ("open", "syn-ack") if p % 2 else ("closed", "conn-refused")
+                               for p in ports}
+    # wanted from the start: one PortState per port, and the rest
+    loud = Hearing(from_tick=0)
+    scan(script, ports, events=loud)
+    assert loud.kinds.count("PortState") == len(ports)
+    assert {"PingProbe", "HostDone", "GlobalPingHost"} <= set(loud.kinds)
+
+
+def test_a_key_press_mid_scan_brings_the_quiet_events_back() -> None:
+    # a small window: the ports go out over several rounds of the loop
+    ports = list(range(1, 201))
+    script = {(A, p): REFUSED for p in ports}
+    later = Hearing(from_tick=2)
+    scan(script, ports, events=later)
+    heard = later.kinds.count("PortState")
+    assert 0 < heard < len(ports)
