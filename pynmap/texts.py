@@ -112,8 +112,8 @@ def version_text() -> str:
     interpreter has it, and the OpenSSL that Python's ssl module (-sV's TLS)
     was built with; Compiled without: the libraries nmap lists that pynmap
     has no use for (no scripts, no packet capture), so a tool that looks for
-    liblua is not misled.  The engine: pynmap's one
-    I/O loop, on epoll.
+    liblua is not misled.  The engines: the connect scan's loop on poll(),
+    the service scan's on epoll.
     """
     import socket
     import ssl
@@ -137,5 +137,5 @@ def version_text() -> str:
         f"Platform: {platform_name}\n"
         f"Compiled with:{''.join(' ' + item for item in with_)}\n"
         f"Compiled without:{''.join(' ' + item for item in without)}\n"
-        "Available nsock engines: epoll\n"
+        "Available nsock engines: epoll poll\n"
     )

@@ -15,7 +15,7 @@ EADDRNOTAVAIL ...) hands the probe back to the scheduler and backs off
 instead of failing.
 
 The loop never calls the operating system itself: sockets and readiness are
-the backend's (epoll, or engine/fake.py's script), the time is the clock's.
+the backend's (poll(), or engine/fake.py's script), the time is the clock's.
 
 A probe of the pseudo-port ECHO (host discovery under --privileged) is an
 ICMP echo request on a ping socket instead: sent at once, answered by the
@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 
 from pynmap.errors import Fatal, SystemFatal
 
-from .backend import Backend, EpollBackend, SocketSetup
+from .backend import Backend, PollBackend, SocketSetup
 from .clock import SYSTEM, Clock
 from .messages import ConnTrace, Event, StrangeAnswer
 from .probe import ECHO, Outcome, Probe, classify, classify_echo
@@ -128,10 +128,10 @@ class ConnectLoop:
         self.clock = clock.now
         self.probes: dict[int, Probe] = {}  # handle -> the probe it carries: every socket we hold
         self.watching: set[int] = set()  # handles the backend polls
-        self.backend = backend if backend is not None else EpollBackend(setup, emit)
+        self.backend = backend if backend is not None else PollBackend(setup, emit)
         # Per target: is a refusal read right after connect()?  On loopback the
         # kernel handles the SYN inside connect(), so the answer is there to
-        # read at once: the same answer a round earlier, with the epoll
+        # read at once: the same answer a round earlier, with the poll set's
         # registration and the wait saved.  Asked for by the halves of a
         # split scan (split.py), which are bound by that per-probe work.
         self._early = ([_is_loopback(family, address) for family, address, _scope in targets]

@@ -146,24 +146,22 @@ if spec.get("budget"):
         handed_back(self, probe, now)
     Scheduler.on_unsent = on_unsent
 if spec.get("deaf"):
-    # A loop that never hears of an answer in time: epoll reports nothing,
-    # after sleeping as long as it was asked to.  Every answer is then found
-    # by the check at expiry, or not at all.
+    # A loop that never hears of an answer in time: poll() reports nothing,
+    # after sleeping as long as it was asked to (milliseconds).  Every answer
+    # is then found by the check at expiry, or not at all.
     import select
-    real_epoll = select.epoll
+    real_poll = select.poll
     class Deaf:
         def __init__(self):
-            self.real = real_epoll()
+            self.real = real_poll()
         def register(self, fd, mask):
             self.real.register(fd, mask)
         def unregister(self, fd):
             self.real.unregister(fd)
-        def close(self):
-            self.real.close()
-        def poll(self, timeout=-1.0):
-            time.sleep(max(0.0, timeout))
+        def poll(self, timeout=-1):
+            time.sleep(max(0.0, timeout / 1000))
             return []
-    select.epoll = Deaf
+    select.poll = Deaf
 if spec.get("reset_when_connected"):
     # Every connection is reset by its peer before SO_ERROR is read (a
     # service that accepts and closes with RST at once, and a slow reader).
@@ -457,7 +455,7 @@ def test_self_connect_is_not_an_open_port(lab: Netns, nmap_oracle: str, tmp_path
 # ---------------------------------------------------------------- answers read late
 # "Better than nmap": before a probe is timed out its socket is checked, so a
 # loop that fell behind never calls an answered port filtered.  Here the loop
-# is made deaf (epoll never reports), so every answer is found that way.
+# is made deaf (poll() never reports), so every answer is found that way.
 
 LATE_PORTS = [22, 8080, RESETS, 1, 1000, 44444, 44445, 44447]
 # short timeouts: each deaf round lasts one probe timeout

@@ -216,14 +216,14 @@ def test_icmp_errors_about_echo_requests_as_nmap_reads_them(lan: Lab, nmap_oracl
 
 _FORGED = r"""
 import socket, struct, sys
-from pynmap.engine.backend import EpollBackend
+from pynmap.engine.backend import PollBackend
 
 def checksum(data):
     total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
     total = (total >> 16) + (total & 0xFFFF)
     return ~(total + (total >> 16)) & 0xFFFF
 
-backend = EpollBackend()
+backend = PollBackend()
 handle, err = backend.open_echo(socket.AF_INET)
 assert err == 0, err
 assert backend.send_echo(handle, "127.0.0.2", 0) == 0
