@@ -30,6 +30,7 @@ from .probe import IcmpAnswer
 
 _LINGER_RST = struct.pack("ii", 1, 0)
 _STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
+_SPARE_MAX = 1024
 # <linux/in.h>, <linux/in6.h>: ICMP errors about what a datagram socket sent
 # are queued (MSG_ERRQUEUE), whatever their kind, with the ICMP type and code
 # and the address of their sender (struct sock_extended_err)
@@ -127,7 +128,9 @@ class Backend(Protocol):
         ...
 
     def close(self, handle: int, reset: bool) -> None:
-        """Close the socket; `reset`: with SO_LINGER {on, 0} (RST, no TIME_WAIT)."""
+        """Close the socket; `reset`: with SO_LINGER {on, 0} (RST, no TIME_WAIT).
+        Without `reset` (its connect() failed: no connection is left behind) the
+        backend may keep the socket for a later open()."""
         ...
 
     def release(self) -> None:
@@ -233,8 +236,27 @@ class PollBackend:
         self.echoes: dict[int, tuple[int, bytes]] = {}
         self.ephemeral = ephemeral_ports()
         self.ep = select.poll()
+        # Sockets refused by their port (RST), per family, for open() to hand
+        # out again: Linux lets a TCP socket connect() again once the peer has
+        # reset its attempt, which spares the kernel a socket() and a close()
+        # per closed port (most of a scan's probes).  The first connect()
+        # after the reset only says ECONNABORTED and readies the socket
+        # (connect() retries).  Only a reset is sure to have ended the
+        # attempt: an ICMP error that arrives while connect() still holds the
+        # socket (a REJECT rule on the scanner's own machine) is reported
+        # without ending it, and SYNs go on being sent.
+        self.spare: dict[int, list[_socket.socket]] = {}
+        self.refused: set[int] = set()  # read ECONNREFUSED: the attempt is over
+        self.reused: set[int] = set()  # handed out again, not connect()ed yet
 
     def open(self, family: int) -> tuple[int, int]:
+        spare = self.spare.get(family)
+        if spare:
+            sock = spare.pop()
+            fd = sock.fileno()
+            self.socks[fd] = sock
+            self.reused.add(fd)
+            return fd, 0
         try:
             sock = _socket.socket(family, _STREAM)
         except OSError as exc:
@@ -307,8 +329,16 @@ class PollBackend:
     def connect(self, handle: int, address: str, port: int, scope: int) -> int:
         # A link-local IPv6 address means nothing without its interface: the
         # scope id must reach connect() (EINVAL otherwise).
-        return self.socks[handle].connect_ex((address, port, 0, scope) if scope
-                                             else (address, port))
+        sock = self.socks[handle]
+        peer = (address, port, 0, scope) if scope else (address, port)
+        err = sock.connect_ex(peer)
+        if handle in self.reused:
+            self.reused.discard(handle)
+            if err == errno.ECONNABORTED:  # the reset attempt's state, cleared now
+                err = sock.connect_ex(peer)
+        if err == errno.ECONNREFUSED:
+            self.refused.add(handle)
+        return err
 
     def watch(self, handle: int) -> None:
         self.ep.register(handle, select.POLLIN if handle in self.echoes else select.POLLOUT)
@@ -330,9 +360,12 @@ class PollBackend:
             # would make it ECONNRESET, which says connected too).
             return 0
         try:
-            return self.socks[handle].getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            err: int = self.socks[handle].getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         except OSError as exc:
             return exc.errno or 0
+        if err == errno.ECONNREFUSED:
+            self.refused.add(handle)
+        return err
 
     def connected(self, handle: int) -> bool:
         try:
@@ -359,15 +392,28 @@ class PollBackend:
         if handle in self.watched:
             self.watched.discard(handle)
             self.ep.unregister(handle)
-        if sock is not None:
-            if reset:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
-            sock.close()
+        if sock is None:
+            return
+        if handle in self.refused:
+            self.refused.discard(handle)
+            if not reset and self.setup is None:
+                spare = self.spare.setdefault(sock.family, [])
+                if len(spare) < _SPARE_MAX:
+                    spare.append(sock)
+                    return
+        self.reused.discard(handle)
+        if reset:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+        sock.close()
 
     def release(self) -> None:
         for fd in list(self.socks):
             self.close(fd, True)
+        for spare in self.spare.values():
+            for sock in spare:
+                sock.close()
+        self.spare.clear()
 
     def _prepare(self, sock: _socket.socket, family: int) -> int:
         """-S, -e and --ttl on a new socket, with nmap's messages when they fail.

@@ -517,3 +517,62 @@ def test_unbindable_source_is_reported_once_as_by_nmap(
     assert theirs.stderr.count("Problem binding source address") == 1
     assert (ours.exit, ours.stderr) == (theirs.exit, theirs.stderr)
     assert "22/tcp open" in ours.stdout and "22/tcp open" in theirs.stdout
+
+
+# ---------------------------------------------------------------- sockets used again
+# A socket whose port refused it goes back to the backend (PollBackend.spare)
+# and connects again for a later probe: the same socket must connect, and read
+# as connected, to an open port, and be refused again.  A socket failed by an
+# ICMP error (the lab's REJECT rules, on the scanner's own machine) has not
+# finished its attempt and is not handed out again: a new one connects.
+
+_REUSE = r"""
+import errno, json, socket, sys
+from pynmap.engine.backend import PollBackend
+
+def attempt(backend, family, address, port):
+    handle, err = backend.open(family)
+    assert err == 0, err
+    err = backend.connect(handle, address, port, 0)
+    if err == errno.EINPROGRESS:
+        backend.watch(handle)
+        while handle not in backend.poll(5.0):
+            pass
+        err = backend.error(handle)
+    return handle, err
+
+backend = PollBackend()
+out = []
+for family, address, port in json.loads(sys.argv[1]):
+    first, failed = attempt(backend, family, address, port)
+    backend.close(first, reset=False)
+    kept = sum(len(spare) for spare in backend.spare.values())
+    again, opened = attempt(backend, family, address, 22)
+    connected = backend.connected(again)
+    backend.close(again, reset=True)
+    third, failed_again = attempt(backend, family, address, port)
+    backend.close(third, reset=False)
+    out.append([port, errno.errorcode.get(failed, failed), kept == 1 and again == first,
+                opened, connected,
+                errno.errorcode.get(failed_again, failed_again)])
+backend.release()
+print(json.dumps(out))
+"""
+
+
+def test_a_socket_whose_connect_failed_connects_again(lab: Netns) -> None:
+    import socket
+
+    cases = [(socket.AF_INET, "127.0.0.1", port) for port in (1, 44445, 44447, 44448)]
+    cases.append((socket.AF_INET6, "::1", 1))
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([*lab.exec_prefix(), sys.executable, "-c", _REUSE, json.dumps(cases)],
+                          capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    expected = {1: "ECONNREFUSED", 44445: "EHOSTUNREACH", 44447: "ENETUNREACH",
+                44448: "ENOPROTOOPT"}
+    for port, failed, same, opened, connected, failed_again in json.loads(done.stdout):
+        assert failed == failed_again == expected[port], (port, failed, failed_again)
+        # a refused one is handed out again (the same descriptor); either way
+        # the next probe's socket connects
+        assert same == (port == 1) and opened == 0 and connected, (port, same, opened)
