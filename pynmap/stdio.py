@@ -53,12 +53,11 @@ class _Sink(io.RawIOBase):
             return False
 
     def write(self, data: ReadableBuffer) -> int:
-        view = memoryview(data)
         try:
-            return os.write(self._fd, view)  # a short write: BufferedWriter sends the rest
+            return os.write(self._fd, data)  # a short write: BufferedWriter sends the rest
         except OSError:
             self.failures += 1
-            return view.nbytes  # lost, as fwrite() loses it
+            return memoryview(data).nbytes  # lost, as fwrite() loses it
 
     def close(self) -> None:
         if not self.closed and self._closefd:
@@ -152,7 +151,7 @@ class _Stdout(io.TextIOWrapper):
     stdio: _StdioBuffer
 
     def flush(self) -> None:
-        self.stdio.flushed()
+        self.stdio._fill = 0  # stdio.flushed(), without a call: once per host report
         super().flush()
 
 

@@ -547,9 +547,12 @@ def host_kind(host: HostResult, scan_type: str) -> str:
     return "port"
 
 
-def is_reported(host: HostResult, scan_type: str, opts: ViewOptions) -> bool:
-    """Whether nmap writes any report (in any format) for this host."""
-    kind = host_kind(host, scan_type)
+def is_reported(host: HostResult, scan_type: str, opts: ViewOptions,
+                kind: str | None = None) -> bool:
+    """Whether nmap writes any report (in any format) for this host; `kind` is
+    host_kind(host, scan_type), when the caller knows it already."""
+    if kind is None:
+        kind = host_kind(host, scan_type)
     if kind == "down":
         return opts.verbosity > 0 and not opts.open_only
     if kind == "port":

@@ -4,7 +4,7 @@ A port scan of a /16 reports tens of thousands of hosts that mostly look
 alike: the same port table, the same options, only the address, the reason
 and the times differ.  As for list scans (`pynmap.output.stencil`), the host
 templates are rendered once per *shape* of host with marker strings in place
-of the per-host values, turned into str.format patterns and filled in for
+of the per-host values, turned into printf-style patterns and filled in for
 each host.  The text is the templates' own, so it cannot drift from them.
 
 The shape is everything that changes the text apart from those values: the
@@ -33,7 +33,7 @@ from pynmap.output.context import (
     scan_span,
 )
 from pynmap.output.render import macros
-from pynmap.output.stencil import mark, to_pattern
+from pynmap.output.stencil import mark, to_percent_pattern
 from pynmap.output.xmlesc import xml_escape
 from pynmap.plain import replace
 from pynmap.results import HostResult, PortResult, Times
@@ -54,6 +54,16 @@ _FIELDS = ("address", "user_name", "ptr_name", "reason", "latency", "srtt", "rtt
            "reason_ttl")
 # The values that may hold XML specials; the others are numbers (and MAC addresses).
 _TEXT_FIELDS = ("address", "user_name", "ptr_name", "reason", "scanned_at", "mac_vendor")
+# Latency figures are remembered per srtt (a /16 has a few hundred distinct
+# ones) up to this many; then the memo starts again.
+_LATENCY_MEMO = 4096
+
+# One per-host value: the host -> the text its marker stands for.
+Getter = Callable[[HostResult], str]
+# A shape's patterns and, for each of the plain texts (console and normal),
+# the grepable text and the XML, the values its pattern uses (XML ones escaped).
+_Entry = tuple[str, str, str, str, tuple[tuple[str, Getter], ...],
+               tuple[tuple[str, Getter], ...], tuple[tuple[str, Getter], ...]]
 
 
 def render_view(view: HostView) -> HostTexts:
@@ -73,12 +83,23 @@ class PortStencil:
     ) -> None:
         self._service_name = service_name
         self._render = render
-        self._patterns: dict[tuple[Any, ...], HostTexts] = {}
+        # One entry per shape: its first element numbers the (scan type,
+        # options) pair, so that a lookup hashes a small int, not the options.
+        self._patterns: dict[tuple[Any, ...], _Entry] = {}
+        self._settings: dict[tuple[str, ViewOptions], int] = {}
+        # the last (scan type, options) pair seen, its number and whether it shows
+        # the -vv "Scanned at" line: the same objects come back host after host
+        self._scan_type = ""
+        self._opts: ViewOptions | None = None
+        self._setting = 0
+        self._verbose = False
+        self._latency: dict[int, str] = {}
 
     @staticmethod
-    def shape(host: HostResult, scan_type: str, opts: ViewOptions) -> tuple[Any, ...] | None:
-        """The host's shape, or None when it needs the full renderer."""
-        kind = host_kind(host, scan_type)
+    def _key(host: HostResult, kind: str, setting: Any, verbose: bool) -> tuple[Any, ...] | None:
+        """The shape, or None when it needs the full renderer.  `setting` stands
+        for the scan type and the options (`verbose`: they show the "Scanned at"
+        line)."""
         if kind not in _KINDS:
             return None
         user = host.user_name
@@ -87,22 +108,23 @@ class PortStencil:
         ports = host.ports
         if len(ports) > MAX_PORTS:
             return None
-        if kind == "port" and any(p.service is not None for p in ports):
-            return None  # -sV's findings differ from host to host
+        # build_host_view: ports and the -vv "Scanned at" line only for "port".
+        if kind == "port" and ports:
+            rows = []
+            for p in ports:
+                if p.service is not None:
+                    return None  # -sV's findings differ from host to host
+                rows.append((p.port, p.protocol, p.state, p.reason))
+            table: tuple[Any, ...] = tuple(rows)
+            scanned_at = verbose and bool(host.start_time)
+        else:
+            table = ()
+            scanned_at = False
         ptr = host.ptr_name
         times = host.times
-        # build_host_view: ports and the -vv "Scanned at" line only for "port".
-        table = (
-            tuple([(p.port, p.protocol, p.state, p.reason) for p in ports])
-            if kind == "port"
-            else ()
-        )
-        scanned_at = (
-            bool(table) and bool(opts.verbosity > 1 or opts.debugging) and bool(host.start_time)
-        )
         return (
+            setting,
             kind,
-            scan_type,
             host.family,
             bool(user),
             bool(ptr),
@@ -111,16 +133,21 @@ class PortStencil:
             times.srtt != -1 or times.rttvar != -1,
             scanned_at,
             table,
-            opts,
             host.mac is not None,  # --privileged's MAC address line and element
             host.mac_vendor is not None,
             host.reason_ttl != 0,  # nmap's " ttl 63" after the reason
         )
 
-    def _build(self, shape: tuple[Any, ...]) -> HostTexts:
+    @staticmethod
+    def shape(host: HostResult, scan_type: str, opts: ViewOptions) -> tuple[Any, ...] | None:
+        """The host's shape, or None when it needs the full renderer."""
+        return PortStencil._key(host, host_kind(host, scan_type), (scan_type, opts),
+                                bool(opts.verbosity > 1 or opts.debugging))
+
+    def _build(self, key: tuple[Any, ...], scan_type: str, opts: ViewOptions) -> _Entry:
         (
+            _,
             kind,
-            scan_type,
             family,
             has_user,
             has_ptr,
@@ -129,11 +156,10 @@ class PortStencil:
             timed,
             scanned_at,
             table,
-            opts,
             has_mac,
             has_vendor,
             has_ttl,
-        ) = shape
+        ) = key
         fake = HostResult(
             address=mark("address"),
             family=family,
@@ -167,61 +193,123 @@ class PortStencil:
             scanned_for=mark("scanned_for"),
         )
         console, normal, grep, xml = self._render(view)
-        normal_pattern = to_pattern(normal, _FIELDS)
+        normal_pattern, normal_fields = to_percent_pattern(normal, _FIELDS)
         # the same object tells render() that console is a copy of normal
-        console_pattern = normal_pattern if console == normal else to_pattern(console, _FIELDS)
-        return (console_pattern, normal_pattern, to_pattern(grep, _FIELDS), to_pattern(xml, _FIELDS))
+        console_pattern, console_fields = (
+            (normal_pattern, ()) if console == normal else to_percent_pattern(console, _FIELDS))
+        grep_pattern, grep_fields = to_percent_pattern(grep, _FIELDS)
+        xml_pattern, xml_fields = to_percent_pattern(xml, _FIELDS)
+        # only the values a pattern prints are worked out for each host
+        getters = self._getters(kind == "port", scanned_at)
+        plain_fields = set(normal_fields + console_fields)
+        return (console_pattern, normal_pattern, grep_pattern, xml_pattern,
+                tuple((name, getters[name]) for name in _FIELDS if name in plain_fields),
+                tuple((name, getters[name]) for name in grep_fields),
+                tuple((name, _escaping(getters[name]) if name in _TEXT_FIELDS else getters[name])
+                      for name in xml_fields))
+
+    def _getters(self, timed: bool, scanned_at: bool) -> dict[str, Getter]:
+        """What each marker stands for, as build_host_view works it out; str()
+        is what Jinja prints for a number.  `timed`: a port-scanned host (its
+        scan's start and end; 0 for the others); `scanned_at`: the -vv line."""
+        if timed:
+            def starttime(host: HostResult) -> str:
+                return str(scan_span(host)[0])
+
+            def endtime(host: HostResult) -> str:
+                return str(scan_span(host)[1])
+
+            def scanned_for(host: HostResult) -> str:
+                start, end = scan_span(host)
+                return str(end - start)
+        else:
+            def starttime(host: HostResult) -> str:
+                return "0"
+
+            endtime = scanned_for = starttime
+
+        def scanned(host: HostResult) -> str:
+            return fmt.seconds_time(host.start_time) if scanned_at and host.start_time else ""
+
+        return {
+            "address": lambda host: host.address,
+            "user_name": lambda host: host.user_name or "",
+            "ptr_name": lambda host: host.ptr_name or "",
+            "reason": lambda host: host.reason,
+            "latency": self._latency_text,
+            "srtt": lambda host: str(host.times.srtt),
+            "rttvar": lambda host: str(host.times.rttvar),
+            "timeout": lambda host: str(host.times.timeout),
+            "starttime": starttime,
+            "endtime": endtime,
+            "scanned_at": scanned,
+            "scanned_for": scanned_for,
+            "mac": lambda host: host.mac or "",
+            "mac_vendor": lambda host: host.mac_vendor or "",
+            "reason_ttl": lambda host: str(host.reason_ttl),
+        }
+
+    def _latency_text(self, host: HostResult) -> str:
+        """latency_text(), remembered per srtt: it depends on nothing else."""
+        times = host.times
+        text = self._latency.get(times.srtt)
+        if text is None:
+            text = latency_text(times) or ""
+            if len(self._latency) >= _LATENCY_MEMO:
+                self._latency.clear()
+            self._latency[times.srtt] = text
+        return text
 
     def render(
-        self, host: HostResult, scan_type: str, opts: ViewOptions, *, xml: bool = True
+        self,
+        host: HostResult,
+        scan_type: str,
+        opts: ViewOptions,
+        *,
+        xml: bool = True,
+        grep: bool = True,
+        kind: str | None = None,
     ) -> HostTexts | None:
         """(console, normal, grepable, xml) text for the host, or None for the full path.
 
-        The caller has already decided that the host is reported at all; xml is
-        "" unless asked for.
+        The caller has already decided that the host is reported at all; xml
+        and grepable are "" unless asked for.  `kind` is host_kind(host,
+        scan_type), when the caller knows it.
         """
-        shape = self.shape(host, scan_type, opts)
+        if opts is not self._opts or scan_type != self._scan_type:
+            self._setting = self._settings.setdefault((scan_type, opts), len(self._settings))
+            self._verbose = bool(opts.verbosity > 1 or opts.debugging)
+            self._opts, self._scan_type = opts, scan_type
+        shape = self._key(host, host_kind(host, scan_type) if kind is None else kind,
+                          self._setting, self._verbose)
         if shape is None:
             return None
-        patterns = self._patterns.get(shape)
-        if patterns is None:
+        entry = self._patterns.get(shape)
+        if entry is None:
             if len(self._patterns) >= MAX_SHAPES:
                 return None
-            patterns = self._patterns[shape] = self._build(shape)
-        values = self._values(host, shape[0] == "port", shape[8])
-        console, normal, grep, xml_pattern = patterns
-        normal_text = normal.format_map(values)
-        console_text = normal_text if console is normal else console.format_map(values)
-        xml_text = ""
+            entry = self._patterns[shape] = self._build(shape, scan_type, opts)
+        console, normal, grep_pattern, xml_pattern, plain_values, grep_values, xml_values = entry
+        # (loops, not comprehensions: a comprehension is a function call of its own)
+        values = {}
+        for name, get in plain_values:
+            values[name] = get(host)
+        normal_text = normal % values
+        console_text = normal_text if console is normal else console % values
+        grep_text = xml_text = ""
+        if grep:
+            values = {}
+            for name, get in grep_values:
+                values[name] = get(host)
+            grep_text = grep_pattern % values
         if xml:
-            escaped = values.copy()
-            for key in _TEXT_FIELDS:
-                escaped[key] = xml_escape(values[key])
-            xml_text = xml_pattern.format_map(escaped)
-        return (console_text, normal_text, grep.format_map(values), xml_text)
+            values = {}
+            for name, get in xml_values:
+                values[name] = get(host)
+            xml_text = xml_pattern % values
+        return (console_text, normal_text, grep_text, xml_text)
 
-    @staticmethod
-    def _values(host: HostResult, timed: bool, scanned_at: bool) -> dict[str, str]:
-        # Mirrors build_host_view for the values the markers stand for;
-        # str() is what Jinja prints for a number.
-        times = host.times
-        start, end = scan_span(host) if timed else (0, 0)
-        return {
-            "address": host.address,
-            "user_name": host.user_name or "",
-            "ptr_name": host.ptr_name or "",
-            "reason": host.reason,
-            "latency": latency_text(times) or "",
-            "srtt": str(times.srtt),
-            "rttvar": str(times.rttvar),
-            "timeout": str(times.timeout),
-            "starttime": str(start),
-            "endtime": str(end),
-            "scanned_at": fmt.seconds_time(host.start_time)
-            if scanned_at and host.start_time
-            else "",
-            "scanned_for": str(end - start),
-            "mac": host.mac or "",
-            "mac_vendor": host.mac_vendor or "",
-            "reason_ttl": str(host.reason_ttl),
-        }
+
+def _escaping(get: Getter) -> Getter:
+    """`get` with its value escaped for XML, as the templates' |xa escapes it."""
+    return lambda host: xml_escape(get(host))

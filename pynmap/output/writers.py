@@ -76,7 +76,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import EllipsisType
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO, cast
 
 from pynmap.errors import Fatal, NmapError, PlainExit, SystemFatal
 from pynmap.output import fmt
@@ -124,6 +124,8 @@ _XML_NESTING = re.compile(r"<(/?)(host|ports)[ >]")
 # Each format's Reporter attribute, in nmap's log order (its LOG_* bits).
 _LOG_ORDER = (("normal", "_normal"), ("grepable", "_grep"), ("kiddie", "_skid"), ("xml", "_xml"))
 _ATTRS = dict(_LOG_ORDER)
+# Each format's text in a Rendered (normal, grepable, xml), in _LOG_ORDER.
+_RENDERED_INDEX = (0, 1, 0, 2)
 # nmap formats its error message into a 1024-byte buffer.
 _ERRBUF = 1023
 # Longest delay before a list-scan host line reaches its files (seconds).
@@ -228,6 +230,15 @@ def _too_big(texts: Sequence[str], blksize: int) -> bool:
     return sum(len(t.encode("utf-8", "surrogateescape")) for t in texts) > blksize
 
 
+class _Plan(NamedTuple):
+    """The open streams' part in a host report, in _LOG_ORDER."""
+
+    files: tuple[tuple[int, int], ...]  # output files: (text's index in Rendered, blksize)
+    on_stdout: tuple[int, ...]  # the other streams' texts: they share stdout's buffer
+    stdout_blksize: int | None  # None when stdout is not pynmap's own (_Stdout)
+    flushes: tuple[Callable[[], object], ...]  # _flush_outputs' calls
+
+
 def _ordinal_suffix(n: int) -> str:
     a = n % 100
     if 11 <= a <= 13:
@@ -296,6 +307,9 @@ class Reporter:
         # an output file leads where another output does: every stream is held and
         # released where nmap flushes its logs (pynmap.output.samefile)
         self._emulating = False
+        # the streams' part in each host report, worked out again whenever they
+        # change: in open_files and close
+        self._plan = self._make_plan()
 
     def adjust(self, **changes: Any) -> None:
         """Runtime interaction (v/V, d/D, p/P): the spec's levels change mid-scan.
@@ -348,6 +362,7 @@ class Reporter:
         # stdout closed at start (`>&-`): the first file opened took its descriptor,
         # and nmap's two buffers interleave there at its flushes
         self._in_calls = any(log.fileno() == 1 for log in self._logs)
+        self._plan = self._make_plan()
         if (self.spec.json is not None or self.spec.json_lines is not None
                 or self._sink is not None):
             self._open_json()
@@ -393,6 +408,7 @@ class Reporter:
         self._owned.clear()
         self._logs.clear()
         self._normal = self._grep = self._skid = self._xml = None
+        self._plan = self._make_plan()
 
     def _flush_all(self) -> None:
         """nmap's log_flush_all(): the files in log order, then stdout, then stderr."""
@@ -673,12 +689,13 @@ class Reporter:
         Hosts nmap does not report (down without -v, no open port under
         --open) are skipped here.
         """
-        if self._json is not None and is_reported(host, scan_type, self._opts):
+        kind = host_kind(host, scan_type)
+        if self._json is not None and is_reported(host, scan_type, self._opts, kind):
             # the view the XML template gets, so both carry the same host; taken
             # before the XML is written, so a signal that finds the host in the
             # XML finds it in the JSON too
             self._json.host(build_host_view(host, scan_type, self._opts, self._service_name))
-        self._host_reports(host, scan_type)
+        self._host_reports(host, scan_type, kind)
 
     def rendered_hosts(self, *, console: str, normal: str, grepable: str, xml: str,
                        hosts: Sequence[Host] = (), skipped: Sequence[str] = ()) -> None:
@@ -706,17 +723,18 @@ class Reporter:
         else:
             self._flush_outputs()
 
-    def _host_reports(self, host: HostResult, scan_type: str) -> None:
+    def _host_reports(self, host: HostResult, scan_type: str, kind: str) -> None:
         if scan_type == "list":
             fast = self._stencil.render(host, xml=self._xml is not None)
             if fast is not None:
                 self._write_host(fast[0], fast, "list", scan_type, throttle=True)
                 return
-        if not is_reported(host, scan_type, self._opts):
+        if not is_reported(host, scan_type, self._opts, kind):
             return
-        texts = self._port_stencil.render(host, scan_type, self._opts, xml=self._xml is not None)
+        texts = self._port_stencil.render(host, scan_type, self._opts, xml=self._xml is not None,
+                                          grep=self._grep is not None, kind=kind)
         if texts is not None:
-            self._write_host(texts[0], texts[1:], host_kind(host, scan_type), scan_type)
+            self._write_host(texts[0], texts[1:], kind, scan_type)
             return
         view = build_host_view(host, scan_type, self._opts, self._service_name)
         normal: str = self._m_normal.host(view, False)
@@ -734,18 +752,42 @@ class Reporter:
         output's stdio buffer (pynmap.stdio._StdioBuffer)?  When one of its texts
         could overflow that buffer: only then can a failed write be fatal, as
         nmap flushes after each report."""
-        out = stdout_buffer(self._stdout)
-        normal, grep, xml = rendered
-        texts = {"normal": normal, "grepable": grep, "kiddie": normal, "xml": xml}
-        on_stdout = [console] if self._out is not None else []
-        for name, attr in _LOG_ORDER:
+        plan = self._plan
+        for index, blksize in plan.files:
+            if _too_big([rendered[index]], blksize):
+                return True
+        out_blksize = plan.stdout_blksize
+        if out_blksize is None:
+            return False
+        if not plan.on_stdout:  # most runs: the console text alone
+            # (_too_big's first test, inline: this runs for every host)
+            return (self._out is not None and len(console) * 4 > out_blksize
+                    and _too_big([console], out_blksize))
+        on_stdout = [rendered[index] for index in plan.on_stdout]
+        if self._out is not None:
+            on_stdout.append(console)
+        return _too_big(on_stdout, out_blksize)
+
+    def _make_plan(self) -> _Plan:
+        """What _counts_writes and _flush_outputs look at, worked out once for the
+        streams as they are (open_files and close are where they change)."""
+        files: list[tuple[int, int]] = []
+        on_stdout: list[int] = []
+        for (_, attr), index in zip(_LOG_ORDER, _RENDERED_INDEX, strict=True):
             stream = getattr(self, attr)
             if isinstance(stream, LogFile):
-                if _too_big([texts[name]], stream.stdio.blksize):
-                    return True
+                files.append((index, stream.stdio.blksize))
             elif stream is not None:
-                on_stdout.append(texts[name])
-        return out is not None and _too_big(on_stdout, out.blksize)
+                on_stdout.append(index)
+        out = stdout_buffer(self._stdout)
+        return _Plan(
+            files=tuple(files),
+            on_stdout=tuple(on_stdout),
+            stdout_blksize=None if out is None else out.blksize,
+            flushes=tuple(stream.flush for stream in (self._out, self._normal, self._skid,
+                                                      self._grep, self._xml)
+                          if stream is not None),
+        )
 
     def _write_host_pieces(self, console: str, rendered: Rendered, kind: str) -> None:
         """A host's report in nmap's pieces and order (its log_write calls), each
@@ -816,7 +858,8 @@ class Reporter:
             if now - self._last_flush < _LIST_FLUSH:
                 return
             self._last_flush = now
-        self._flush_outputs()
+        for flush in self._plan.flushes:  # _flush_outputs(), inline
+            flush()
 
     def _write_host_held(self, console: str, rendered: Rendered, kind: str,
                          scan_type: str) -> None:
@@ -867,9 +910,9 @@ class Reporter:
                 stream.flush()
 
     def _flush_outputs(self) -> None:
-        for stream in (self._out, self._normal, self._skid, self._grep, self._xml):
-            if stream is not None:
-                stream.flush()
+        """stdout, then the files in the order normal, kiddie, grepable, XML."""
+        for flush in self._plan.flushes:
+            flush()
 
     # ------------------------------------------------------------------- ends
 

@@ -208,6 +208,34 @@ def test_v0_and_dash_outputs_mute_the_interactive_stream(tmp_path: Path) -> None
         assert "Initiating" not in out.getvalue()
 
 
+def test_each_host_report_reaches_every_file_at_once(tmp_path: Path) -> None:
+    """nmap flushes its outputs after each host report: a reader of a file
+    sees a host as soon as it is reported, without waiting for the next."""
+    rep, out, _ = reporter(tmp_path, normal="o.nmap", grepable="o.gnmap", xml="o.xml",
+                           kiddie="o.skid")
+    rep.host(up_host([PortResult(22, "open", "syn-ack")]), scan_type="connect")
+    for name in ("o.nmap", "o.gnmap", "o.xml", "o.skid"):
+        assert "127.0.0.1" in (tmp_path / name).read_text(), name
+    assert "Nmap scan report for localhost (127.0.0.1)" in out.getvalue()
+    rep.close()
+    # closed files are left alone afterwards: a later report goes to stdout only
+    rep.host(up_host([PortResult(80, "open", "syn-ack")]), scan_type="connect")
+    assert out.getvalue().count("Nmap scan report for") == 2
+    assert "80/tcp" not in (tmp_path / "o.nmap").read_text()
+
+
+def test_report_that_overflows_a_failing_files_buffer_is_fatal(tmp_path: Path) -> None:
+    """A host's XML larger than the file's 4 KiB stdio buffer, to a file that
+    refuses writes: nmap's fwrite() fails and it quits, whatever stdout is
+    (here a stream of the caller's, whose writes nmap does not check)."""
+    rep, _, _ = reporter(tmp_path, xml="/dev/full")
+    small = up_host([PortResult(22, "open", "syn-ack")])
+    rep.host(small, scan_type="connect")  # fits in the buffer: its loss goes unnoticed
+    big = up_host([PortResult(port, "open", "syn-ack") for port in range(10000, 10100)])
+    with pytest.raises(Fatal, match=r"Failed to write \d+ bytes of data to \(logt==8\)"):
+        rep.host(big, scan_type="connect")
+
+
 def test_banner_greetings_with_verbose(tmp_path: Path) -> None:
     sept1 = 1788264000  # 2026-09-01 12:00 UTC
     rep, out, _ = reporter(tmp_path, verbosity=1)

@@ -12,6 +12,7 @@ import random
 import socket
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -161,6 +162,47 @@ def test_the_benchmark_host_shape_is_shared() -> None:
         )
         assert stencil.render(host, "connect", opts) == full(host, "connect", opts)
     assert len(stencil._patterns) == 1
+
+
+def test_cached_patterns_follow_each_host_shape_and_options(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One stencil, hosts of different shapes, reasons, latencies and options
+    back to back (what it remembers from the previous host must never leak
+    into the next): every text as the templates print it, and only the
+    formats asked for."""
+    monkeypatch.setattr(ps, "_LATENCY_MEMO", 3)  # the memo of latency figures starts over
+    stencil = PortStencil(services)
+    # equal options as distinct objects, and other options, alternating
+    quiet, vv, quiet_again = ViewOptions(), ViewOptions(verbosity=2), ViewOptions()
+    table = [PortResult(80, "open", "syn-ack"), PortResult(443, "closed", "conn-refused")]
+    flipped = [PortResult(80, "closed", "conn-refused"), PortResult(443, "open", "syn-ack")]
+
+    def host(n: int, ports: list[PortResult], reason: str, srtt: int) -> HostResult:
+        return HostResult(f"198.19.0.{n}", socket.AF_INET, status="up", reason=reason,
+                          times=Times(srtt, 50, 100_000), ports=ports,
+                          start_time=T0 + n, end_time=T0 + n * 1.5)
+
+    cases = [
+        (host(1, table, "user-set", 200), "connect", quiet),
+        (host(2, flipped, "user-set", 200), "connect", quiet),
+        (host(3, table, "syn-ack", 1234), "connect", quiet),
+        (host(4, table, "user-set", 200), "connect", vv),  # "Scanned at", REASON column
+        (host(5, table, "user-set", 87), "connect", quiet_again),
+        (host(6, table, "conn-refused", 999_999), "ping", quiet),
+        (host(7, table, "user-set", 200), "connect", vv),
+        (host(8, [], "user-set", 12_345_678), "connect", quiet),
+        (host(9, table, "user-set", 87), "connect", quiet),
+    ]
+    for _ in range(2):
+        for h, scan_type, opts in cases:
+            assert stencil.render(h, scan_type, opts) == full(h, scan_type, opts)
+            console, normal, _, xml = full(h, scan_type, opts)
+            assert stencil.render(h, scan_type, opts, xml=False, grep=False) == (
+                console, normal, "", "")
+            assert stencil.render(h, scan_type, opts, xml=True, grep=False) == (
+                console, normal, "", xml)
+    assert len(stencil._latency) <= 3
 
 
 def test_unusual_hosts_take_the_full_path() -> None:
