@@ -278,7 +278,14 @@ def _run(
         emit=deliver, tracing=to.tracing(), origin=origin, tick=tick, setup=setup,
         clock=clock, backend=backend, early_answers=half,
     )
-    loop.run()
+    try:
+        loop.run()
+    finally:
+        # tick() holds the loop, and the loop tick(): left so, the group's
+        # whole scheduler (its targets, probes and answers) would wait for
+        # the cyclic garbage collector, whose passes then walk it, group
+        # after group, instead of reference counting freeing it here.
+        loop.tick = None
     return scheduler
 
 
