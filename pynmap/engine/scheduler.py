@@ -261,6 +261,9 @@ class Scheduler:
         self._maybe_done: list[HostState] = []
         # ... and whether any target may have something on its retry stack.
         self._maybe_retry = False
+        # Targets with fresh ports left (an upper bound: a target that leaves
+        # early keeps its count): at 0 a round needs no walk to find none.
+        self._fresh_hosts = len(self._incomplete)
 
     # ---------------------------------------------------------------- queries
 
@@ -783,8 +786,14 @@ class Scheduler:
             rr = self._rr
             if rr >= n:
                 rr = 0
-            h = incomplete[rr]
             self._rr = rr + 1
+            if not self._fresh_hosts:
+                # A walk round the group would find no target to send to, and
+                # leave the round robin one place on, as here (nmap's walk
+                # does the same): the walk itself is spared, for each round
+                # of a group's end, over targets that are only waiting.
+                return
+            h = incomplete[rr]
             if h is unable:
                 return
             # _fresh_left(h) and _host_may_send(h, now); with fresh ports left
@@ -811,6 +820,8 @@ class Scheduler:
                 h.clock_start = now
             port = ports[h.next_fresh]
             h.next_fresh += 1
+            if h.next_fresh == nports:
+                self._fresh_hosts -= 1
             # _send(h, port, 0, now, out)
             p = Probe(h.index, port, 0, now, False, True, -1, now)
             h.active.append(p)

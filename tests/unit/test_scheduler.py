@@ -726,3 +726,50 @@ def test_pynmap_pacing_counts_one_burst_of_losses_once() -> None:
         "Increasing send delay for 127.0.0.1 from 0 to 5 due to 11 out of 11 dropped probes since last increase.",
     ]
     assert len(s.hosts[0].answers) == 40
+
+
+# ------------------------------------------------------------------ walks spared
+
+
+class _AlwaysFresh(Scheduler):
+    """A scheduler that never learns that no target has fresh ports left:
+    every round walks the group, as before the walk was spared."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        super().__setattr__(name, 1 << 30 if name == "_fresh_hosts" else value)
+
+
+@pytest.mark.parametrize("timing", [NmapTiming(), Timing(pacing=PYNMAP)], ids=["nmap", "pynmap"])
+def test_rounds_without_fresh_ports_send_what_a_walk_would(timing: Timing) -> None:
+    """Where no target has fresh ports left, a round spares its walk round the
+    group; the retransmissions that follow must go out in the same order, at
+    the same times, as when every round walks (the walk moves nmap's round
+    robin on by one place)."""
+    def respond(p: Probe) -> tuple[float, Outcome] | None:
+        # silent ports, and ports answered only at the third try, which raises
+        # the try limit and sends the ports parked at the old one from the
+        # retry stack, in the round robin's order
+        if p.port in (3, 7) or (p.port in (2, 5) and p.tryno < 2):
+            return None
+        return LOOPBACK, CLOSED
+
+    sends = []
+    for kind in (Scheduler, _AlwaysFresh):
+        addresses = [f"127.0.0.{i + 1}" for i in range(7)]
+        sched = kind(addresses, list(range(1, 9)), timing)
+        rounds = sched.next_probes
+        places: list[int] = []  # the round robin's place after each round
+
+        def next_probes(now: float, rounds: Callable[[float], list[Probe]] = rounds,
+                        sched: Scheduler = sched, places: list[int] = places) -> list[Probe]:
+            batch = rounds(now)
+            places.append(sched._rr % len(sched.hosts))
+            return batch
+
+        sched.next_probes = next_probes  # type: ignore[method-assign]
+        sim = Sim(sched, respond)
+        sim.run()
+        sends.append(([(p.host, p.port, p.tryno, p.sent) for p in sim.sent], places))
+    spared, walked = sends
+    assert any(tryno for _, _, tryno, _ in spared[0])  # retransmissions did follow
+    assert spared == walked
