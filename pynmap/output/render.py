@@ -89,9 +89,13 @@ class _Macros:
         self._name = name
         self._module: Any = None
 
-    def __getattr__(self, macro: str) -> Any:
+    def load(self) -> None:
+        """Load the file now (reading it takes a descriptor for a moment)."""
         if self._module is None:
             self._module = environment().get_template(f"{self._name}.j2").module
+
+    def __getattr__(self, macro: str) -> Any:
+        self.load()
         return getattr(self._module, macro)
 
 

@@ -327,7 +327,18 @@ class Reporter:
     # ------------------------------------------------------------------ files
 
     def open_files(self) -> None:
-        """Open the output files in nmap's order: normal, grepable, kiddie, XML."""
+        """Open the output files in nmap's order: normal, grepable, kiddie, XML.
+
+        The templates the run will need are read first: reading one takes a
+        descriptor for a moment, and one that could not be read for want of
+        a descriptor (a tight `ulimit -n`) would be an internal error; nmap
+        has no such files, and fails where pynmap then fails too."""
+        self._m_console.load()
+        self._m_normal.load()
+        if self.spec.grepable is not None:
+            self._m_grep.load()
+        if self.spec.xml is not None:
+            self._m_xml.load()
         for spec_field, attr, log_name, logt in _FILES:
             path: str | None = getattr(self.spec, spec_field)
             if path is None:
