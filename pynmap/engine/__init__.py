@@ -2,7 +2,7 @@
 
 probe (what an answer means) -> rtt, congestion (pure estimators) ->
 scheduler (sans-I/O: what to send when) <- loop (the I/O loop, over a
-backend: epoll, or fake.py's script; on the run's clock) -> messages (typed
+backend: poll(), or fake.py's script; on the run's clock) -> messages (typed
 events; wording has nmap's lines for them) -> events (the phase driver,
 with split's second process) -> discovery, scan (the front door over
 HostResults).

@@ -235,7 +235,7 @@ class PollBackend:
         # ping sockets: handle -> (family, the address the reply must come from)
         self.echoes: dict[int, tuple[int, bytes]] = {}
         self.ephemeral = ephemeral_ports()
-        self.ep = select.poll()
+        self.poller = select.poll()
         # Sockets refused by their port (RST), per family, for open() to hand
         # out again: Linux lets a TCP socket connect() again once the peer has
         # reset its attempt, which spares the kernel a socket() and a close()
@@ -341,17 +341,17 @@ class PollBackend:
         return err
 
     def watch(self, handle: int) -> None:
-        self.ep.register(handle, select.POLLIN if handle in self.echoes else select.POLLOUT)
+        self.poller.register(handle, select.POLLIN if handle in self.echoes else select.POLLOUT)
         self.watched.add(handle)
 
     def unwatch(self, handle: int) -> None:
-        self.ep.unregister(handle)
+        self.poller.unregister(handle)
         self.watched.discard(handle)
 
     def poll(self, timeout: float) -> list[int]:
         # select.poll() counts milliseconds; a partial one rounds up, so a
         # wait never ends just before its deadline
-        self.masks = masks = dict(self.ep.poll(math.ceil(timeout * 1000)))
+        self.masks = masks = dict(self.poller.poll(math.ceil(timeout * 1000)))
         return list(masks)
 
     def error(self, handle: int) -> int:
@@ -391,7 +391,7 @@ class PollBackend:
         self.masks.pop(handle, None)
         if handle in self.watched:
             self.watched.discard(handle)
-            self.ep.unregister(handle)
+            self.poller.unregister(handle)
         if sock is None:
             return
         if handle in self.refused:

@@ -47,13 +47,19 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     b.close()
 
 
-def test_a_writable_socket_reads_as_connected_without_asking_the_kernel(
-        pair: tuple[socket.socket, socket.socket]) -> None:
+def _watching(pair: tuple[socket.socket, socket.socket]) -> tuple[PollBackend, int, _Refused]:
+    """A backend watching one end of the pair (writable at once) in a stand-in's name."""
     backend = PollBackend()
     fd = pair[0].fileno()
     stand_in = _Refused(fd)
     backend.socks[fd] = stand_in  # type: ignore[assignment]
     backend.watch(fd)
+    return backend, fd, stand_in
+
+
+def test_a_writable_socket_reads_as_connected_without_asking_the_kernel(
+        pair: tuple[socket.socket, socket.socket]) -> None:
+    backend, fd, stand_in = _watching(pair)
     assert backend.poll(1.0) == [fd]
     assert backend.masks[fd] == select.POLLOUT
     assert backend.error(fd) == 0
@@ -62,10 +68,7 @@ def test_a_writable_socket_reads_as_connected_without_asking_the_kernel(
 
 def test_what_poll_said_of_a_closed_socket_is_not_said_of_the_next_one(
         pair: tuple[socket.socket, socket.socket]) -> None:
-    backend = PollBackend()
-    fd = pair[0].fileno()
-    backend.socks[fd] = _Refused(fd)  # type: ignore[assignment]
-    backend.watch(fd)
+    backend, fd, _ = _watching(pair)
     assert backend.poll(1.0) == [fd]
     backend.close(fd, reset=False)
     assert fd not in backend.watched
@@ -78,10 +81,7 @@ def test_what_poll_said_of_a_closed_socket_is_not_said_of_the_next_one(
 
 def test_an_unwatched_socket_leaves_the_poll_set(
         pair: tuple[socket.socket, socket.socket]) -> None:
-    backend = PollBackend()
-    fd = pair[0].fileno()
-    backend.socks[fd] = _Refused(fd)  # type: ignore[assignment]
-    backend.watch(fd)
+    backend, fd, _ = _watching(pair)
     backend.unwatch(fd)
     assert backend.poll(0.0) == []
     backend.close(fd, reset=False)  # closing it after does not unregister twice
