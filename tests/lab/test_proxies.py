@@ -25,7 +25,7 @@ from tests.support.lab import Lab, lab
 from tests.support.lab.network import SCANNER4, UPLINK4, _in
 from tests.support.lab.results import Table, port_table
 from tests.support.lab.scenario import Host, Scenario, State
-from tests.support.netns import _serving
+from tests.support.netns import banner_services
 from tests.support.proxylab import (
     DANTE,
     DANTE_PW,
@@ -50,38 +50,6 @@ SSH_BANNER = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
 FTP_BANNER = "220 (vsFTPd 3.0.3)\r\n"
 BANNERS = {2121: FTP_BANNER, 2222: SSH_BANNER}
 
-_BANNER_SERVER = """
-import select, socket, sys
-address, items = sys.argv[1], sys.argv[2:]
-socks = {}
-for item in items:
-    port, banner = item.split("=", 1)
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((address, int(port)))
-    s.listen(128)
-    socks[s] = banner.encode()
-conns = []
-print("ready", flush=True)
-while True:
-    for s in select.select([*socks, *conns], [], [])[0]:
-        if s in socks:
-            try:
-                c = s.accept()[0]
-                c.sendall(socks[s])
-                conns.append(c)
-            except OSError:
-                pass
-            continue
-        try:
-            data = s.recv(65536)
-        except OSError:
-            data = b""
-        if not data:
-            conns.remove(s)
-            s.close()
-"""
-
 
 @pytest.fixture(scope="module")
 def proxylab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, ProxyLab]]:
@@ -92,9 +60,7 @@ def proxylab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, Pr
         # a proxy port that swallows connection attempts: a silent proxy
         _in(running.router, "iptables", "-A", "INPUT", "-p", "tcp", "--syn", "--dport", "1098",
             "-j", "DROP")
-        banners = [f"{port}={text}" for port, text in BANNERS.items()]
-        with _serving(running.host_netns(MAIN), _BANNER_SERVER, [MAIN.address, *banners],
-                      "banner services"), \
+        with banner_services(running.host_netns(MAIN), BANNERS, MAIN.address), \
                 proxy_daemons(running, tmp_path_factory.mktemp("proxies")) as daemons:
             yield running, daemons
 

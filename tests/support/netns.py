@@ -330,16 +330,17 @@ def _serving(ns: Netns, script: str, args: Sequence[str], what: str) -> Iterator
         proc.wait()
 
 
-_BABBLER = """
+_BANNER_SERVICES = """
 import select, socket, sys
-banner = sys.argv[1].encode("latin-1")
-socks = []
-for item in sys.argv[2:]:
+address, end_at_once, items = sys.argv[1], sys.argv[2] == "end", sys.argv[3:]
+socks = {}
+for item in items:
+    port, banner = item.split("=", 1)
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", int(item)))
+    s.bind((address, int(port)))
     s.listen(1024)
-    socks.append(s)
+    socks[s] = banner.encode("latin-1")
 conns = []
 print("ready", flush=True)
 while True:
@@ -347,8 +348,9 @@ while True:
         if s in socks:
             try:
                 c = s.accept()[0]
-                c.sendall(banner)
-                c.shutdown(socket.SHUT_WR)
+                c.sendall(socks[s])
+                if end_at_once:
+                    c.shutdown(socket.SHUT_WR)
                 conns.append(c)
             except OSError:
                 pass
@@ -364,6 +366,19 @@ while True:
 
 
 @contextmanager
+def banner_services(ns: Netns, banners: Mapping[int, str], address: str = "127.0.0.1", *,
+                    end_at_once: bool = False) -> Iterator[None]:
+    """TCP services on `address` inside `ns`, one per port of `banners`, that send
+    the port's banner on each connection (and, `end_at_once`, end their side
+    then), and read until the client closes, so no reset is sent."""
+    with _serving(ns, _BANNER_SERVICES,
+                  [address, "end" if end_at_once else "keep",
+                   *(f"{port}={text}" for port, text in banners.items())],
+                  f"banner services on {address} {list(banners)}"):
+        yield
+
+
+@contextmanager
 def babbling(ns: Netns, ports: Sequence[int], banner: str) -> Iterator[None]:
     """TCP services on 127.0.0.1:`ports` inside `ns` that send `banner` and end their
     side at once (then read until the client closes, so no reset is sent).
@@ -371,6 +386,5 @@ def babbling(ns: Netns, ports: Sequence[int], banner: str) -> Iterator[None]:
     To version detection each such connection is a probe answered at once with
     the same unrecognized data: nmap goes through its whole probe list without
     waiting out any probe's totalwaitms."""
-    with _serving(ns, _BABBLER, [banner, *(str(p) for p in ports)],
-                  f"babbling services on {list(ports)}"):
+    with banner_services(ns, dict.fromkeys(ports, banner), end_at_once=True):
         yield
