@@ -20,49 +20,15 @@ from pynmap.engine.clock import FakeClock
 from pynmap.engine.fake import FakeStreams, Peer, Scripted, Step
 from pynmap.engine.service import ServiceScan, ideal_parallelism
 from pynmap.engine.serviceloop import ServiceLoop, service_scan
-from pynmap.probes import ProbeDB, load_probes, parse_probes, probe_sequence
+from pynmap.probes import ProbeDB, probe_sequence
 from pynmap.report import Service
 from pynmap.results import HostResult, PortResult
-from pynmap.services import bundled_data_dir
 from pynmap.timing import Timing
 from tests.support.pyservices import make_certificate
 
 A = "192.0.2.1"
 START = 1000.0
 
-SMALL = rb"""
-Exclude T:9100
-Probe TCP NULL q||
-totalwaitms 6000
-tcpwrappedms 3000
-match ssh m|^SSH-([\d.]+)-OpenSSH_([\w._-]+)\r?\n| p/OpenSSH/ v/$2/ i/protocol $1/ cpe:/a:openbsd:openssh:$2/
-softmatch foo m|^FOO |
-
-Probe TCP Hello q|HELLO\r\n|
-rarity 1
-totalwaitms 5000
-match hello m|^HI there| p/Hello server/
-
-Probe TCP Rare q|RARE\r\n|
-rarity 9
-match foo m|^FOO .*rare answer|s p/Foo daemon/ v/2/
-
-Probe TCP Other q|OTHER\r\n|
-rarity 1
-match bar m|^BAR|
-"""
-
-
-@pytest.fixture(scope="module")
-def small() -> ProbeDB:
-    return parse_probes(SMALL)
-
-
-@pytest.fixture(scope="module")
-def bundled() -> ProbeDB:
-    directory = bundled_data_dir()
-    assert directory is not None
-    return load_probes(f"{directory}/nmap-service-probes")
 
 
 def run(db: ProbeDB, services: Mapping[int, Callable[[], Peer]], ports: Sequence[int] = (),
@@ -275,14 +241,6 @@ def http(data: bytes) -> list[Step]:
         return [(0.01, b"HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6 Python/3.11.7\r\n"
                        b"Content-Type: text/html\r\n\r\n<html>"), (0.02, None)]
     return [(0.01, None)]
-
-
-@pytest.fixture(scope="module")
-def server_context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
-    cert, key = make_certificate(Path(tmp_path_factory.mktemp("tls")))
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(str(cert), str(key))
-    return ctx
 
 
 def test_ssl_is_detected_and_the_probes_start_over_through_tls(

@@ -13,7 +13,6 @@ import socket
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,31 +22,10 @@ from pynmap.engine.clock import FakeClock
 from pynmap.engine.fake import FakeStreams, Peer, Scripted, Step
 from pynmap.engine.service import ServiceScan
 from pynmap.engine.serviceloop import ServiceLoop
-from pynmap.probes import ProbeDB, load_probes, parse_probes
+from pynmap.probes import ProbeDB, parse_probes
 from pynmap.report import Service
-from pynmap.services import bundled_data_dir
-from tests.support.pyservices import make_certificate
-from tests.unit.test_service_engine import SMALL, START, A, TlsPeer, http, result, run
-
-
-@pytest.fixture(scope="module")
-def small() -> ProbeDB:
-    return parse_probes(SMALL)
-
-
-@pytest.fixture(scope="module")
-def bundled() -> ProbeDB:
-    directory = bundled_data_dir()
-    assert directory is not None
-    return load_probes(f"{directory}/nmap-service-probes")
-
-
-@pytest.fixture(scope="module")
-def server_context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
-    cert, key = make_certificate(Path(tmp_path_factory.mktemp("tls")))
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(str(cert), str(key))
-    return ctx
+from tests.support.serviceprobes import SMALL
+from tests.unit.test_service_engine import START, A, TlsPeer, http, result, run
 
 
 def both(db: ProbeDB, services: Mapping[int, Callable[[], Peer]],
