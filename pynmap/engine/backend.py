@@ -138,6 +138,13 @@ class Backend(Protocol):
         ...
 
 
+def arm_reset(sock: _socket.socket) -> None:
+    """Have the socket's close() send RST (SO_LINGER {on, 0}): no FIN exchange, no
+    TIME_WAIT.  A socket that refuses the option is closed the usual way."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+
+
 def _ttl(ancillary: list[tuple[int, int, bytes]]) -> int:
     """The IP_TTL (IPV6_HOPLIMIT) a message arrived with, 0 if not told."""
     for _level, kind, value in ancillary:
@@ -403,8 +410,7 @@ class PollBackend:
                     return
         self.reused.discard(handle)
         if reset:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+            arm_reset(sock)
         sock.close()
 
     def release(self) -> None:

@@ -16,14 +16,14 @@ import errno
 import select
 import socket
 import ssl
-import struct
 from collections.abc import Sequence
 from typing import Protocol
 
 from pynmap.errors import SystemFatal
 
+from .backend import arm_reset
+
 RECV_SIZE = 8192
-_LINGER_RST = struct.pack("ii", 1, 0)
 
 
 class Streams(Protocol):
@@ -147,8 +147,7 @@ class EpollStreams:
         self.connecting.discard(handle)
         if sock is not None:
             if reset:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+                arm_reset(sock)
             sock.close()
 
     def release(self) -> None:
