@@ -86,6 +86,19 @@ class SystemFatal(NmapError):
         return type(self), (self.message, self.errno)
 
 
+class InputError(NmapError, ValueError):
+    """Input pynmap's own features refuse (a report that cannot be read or merged):
+    the message alone on stderr, exit 1."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def text(self) -> str:
+        return f"{self.message}\n"
+
+
 class UsageError(NmapError):
     """A getopt error (unknown option, missing argument, ambiguous prefix): exit 255.
 

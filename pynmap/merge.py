@@ -59,7 +59,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from pynmap.errors import NmapError, UsageError
+from pynmap.errors import InputError, UsageError
 from pynmap.getopt import Grammar, Lexer
 from pynmap.output import fmt
 from pynmap.output.context import CollapsePolicy, collapse
@@ -90,16 +90,8 @@ __all__ = ["MergeError", "address_order", "merge_reports"]
 T = TypeVar("T")
 
 
-class MergeError(NmapError, ValueError):
+class MergeError(InputError):
     """Reports that cannot be merged: not one scan, or no scan at all."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    @property
-    def text(self) -> str:
-        return f"{self.message}\n"
 
 
 # -- a run's command line ---------------------------------------------------------

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pynmap.errors import NmapError
+from pynmap.errors import InputError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -74,16 +74,8 @@ __all__ = [
 ]
 
 
-class ReportError(NmapError, ValueError):
+class ReportError(InputError):
     """What cannot be read as a report: not XML, cut off, not an nmap run, a bad value."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    @property
-    def text(self) -> str:
-        return f"{self.message}\n"
 
 
 # -- nmap's words -------------------------------------------------------------

@@ -23,6 +23,7 @@ from lxml import etree
 
 from pynmap import report as rp
 from pynmap.engine import probe
+from pynmap.errors import InputError, NmapError
 from pynmap.report import Host, Port, Reason, Report, ReportError, State
 from tests.support.reference import CASES, SERVICE
 
@@ -260,7 +261,11 @@ def test_bad_documents_are_report_errors(text: str, message: str) -> None:
 def test_a_missing_file_is_a_report_error(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match=r"Failed to open XML file .*nope\.xml: No such file"):
         Report.from_xml(tmp_path / "nope.xml")
-    assert issubclass(ReportError, rp.NmapError) and issubclass(ReportError, ValueError)
+    assert issubclass(ReportError, NmapError) and issubclass(ReportError, ValueError)
+    with pytest.raises(InputError) as refused:
+        Report.from_xml(tmp_path / "nope.xml")
+    # the message alone on stderr, exit 1
+    assert refused.value.text == refused.value.message + "\n" and refused.value.exit_code == 1
 
 
 def test_from_json_refuses_what_the_model_cannot_hold() -> None:
