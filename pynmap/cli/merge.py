@@ -21,7 +21,7 @@ import contextlib
 from collections.abc import Callable
 from typing import TextIO
 
-from pynmap.errors import NmapError, UsageError
+from pynmap.errors import InputError, UsageError
 from pynmap.getopt import NO_ARG, REQUIRED_ARG, Grammar, Lexer
 
 USAGE_EXIT = 255
@@ -57,17 +57,12 @@ To scan a host named "merge", do not put it first: {prog} -- merge
 """
 
 
-class _Failure(NmapError):
+class _Failure(InputError):
     """One line for stderr, and the exit status."""
 
     def __init__(self, message: str, exit_code: int = FAILURE_EXIT) -> None:
         super().__init__(message)
-        self.message = message
         self.exit_code = exit_code
-
-    @property
-    def text(self) -> str:
-        return f"{self.message}\n"
 
 
 def run_merge(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
