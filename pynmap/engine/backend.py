@@ -145,6 +145,23 @@ def arm_reset(sock: _socket.socket) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
 
 
+def hold_back_ack(sock: _socket.socket) -> None:
+    """Have the kernel hold back the last ACK of the socket's handshake.
+
+    On a connecting socket TCP_DEFER_ACCEPT makes Linux delay that ACK (up
+    to its delayed-ACK limit, 200 ms) instead of sending it with the SYN-ACK's
+    arrival; connect() completes all the same, at the SYN-ACK.  A probe's
+    socket is reset as soon as the loop reads it connected, so the target
+    sees SYN, SYN-ACK, RST: its service is never handed a connection.  That
+    is one frame fewer per open port, and three fewer where a service that
+    accepts and closes at once would have sent its FIN before the RST came
+    (the FIN, and the RST the kernel answers it with).  The port's state is
+    known from connect() as before.  A kernel that refuses the option completes
+    the handshake, as nmap's connect() does."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
+
+
 def _ttl(ancillary: list[tuple[int, int, bytes]]) -> int:
     """The IP_TTL (IPV6_HOPLIMIT) a message arrived with, 0 if not told."""
     for _level, kind, value in ancillary:
@@ -268,6 +285,7 @@ class PollBackend:
             sock = _socket.socket(family, _STREAM)
         except OSError as exc:
             return -1, exc.errno or 0
+        hold_back_ack(sock)
         return self._adopt(sock, family)
 
     def _adopt(self, sock: _socket.socket, family: int) -> tuple[int, int]:

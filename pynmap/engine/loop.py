@@ -2,7 +2,9 @@
 
 Each probe is a fresh non-blocking TCP socket; one that connected (or may
 have) is closed with SO_LINGER {on, 0}, so closing sends RST and leaves no
-TIME_WAIT (a refused one needs no such call).
+TIME_WAIT (a refused one needs no such call).  The real backend has the
+kernel hold back the handshake's last ACK (backend.hold_back_ack), so that
+RST is all the target hears after its SYN-ACK.
 Completion is read with SO_ERROR, and read once more before a probe is
 timed out, so an answer the loop was too busy to notice still counts (and,
 its arrival time unknown, gives no RTT sample).  The loop obeys the

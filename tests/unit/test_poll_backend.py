@@ -85,3 +85,18 @@ def test_an_unwatched_socket_leaves_the_poll_set(
     backend.unwatch(fd)
     assert backend.poll(0.0) == []
     backend.close(fd, reset=False)  # closing it after does not unregister twice
+
+
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6])
+def test_a_probe_socket_holds_back_its_handshakes_last_ack(family: int) -> None:
+    # TCP_DEFER_ACCEPT on a connecting socket: the kernel delays that ACK, and the
+    # loop's reset goes first (tests/lab/test_anyip.py counts the handshakes)
+    backend = PollBackend()
+    handle, err = backend.open(family)
+    assert err == 0
+    try:
+        sock = backend.socks[handle]
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT) > 0
+    finally:
+        backend.close(handle, reset=False)
+        backend.release()
