@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import operator
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from pynmap.timing import Timing
 
@@ -256,6 +256,8 @@ class Scheduler:
         # ... the targets with probes waiting for a retry or on the bench (a
         # superset: pruned by expired()); ...
         self._parked: set[HostState] = set()
+        # ... the targets with probes in flight; ...
+        self._flying: set[HostState] = set()
         # ... the targets that may have finished since the last look (a probe
         # of theirs ended, or expired() changed their retries) ...
         self._maybe_done: list[HostState] = []
@@ -400,12 +402,12 @@ class Scheduler:
         # than now), whatever order they are visited in; timeout_of(),
         # _front() and, for a target without retries waiting or on the
         # bench, _host_send_time() are written out below: this runs once a
-        # round over every target of the group.
+        # round, over every target of the group that can set the deadline.
         group_rtt = self.group_rtt
         nports = len(self.ports)
         host_timeout = self.host_timeout if self.host_timeout > 0 and not self.ping_scan else 0.0
         min_rate_due = bool(self.min_rate) and self._no_later <= now
-        for h in incomplete:
+        for h in self._deadline_targets(group_time is None and not host_timeout):
             active = h.active
             while active and not active[0].live:
                 active.popleft()
@@ -458,6 +460,16 @@ class Scheduler:
         if best == float("inf"):
             return None
         return max(best, now)
+
+    def _deadline_targets(self, waiting_for_answers: bool) -> Iterable[HostState]:
+        """The targets next_deadline() must visit.  While the group waits for
+        answers (its window full or no sockets left) and no host timeout runs,
+        a target sets the deadline only by a probe in flight timing out or a
+        retry coming due: the others, most of a big group before its first
+        probes go out, are passed over."""
+        if not waiting_for_answers:
+            return self._incomplete
+        return [h for h in self._flying | self._parked if h.end is None]
 
     # ---------------------------------------------------------------- answers
 
@@ -667,6 +679,8 @@ class Scheduler:
                   lost_sent=now if lost_sent is None else lost_sent)
         h.active.append(p)
         self._sent_order.append(p)
+        if not h.n_active:
+            self._flying.add(h)
         h.n_active += 1
         self.n_active += 1
         h.last_sent = now
@@ -773,6 +787,7 @@ class Scheduler:
         group = self.window
         several = n >= 2
         sent_order = self._sent_order
+        flying = self._flying
         unable: HostState | None = None
         while True:
             # _group_may_send(now)
@@ -826,6 +841,8 @@ class Scheduler:
             p = Probe(h.index, port, 0, now, False, True, -1, now)
             h.active.append(p)
             sent_order.append(p)
+            if not h.n_active:
+                flying.add(h)
             h.n_active += 1
             self.n_active = in_flight + 1
             h.last_sent = now
@@ -848,6 +865,7 @@ class Scheduler:
         self.n_active -= 1
         if not h.n_active:
             self._maybe_done.append(h)
+            self._flying.discard(h)
 
     def _abandon_all(self, h: HostState) -> None:
         for p in h.active:

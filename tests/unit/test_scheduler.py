@@ -11,14 +11,14 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import pytest
 
 from pynmap.engine.congestion import CongestionParams, Window
 from pynmap.engine.messages import Event, HostDone, HostUp, PortState
 from pynmap.engine.probe import CLOSED, OPEN, Outcome, Probe, classify
-from pynmap.engine.scheduler import Scheduler
+from pynmap.engine.scheduler import HostState, Scheduler
 from pynmap.engine.wording import INTERACTIVE, lines
 from pynmap.pacing import NMAP, PYNMAP
 from pynmap.timing import TEMPLATES, Timing
@@ -729,6 +729,62 @@ def test_pynmap_pacing_counts_one_burst_of_losses_once() -> None:
 
 
 # ------------------------------------------------------------------ walks spared
+
+
+class _FullWalk(Scheduler):
+    """A scheduler whose next_deadline() visits every target of the group, as
+    before the targets waiting for their first probe were passed over."""
+
+    def _deadline_targets(self, waiting_for_answers: bool) -> Iterable[HostState]:
+        return self._incomplete
+
+
+class _Spared(Scheduler):
+    """Records how many targets each next_deadline() visits, and of how many."""
+
+    visits: list[tuple[int, int]]
+
+    def _deadline_targets(self, waiting_for_answers: bool) -> Iterable[HostState]:
+        targets = list(super()._deadline_targets(waiting_for_answers))
+        self.visits.append((len(targets), len(self._incomplete)))
+        return targets
+
+
+@pytest.mark.parametrize("timing", [NmapTiming(), Timing(pacing=PYNMAP),
+                                    NmapTiming(max_retries=1, scan_delay=3)],
+                         ids=["nmap", "pynmap", "scan-delay"])
+def test_deadlines_while_the_group_waits_are_what_a_full_walk_gives(timing: Timing) -> None:
+    """While the group's window is full, next_deadline() visits only the targets
+    with probes in flight or retries pending; every deadline, and so every
+    send and its time, must be what the walk over the whole group gives."""
+    def respond(p: Probe) -> tuple[float, Outcome] | None:
+        if p.port == 4 or (p.port == 2 and p.tryno == 0 and p.host % 3 == 0):
+            return None  # silent, or lost at the first try
+        return LOOPBACK * (1 + (p.host * 7 + p.port) % 13), CLOSED
+
+    runs = []
+    for kind in (_Spared, _FullWalk):
+        addresses = [f"127.0.0.{i + 1}" for i in range(120)]
+        sched = kind(addresses, [1, 2, 3, 4], timing)
+        sched.visits = []
+        deadlines: list[float | None] = []
+        ask = sched.next_deadline
+
+        def next_deadline(ask: Callable[[], float | None] = ask,
+                          deadlines: list[float | None] = deadlines) -> float | None:
+            deadlines.append(ask())
+            return deadlines[-1]
+
+        sched.next_deadline = next_deadline  # type: ignore[method-assign]
+        sim = Sim(sched, respond)
+        sim.run()
+        runs.append(([(p.host, p.port, p.tryno, p.sent) for p in sim.sent], deadlines))
+        if kind is _Spared:
+            # the shortcut was taken: targets were passed over
+            assert any(seen < of for seen, of in sched.visits), sched.visits
+    spared, walked = runs
+    assert any(tryno for _, _, tryno, _ in spared[0])  # retransmissions did follow
+    assert spared == walked
 
 
 class _AlwaysFresh(Scheduler):
