@@ -735,7 +735,7 @@ class Session:
 
         check_chain(o.proxies, o.af)
         window = self._scan_timing().max_parallelism
-        return ProxyStreams(EpollStreams(o.source_address), o.proxies, self.clock,
+        return ProxyStreams(EpollStreams(o.source_address, o.device), o.proxies, self.clock,
                             give_up=max(GIVE_UP, 2 * window))
 
     def _proxy_backend(self) -> Backend | None:
@@ -869,7 +869,7 @@ class Session:
         done = service_scan(group, self.probes, o.timing, names=self._service_name,
                             intensity=o.version_intensity, allports=o.all_ports,
                             trace=o.version_trace or self.state.debugging > 1, events=events,
-                            clock=self.clock, source=o.source_address,
+                            clock=self.clock, source=o.source_address, device=o.device,
                             streams=self._proxy_streams())
         self._phase_ends()
         if done is not None:

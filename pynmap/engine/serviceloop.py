@@ -246,7 +246,8 @@ def service_scan(hosts: Sequence[HostResult], db: ProbeDB, timing: Timing, *,
                  names: Callable[[int], str | None], intensity: int = INTENSITY_DEFAULT,
                  allports: bool = False, trace: bool = False, events: Events | None = None,
                  clock: Clock = SYSTEM, streams: Streams | None = None,
-                 source: str | None = None, speculate: bool = True) -> tuple[int, int] | None:
+                 source: str | None = None, device: str | None = None,
+                 speculate: bool = True) -> tuple[int, int] | None:
     """Service-scan the open ports of one host group and set each PortResult.service.
 
     `names(port)` is the port's nmap-services name.  Returns (services
@@ -277,7 +278,7 @@ def service_scan(hosts: Sequence[HostResult], db: ProbeDB, timing: Timing, *,
             return to.tick(scan.completion) if to is not None else None
 
         ServiceLoop(scan, [(h.family, h.address, h.scope_id) for h in live], clock=clock,
-                    streams=streams if streams is not None else EpollStreams(source),
+                    streams=streams if streams is not None else EpollStreams(source, device),
                     tick=tick, hostnames=[h.user_name for h in live]).run()
     opened = [{p.port: p for p in h.ports if p.state == "open"} for h in live]
     for svc in scan.services:

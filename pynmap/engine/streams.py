@@ -70,10 +70,15 @@ class Streams(Protocol):
 
 
 class EpollStreams:
-    """Non-blocking TCP sockets under one epoll (level-triggered); handles are descriptors."""
+    """Non-blocking TCP sockets under one epoll (level-triggered); handles are descriptors.
 
-    def __init__(self, source: str | None = None) -> None:
+    `source` and `device` are -S and -e, applied as nmap's nsock applies them
+    to every socket of its pool: the local address bound, the device set with
+    SO_BINDTODEVICE (refused without privileges, which nsock ignores)."""
+
+    def __init__(self, source: str | None = None, device: str | None = None) -> None:
         self.source = source
+        self.device = device
         self.socks: dict[int, socket.socket] = {}
         self.connecting: set[int] = set()
         try:
@@ -89,6 +94,9 @@ class EpollStreams:
         if self.source is not None:
             with contextlib.suppress(OSError):  # the port scan has complained already
                 sock.bind((self.source, 0))
+        if self.device:
+            with contextlib.suppress(OSError):  # likewise
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.device.encode())
         fd = sock.fileno()
         self.socks[fd] = sock
         return fd, 0

@@ -1,7 +1,8 @@
 """-S, -e and --ttl reach every connect() socket, as in nmap's connect scan.
 
 In a namespace of the test's own a capture on its loopback shows the source
-address and the TTL of pynmap's SYNs to a listener on 127.0.0.1.  (The
+address and the TTL of pynmap's SYNs to a listener on 127.0.0.1; ss shows
+-e's device on the service scan's connection too.  (The
 listener itself learns nothing: pynmap resets before the handshake
 completes, engine/backend.py's hold_back_ack, so it never accepts one.)
 """
@@ -57,20 +58,29 @@ def _read(pcap: Path, *options: str) -> str:
                           capture_output=True, text=True, timeout=30).stdout
 
 
-def _sources_while(ns: Netns, args: list[str], workdir: Path) -> tuple[list[str], bytes]:
-    """The source address of each SYN pynmap sends to PORT, where a listener
-    makes the port open, and pynmap's stdout."""
+def _listener(ns: Netns, then: str) -> subprocess.Popen[bytes]:
+    """A listener on 127.0.0.1:PORT in the namespace, running the Python `then`
+    (its socket is `s`) once it listens."""
     listener = subprocess.Popen(
         [*ns.exec_prefix(), sys.executable, "-c",
          "import socket, time\n"
          "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
          f"s.bind(('127.0.0.1', {PORT})); s.listen(16)\n"
-         "print('ready', flush=True)\n"
-         "time.sleep(60)\n"],
+         "print('ready', flush=True)\n" + then],
         stdout=subprocess.PIPE)
+    if listener.stdout is None or listener.stdout.readline() != b"ready\n":
+        listener.kill()
+        listener.wait(timeout=10)
+        raise AssertionError("harness: the listener did not start")
+    return listener
+
+
+def _sources_while(ns: Netns, args: list[str], workdir: Path) -> tuple[list[str], bytes]:
+    """The source address of each SYN pynmap sends to PORT, where a listener
+    makes the port open, and pynmap's stdout."""
+    listener = _listener(ns, "time.sleep(60)\n")
     pcap = workdir / "syn.pcap"
     try:
-        assert listener.stdout is not None and listener.stdout.readline() == b"ready\n"
         with _capture(ns, pcap, PORT):
             done = subprocess.run([*ns.exec_prefix(), *pynmap_command(), *args], cwd=workdir,
                                   env=base_env(workdir), capture_output=True, timeout=60)
@@ -121,3 +131,29 @@ def test_ttl_is_set_on_the_syn(ns: Netns, tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
     text = _read(pcap, "-v")
     assert "ttl 7," in text, text
+
+
+def test_device_binding_reaches_the_service_scan(ns: Netns, tmp_path: Path) -> None:
+    """nmap's service scan binds its sockets to -e's device as its port scan does
+    (nsock's pool): seen in the client side's `127.0.0.1%lo:PORT` in ss, once the
+    listener has accepted the -sV connection (the port scan's never reach it)."""
+    listener = _listener(ns, "c, _ = s.accept()\nprint('accepted', flush=True)\n"
+                             "time.sleep(60)\n")
+    scan = None
+    try:
+        scan = subprocess.Popen([*ns.exec_prefix(), *pynmap_command(), "-sV", "-Pn", "-n",
+                                 "-e", "lo", "-p", str(PORT), "127.0.0.1"], cwd=tmp_path,
+                                env=base_env(tmp_path), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        # the service (silent) holds the NULL probe's connection for seconds
+        assert listener.stdout is not None and listener.stdout.readline() == b"accepted\n"
+        sockets = subprocess.run([*ns.exec_prefix(), "ss", "-tnH", "state", "established",
+                                  f"( dport = :{PORT} )"], capture_output=True, text=True,
+                                 check=True, timeout=30).stdout
+    finally:
+        if scan is not None:
+            scan.kill()
+            scan.wait(timeout=10)
+        listener.kill()
+        listener.wait(timeout=10)
+    assert "127.0.0.1%lo:" in sockets, sockets
