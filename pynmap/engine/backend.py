@@ -145,6 +145,15 @@ def arm_reset(sock: _socket.socket) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
 
 
+def bind_to_device(sock: _socket.socket, device: str) -> int:
+    """-e: SO_BINDTODEVICE.  0, or the errno of a refusal (EPERM without privileges)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device.encode())
+    except OSError as exc:
+        return exc.errno or errno.EIO
+    return 0
+
+
 def hold_back_ack(sock: _socket.socket) -> None:
     """Have the kernel hold back the last ACK of the socket's handshake.
 
@@ -462,12 +471,9 @@ class PollBackend:
                     return err
                 _UNBINDABLE.add(setup.source)  # then it scans without the binding
         if setup.device:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE,
-                                setup.device.encode())
-            except OSError as exc:
-                if exc.errno != errno.EPERM:  # expected without privileges
-                    self.emit(DeviceFailed(setup.device, exc.errno or 0))
+            err = bind_to_device(sock, setup.device)
+            if err and err != errno.EPERM:  # EPERM is expected without privileges
+                self.emit(DeviceFailed(setup.device, err))
         if setup.ttl is not None:
             level, name = ((socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS)
                            if family == socket.AF_INET6 else (socket.IPPROTO_IP, socket.IP_TTL))

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from pynmap.errors import SystemFatal
 
-from .backend import arm_reset
+from .backend import arm_reset, bind_to_device
 
 RECV_SIZE = 8192
 
@@ -95,8 +95,7 @@ class EpollStreams:
             with contextlib.suppress(OSError):  # the port scan has complained already
                 sock.bind((self.source, 0))
         if self.device:
-            with contextlib.suppress(OSError):  # likewise
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.device.encode())
+            bind_to_device(sock, self.device)  # a refusal: likewise
         fd = sock.fileno()
         self.socks[fd] = sock
         return fd, 0
