@@ -37,20 +37,18 @@ def neighbours(namespace: str) -> set[str]:
     return {line.split()[0] for line in listing.splitlines() if line.strip()}
 
 
-def tcp_counters(namespace: str) -> dict[str, int]:
-    """The namespace's TCP extension counters (/proc/net/netstat is per namespace)."""
-    text = subprocess.run(["ip", "netns", "exec", namespace, "cat", "/proc/net/netstat"],
+def tcp_counters(namespace: str, table: str = "TcpExt", file: str = "netstat") -> dict[str, int]:
+    """One table of the namespace's TCP counters (/proc/net/netstat and /proc/net/snmp
+    are per namespace): the extension counters by default, "Tcp" of "snmp" for
+    the basic ones (PassiveOpens: handshakes the listeners completed)."""
+    text = subprocess.run(["ip", "netns", "exec", namespace, "cat", f"/proc/net/{file}"],
                           check=True, capture_output=True, text=True).stdout
-    lines = [line.split() for line in text.splitlines() if line.startswith("TcpExt:")]
+    lines = [line.split() for line in text.splitlines() if line.startswith(f"{table}:")]
     return dict(zip(lines[0][1:], map(int, lines[1][1:]), strict=True))
 
 
 def passive_opens(namespace: str) -> int:
-    """Handshakes the namespace's listeners completed (Tcp: PassiveOpens, per namespace)."""
-    text = subprocess.run(["ip", "netns", "exec", namespace, "cat", "/proc/net/snmp"],
-                          check=True, capture_output=True, text=True).stdout
-    names, values = (line.split() for line in text.splitlines() if line.startswith("Tcp:"))
-    return int(values[names.index("PassiveOpens")])
+    return tcp_counters(namespace, "Tcp", "snmp")["PassiveOpens"]
 
 
 def test_a_22_answered_by_one_namespace(nmap_oracle: str, tmp_path: Path) -> None:
@@ -68,7 +66,7 @@ def test_a_22_answered_by_one_namespace(nmap_oracle: str, tmp_path: Path) -> Non
         opened.append(passive_opens(target))
         router_neighbours = neighbours(running.router.name)
         scanner_neighbours = neighbours(running.scanner.name)
-        listener = tcp_counters(running.host_netns(host).name)
+        listener = tcp_counters(target)
         scanner = tcp_counters(running.scanner.name)
     truth = scenario.truth(PORTS, ping=False)
     want = {str(a): truth[str(a)] for a in network}

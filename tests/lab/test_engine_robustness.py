@@ -19,10 +19,8 @@ import os
 import re
 import resource
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,10 +32,12 @@ from tests.support.lab.results import port_table
 from tests.support.netns import (
     Netns,
     base_env,
+    capture,
     listening,
     netns_for_tests,
     nmap_command,
     pynmap_command,
+    read_capture,
 )
 
 pytestmark = pytest.mark.lab
@@ -126,25 +126,11 @@ def _silent_listener(ns: Netns, port: int) -> Iterator[None]:
                     reason="tcpdump is not installed")
 def test_open_port_sees_syn_synack_rst_and_nothing_else(ns: Netns, tmp_path: Path) -> None:
     pcap = tmp_path / "lo.pcap"
-    # -Z root: tcpdump would otherwise drop to its own user, who cannot write here
-    capture = subprocess.Popen([*ns.exec_prefix(), "tcpdump", "--immediate-mode", "-Z", "root",
-                                "-i", "lo", "-n", "-U", "-w", str(pcap), "tcp", "port",
-                                str(CAPTURED)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        assert capture.stderr is not None
-        capture.stderr.readline()  # "listening on lo ..." once it captures
-        with _silent_listener(ns, CAPTURED):
-            done, ports = _scan(ns, tmp_path,
-                                ["-sT", "-Pn", "-n", "-p", str(CAPTURED), "127.0.0.1"])
-            time.sleep(0.3)  # let tcpdump write the last packet
-    finally:
-        capture.send_signal(signal.SIGINT)
-        capture.wait(timeout=10)
+    with _silent_listener(ns, CAPTURED), capture(ns, pcap, ["tcp", "port", str(CAPTURED)]):
+        done, ports = _scan(ns, tmp_path, ["-sT", "-Pn", "-n", "-p", str(CAPTURED), "127.0.0.1"])
     assert done.returncode == 0, done.stderr
     assert ports == {CAPTURED: ("open", "syn-ack")}
-    lines = subprocess.run(["tcpdump", "-Z", "root", "-n", "-r", str(pcap)], capture_output=True, text=True,
-                           timeout=30).stdout.splitlines()
+    lines = read_capture(pcap).splitlines()
     # "IP 127.0.0.1.40000 > 127.0.0.1.2222: Flags [S], ...": the listener is .2222
     seen: list[tuple[str, str]] = []
     for line in lines:

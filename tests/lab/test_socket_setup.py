@@ -9,18 +9,23 @@ completes, engine/backend.py's hold_back_ack, so it never accepts one.)
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.compare import assert_same, run_both
-from tests.support.netns import Netns, base_env, netns_for_tests, pynmap_command
+from tests.support.netns import (
+    Netns,
+    base_env,
+    capture,
+    listening,
+    netns_for_tests,
+    pynmap_command,
+    read_capture,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -36,61 +41,17 @@ def ns() -> Iterator[Netns]:
         yield space
 
 
-@contextlib.contextmanager
-def _capture(ns: Netns, pcap: Path, port: int) -> Iterator[None]:
-    """tcpdump on the namespace's loopback, packets to `port`, while the block runs."""
-    # -Z root: tcpdump would otherwise drop to its own user, who cannot write here
-    capture = subprocess.Popen([*ns.exec_prefix(), "tcpdump", "--immediate-mode", "-Z", "root",
-                                "-i", "lo", "-n", "-U", "-w", str(pcap), "tcp", "dst", "port",
-                                str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        assert capture.stderr is not None
-        capture.stderr.readline()  # "listening on lo ..." once it captures
-        yield
-        time.sleep(0.3)  # let tcpdump write the last packet
-    finally:
-        capture.send_signal(signal.SIGINT)
-        capture.wait(timeout=10)
-
-
-def _read(pcap: Path, *options: str) -> str:
-    return subprocess.run(["tcpdump", "-Z", "root", "-n", *options, "-r", str(pcap)],
-                          capture_output=True, text=True, timeout=30).stdout
-
-
-def _listener(ns: Netns, then: str) -> subprocess.Popen[bytes]:
-    """A listener on 127.0.0.1:PORT in the namespace, running the Python `then`
-    (its socket is `s`) once it listens."""
-    listener = subprocess.Popen(
-        [*ns.exec_prefix(), sys.executable, "-c",
-         "import socket, time\n"
-         "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-         f"s.bind(('127.0.0.1', {PORT})); s.listen(16)\n"
-         "print('ready', flush=True)\n" + then],
-        stdout=subprocess.PIPE)
-    if listener.stdout is None or listener.stdout.readline() != b"ready\n":
-        listener.kill()
-        listener.wait(timeout=10)
-        raise AssertionError("harness: the listener did not start")
-    return listener
-
-
 def _sources_while(ns: Netns, args: list[str], workdir: Path) -> tuple[list[str], bytes]:
     """The source address of each SYN pynmap sends to PORT, where a listener
     makes the port open, and pynmap's stdout."""
-    listener = _listener(ns, "time.sleep(60)\n")
     pcap = workdir / "syn.pcap"
-    try:
-        with _capture(ns, pcap, PORT):
-            done = subprocess.run([*ns.exec_prefix(), *pynmap_command(), *args], cwd=workdir,
-                                  env=base_env(workdir), capture_output=True, timeout=60)
-    finally:
-        listener.kill()
-        listener.wait(timeout=10)
+    with listening(ns, [PORT]), capture(ns, pcap, ["tcp", "dst", "port", str(PORT)]):
+        done = subprocess.run([*ns.exec_prefix(), *pynmap_command(), *args], cwd=workdir,
+                              env=base_env(workdir), capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr
     # "12:00:00.000000 IP 127.0.0.9.40000 > 127.0.0.1.2222: Flags [S], ..."
     sources = [line.split(" IP ", 1)[1].split(" > ", 1)[0].rsplit(".", 1)[0]
-               for line in _read(pcap).splitlines() if "Flags [S]" in line]
+               for line in read_capture(pcap).splitlines() if "Flags [S]" in line]
     return sources, done.stdout
 
 
@@ -124,12 +85,12 @@ def test_device_binding_keeps_the_scan_working(ns: Netns, tmp_path: Path) -> Non
 
 def test_ttl_is_set_on_the_syn(ns: Netns, tmp_path: Path) -> None:
     pcap = tmp_path / "ttl.pcap"
-    with _capture(ns, pcap, 2223):
+    with capture(ns, pcap, ["tcp", "dst", "port", "2223"]):
         done = subprocess.run([*ns.exec_prefix(), *pynmap_command(), "-sT", "-Pn", "-n",
                                "--ttl", "7", "-p", "2223", "127.0.0.1"], cwd=tmp_path,
                               env=base_env(tmp_path), capture_output=True, timeout=60)
         assert done.returncode == 0, done.stderr
-    text = _read(pcap, "-v")
+    text = read_capture(pcap, "-v")
     assert "ttl 7," in text, text
 
 
@@ -137,16 +98,25 @@ def test_device_binding_reaches_the_service_scan(ns: Netns, tmp_path: Path) -> N
     """nmap's service scan binds its sockets to -e's device as its port scan does
     (nsock's pool): seen in the client side's `127.0.0.1%lo:PORT` in ss, once the
     listener has accepted the -sV connection (the port scan's never reach it)."""
-    listener = _listener(ns, "c, _ = s.accept()\nprint('accepted', flush=True)\n"
-                             "time.sleep(60)\n")
+    listener = subprocess.Popen(
+        [*ns.exec_prefix(), sys.executable, "-c",
+         "import socket, time\n"
+         "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+         f"s.bind(('127.0.0.1', {PORT})); s.listen(16)\n"
+         "print('ready', flush=True)\n"
+         "c, _ = s.accept()\n"
+         "print('accepted', flush=True)\n"
+         "time.sleep(60)\n"],
+        stdout=subprocess.PIPE)
     scan = None
     try:
+        assert listener.stdout is not None and listener.stdout.readline() == b"ready\n"
         scan = subprocess.Popen([*ns.exec_prefix(), *pynmap_command(), "-sV", "-Pn", "-n",
                                  "-e", "lo", "-p", str(PORT), "127.0.0.1"], cwd=tmp_path,
                                 env=base_env(tmp_path), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
         # the service (silent) holds the NULL probe's connection for seconds
-        assert listener.stdout is not None and listener.stdout.readline() == b"accepted\n"
+        assert listener.stdout.readline() == b"accepted\n"
         sockets = subprocess.run([*ns.exec_prefix(), "ss", "-tnH", "state", "established",
                                   f"( dport = :{PORT} )"], capture_output=True, text=True,
                                  check=True, timeout=30).stdout

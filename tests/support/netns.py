@@ -18,8 +18,10 @@ import os
 import resource
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -305,6 +307,30 @@ while True:
         except OSError:
             pass
 """
+
+
+@contextmanager
+def capture(ns: Netns, pcap: Path, expression: Sequence[str]) -> Iterator[None]:
+    """tcpdump on the namespace's loopback into `pcap` while the block runs, of
+    what the filter `expression` (tcpdump's words) lets through."""
+    # -Z root: tcpdump would otherwise drop to its own user, who cannot write here
+    proc = subprocess.Popen([*ns.exec_prefix(), "tcpdump", "--immediate-mode", "-Z", "root",
+                             "-i", "lo", "-n", "-U", "-w", str(pcap), *expression],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        proc.stderr.readline()  # "listening on lo ..." once it captures
+        yield
+        time.sleep(0.3)  # let tcpdump write the last packet
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+
+
+def read_capture(pcap: Path, *options: str) -> str:
+    """tcpdump's text of a capture file (`options`: e.g. -v for the TTLs)."""
+    return subprocess.run(["tcpdump", "-Z", "root", "-n", *options, "-r", str(pcap)],
+                          capture_output=True, text=True, timeout=30).stdout
 
 
 @contextmanager
